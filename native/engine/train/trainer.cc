@@ -1,0 +1,112 @@
+/*
+ * trainer.cc: Trainer (see trainer.h): one float32 model, its AdamW state and the step loop
+ * (zero grads, forward, backward, clip, update). A non-finite loss or gradient norm skips the
+ * update and is reported in the stats, so the caller can stop the run as diverged.
+ */
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "io/checkpoint.h"
+#include "model/bert.h"
+#include "train/adamw.h"
+
+namespace lshlab {
+
+struct Trainer::Impl {
+  Impl(const BertConfig& c, const TrainConfig& t) : model(c), tc(t) {}
+  BertModel<float> model;
+  TrainConfig tc;
+  AdamWState opt;
+  int64_t step = 0;
+};
+
+static void validate_train_config(const TrainConfig& t) {
+  if (!(t.lr >= 0 && std::isfinite(t.lr))) throw Error("lr must be a finite number >= 0");
+  if (!(t.beta1 >= 0 && t.beta1 < 1)) throw Error("beta1 must be in [0, 1)");
+  if (!(t.beta2 >= 0 && t.beta2 < 1)) throw Error("beta2 must be in [0, 1)");
+  if (!(t.eps > 0)) throw Error("eps must be positive");
+  if (!(t.weight_decay >= 0)) throw Error("weight_decay must be >= 0");
+  if (t.warmup_steps < 0) throw Error("warmup_steps must be >= 0");
+  if (t.total_steps < 0) throw Error("total_steps must be >= 0");
+}
+
+Trainer::Trainer(const BertConfig& cfg, const TrainConfig& tcfg) {
+  validate_train_config(tcfg);
+  impl_ = std::make_unique<Impl>(cfg, tcfg);
+  bert_init_weights(impl_->model.params(), impl_->model.config(), tcfg.seed);
+  impl_->opt.init(impl_->model.params().total);
+}
+
+Trainer::~Trainer() = default;
+
+StepStats Trainer::train_step(const Batch& batch) {
+  auto t0 = std::chrono::steady_clock::now();
+  Impl& I = *impl_;
+  ParamSet<float>& ps = I.model.params();
+  ps.grad.zero();
+  ForwardOptions fo;
+  fo.training = true;
+  fo.seed = I.tc.seed;
+  fo.step = uint32_t(I.step);
+  ForwardResult fr = I.model.forward(batch, fo);
+  StepStats st;
+  st.loss = fr.loss;
+  st.tokens = fr.tokens;
+  st.predictions = fr.predictions;
+  st.correct = fr.correct;
+  st.lr = linear_schedule_lr(I.tc, I.step);
+  st.flops = step_flops(batch.B, batch.T, fr.predictions);
+  if (std::isfinite(fr.loss)) {
+    I.model.backward();
+    st.grad_norm = grad_global_norm(ps);
+    if (std::isfinite(st.grad_norm)) {
+      clip_grad_norm(ps, st.grad_norm, I.tc.max_grad_norm);
+      adamw_update(ps, I.opt, I.tc, st.lr);
+      I.step++;
+    }
+  } else {
+    st.grad_norm = NAN;
+  }
+  st.step = I.step;
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return st;
+}
+
+EvalStats Trainer::evaluate(const Batch& batch, std::vector<float>* logits) {
+  ForwardOptions fo;  // training = false: no dropout
+  ForwardResult fr = impl_->model.forward(batch, fo);
+  EvalStats es;
+  es.loss = fr.loss;
+  es.predictions = fr.predictions;
+  es.correct = fr.correct;
+  if (logits) logits->assign(impl_->model.logits(), impl_->model.logits() + impl_->model.logits_size());
+  return es;
+}
+
+void Trainer::save(const std::string& dir) const {
+  save_checkpoint(dir, impl_->model.config(), impl_->model.params(), &impl_->opt, impl_->step);
+}
+
+void Trainer::load(const std::string& dir) {
+  load_checkpoint(dir, impl_->model.config(), impl_->model.params(), &impl_->opt, &impl_->step);
+}
+
+const BertConfig& Trainer::config() const { return impl_->model.config(); }
+const TrainConfig& Trainer::train_config() const { return impl_->tc; }
+int64_t Trainer::step() const { return impl_->step; }
+BertModel<float>& Trainer::model() { return impl_->model; }
+
+int64_t Trainer::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& pi : impl_->model.params().infos) n += int64_t(pi.size);
+  return n;
+}
+
+double Trainer::step_flops(int B, int T, int64_t predictions) const {
+  return BertModel<float>::step_flops(impl_->model.config(), B, T, predictions);
+}
+
+}  // namespace lshlab

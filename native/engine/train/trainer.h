@@ -1,0 +1,113 @@
+/*
+ * trainer.h: the engine's front door. A Trainer owns one BERT model (float32), its gradients, the
+ * AdamW state and every activation buffer; train_step() runs forward, backward, clipping and the
+ * optimiser update on one batch with no allocation once buffers have grown to the batch shape.
+ * The Node addon and the C++ driver both talk to the engine only through this header.
+ * Not thread-safe: one caller at a time (the addon serialises calls on a Trainer).
+ */
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/bert_config.h"
+
+namespace lshlab {
+
+struct TrainConfig {
+  double lr = 1e-4;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-6;
+  double weight_decay = 0.01;  // decoupled; not applied to biases and LayerNorm weights
+  int64_t warmup_steps = 0;    // linear warmup from 0 to lr
+  int64_t total_steps = 0;     // linear decay to 0 at total_steps; 0 = constant after warmup
+  double max_grad_norm = 1.0;  // global-norm clipping; <= 0 disables
+  uint64_t seed = 42;          // init, dropout, masking: the whole run is a function of it
+};
+
+// One batch. Arrays are row-major (B,T) unless noted; the Trainer copies what it needs.
+struct Batch {
+  int B = 0, T = 0;
+  const int32_t* input_ids = nullptr;       // (B,T)
+  const int32_t* token_type_ids = nullptr;  // (B,T) or null (all zero)
+  const int32_t* attention_mask = nullptr;  // (B,T) 1 = token, 0 = padding; or null (all ones)
+  const int32_t* labels = nullptr;          // mlm: (B,T), -100 = not predicted; classification: (B)
+  const int32_t* start_positions = nullptr; // qa: (B)
+  const int32_t* end_positions = nullptr;   // qa: (B)
+};
+
+struct StepStats {
+  int64_t step = 0;          // optimiser steps taken, after this one
+  double loss = 0;
+  double grad_norm = 0;      // global L2 norm before clipping
+  double lr = 0;             // learning rate used for this step
+  double seconds = 0;        // wall time of the step
+  int64_t tokens = 0;        // non-padding tokens in the batch
+  int64_t predictions = 0;   // masked positions (mlm), examples (classification, qa)
+  int64_t correct = 0;       // argmax hits among predictions (qa: start and end both right)
+  double flops = 0;          // analytic forward+backward FLOPs of this step
+};
+
+struct EvalStats {
+  double loss = 0;
+  int64_t predictions = 0;
+  int64_t correct = 0;
+};
+
+template <typename T>
+class BertModel;  // model/bert.h
+
+class Trainer {
+ public:
+  Trainer(const BertConfig& cfg, const TrainConfig& tcfg);  // initialises weights from tcfg.seed
+  ~Trainer();
+
+  StepStats train_step(const Batch& batch);
+  // Forward only, dropout off. Optionally copies logits out: mlm (P,V) at the P labelled
+  // positions in row-major order; classification (B,num_labels); qa (B,T,2) start/end.
+  EvalStats evaluate(const Batch& batch, std::vector<float>* logits = nullptr);
+
+  // Checkpoint = dir/model.safetensors (HF names) + dir/config.json + dir/optimizer.safetensors.
+  // Writes are atomic (temp file + rename). load validates names, dtypes and shapes.
+  void save(const std::string& dir) const;
+  void load(const std::string& dir);
+
+  const BertConfig& config() const;
+  const TrainConfig& train_config() const;
+  int64_t step() const;
+  int64_t num_parameters() const;
+  // Analytic FLOPs of one forward+backward step for a batch shape (predictions = masked count).
+  double step_flops(int B, int T, int64_t predictions) const;
+
+  BertModel<float>& model();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// MLM masking as BERT: each non-special, non-padding position is chosen with probability `prob`
+// (Philox stream MlmMask at `step`); chosen positions get label = original id and input
+// [MASK] (80%), a random id in [0, V) (10%, as HF's collator) or unchanged (10%); others -100.
+// input_ids is modified in place. special_ids lists ids never masked (CLS, SEP, PAD...).
+void mlm_mask(int32_t* input_ids, int32_t* labels, const int32_t* attention_mask, int B, int T,
+              int vocab_size, int mask_id, const std::vector<int32_t>& special_ids, double prob,
+              uint64_t seed, uint32_t step);
+
+// The `lshlab bench train` workload: MLM steps of a model on random tokens (Philox stream
+// RandomTokens), first `warmup` steps not timed.
+struct BenchTrainResult {
+  int steps = 0;
+  double seconds = 0;          // timed steps only
+  double tokens_per_s = 0;
+  double flops_per_token = 0;  // analytic, forward + backward
+  double gflops = 0;
+  double final_loss = 0;
+  int threads = 0;
+  std::string gemm_kernel;
+};
+BenchTrainResult bench_train(const BertConfig& cfg, int B, int T, int steps, int warmup,
+                             uint64_t seed);
+
+}  // namespace lshlab

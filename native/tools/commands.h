@@ -1,0 +1,12 @@
+/*
+ * commands.h: the subcommands of lshlab-native, the C++ test and bench driver that builds with
+ * CMake alone (for GPU machines without Node). Each returns a process exit code; bad arguments
+ * print a clear error to stderr and return 2.
+ */
+#pragma once
+
+int cmd_test(int argc, char** argv);             // lshlab-native test [prefix]
+int cmd_check(int argc, char** argv);            // lshlab-native check [prefix]
+int cmd_bench_gemm(int argc, char** argv);       // lshlab-native bench-gemm --m --n --k [--openblas] [--json]
+int cmd_bench_train(int argc, char** argv);      // lshlab-native bench-train --seq --batch [--steps] [--json]
+int cmd_dump_reference(int argc, char** argv);   // lshlab-native dump-reference --task T --out DIR

@@ -1,0 +1,76 @@
+/*
+ * lshlab_native.cc: entry point of lshlab-native, the engine's stand-alone driver. Dispatches to
+ * the subcommands in commands.h; knows nothing of Node.
+ */
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "commands.h"
+#include "core/threadpool.h"
+#include "test_registry.h"
+
+static void usage() {
+  std::fprintf(stderr,
+               "usage: lshlab-native <command> [options]\n"
+               "  test [prefix]               run the native unit tests\n"
+               "  check [prefix]              run the float64 gradient checks\n"
+               "  bench-gemm --m M --n N --k K [--openblas] [--json]\n"
+               "  bench-train --seq T --batch B [--steps S] [--json]\n"
+               "  dump-reference --task mlm|classification|qa --out DIR [--seed S]\n"
+               "global: --threads N (default: all cores)\n");
+}
+
+int cmd_test(int argc, char** argv) {
+  std::string prefix = argc > 0 ? argv[0] : "";
+  int passed = 0, failed = 0;
+  for (auto& t : lshlab_test::registry()) {
+    if (!prefix.empty() && std::strncmp(t.name, prefix.c_str(), prefix.size()) != 0) continue;
+    lshlab_test::failures() = 0;
+    try {
+      t.fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "    uncaught exception: %s\n", e.what());
+      lshlab_test::failures()++;
+    }
+    bool ok = lshlab_test::failures() == 0;
+    std::printf("%s %s\n", ok ? "ok  " : "FAIL", t.name);
+    std::fflush(stdout);
+    (ok ? passed : failed)++;
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) { usage(); return 2; }
+  // Strip the global --threads option wherever it appears.
+  int n = 0;
+  char* args[256];
+  for (int i = 2; i < argc && n < 255; i++) {
+    if (std::strcmp(argv[i], "--threads") == 0) {
+      if (i + 1 >= argc) { std::fprintf(stderr, "error: --threads needs a value\n"); return 2; }
+      int t = std::atoi(argv[++i]);
+      if (t < 1 || t > 1024) { std::fprintf(stderr, "error: --threads must be 1..1024\n"); return 2; }
+      lshlab::ThreadPool::set_global_threads(t);
+      continue;
+    }
+    args[n++] = argv[i];
+  }
+  args[n] = nullptr;
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "test") return cmd_test(n, args);
+    if (cmd == "check") return cmd_check(n, args);
+    if (cmd == "bench-gemm") return cmd_bench_gemm(n, args);
+    if (cmd == "bench-train") return cmd_bench_train(n, args);
+    if (cmd == "dump-reference") return cmd_dump_reference(n, args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "error: unknown command '%s'\n", cmd.c_str());
+  usage();
+  return 2;
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// `npm test`: every suite of the project, in order, then ONE closing line `N passed, N failed`.
+//
+//   0. tsc             compile src-main/ and test/ to dist/ (so the tests never run stale JS)
+//   1. TypeScript      node --test on dist/test/**/*.test.js (spec reporter on the console,
+//                      TAP to a temp file whose `# pass` / `# fail` summary is counted)
+//   2. native          build/Release/lshlab-native test  (prints "N passed, N failed")
+//   3. Python          test/reference/run.sh if present  (last line "N passed, N failed");
+//                      LSHLAB_SKIP_PYTHON=1 skips it, visibly
+//
+// Exit status is non-zero if any test failed or a suite could not run; a suite that could not
+// run, or exited non-zero without reporting a failure, counts as one failure in the totals.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const exe = (name) => (process.platform === 'win32' ? `${name}.exe` : name);
+const SUMMARY_RE = /^(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, \d+ skipped)?\s*$/;
+
+const totals = { passed: 0, failed: 0 };
+const problems = [];
+
+function banner(title) {
+  process.stdout.write(`\n=== ${title} ===\n`);
+}
+
+function record(suite, passed, failed, problem) {
+  totals.passed += passed;
+  totals.failed += failed;
+  if (problem) {
+    problems.push(`${suite}: ${problem}`);
+    if (failed === 0) totals.failed += 1; // make the closing line agree with the exit status
+  }
+  process.stdout.write(`--- ${suite}: ${passed} passed, ${failed} failed${problem ? ` (${problem})` : ''}\n`);
+}
+
+/** Runs a command with output streamed to the console and also captured. */
+function runTee(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 256 * 1024 * 1024,
+    ...opts,
+  });
+  if (r.stdout) process.stdout.write(r.stdout);
+  if (r.stderr) process.stderr.write(r.stderr);
+  return r;
+}
+
+function lastSummary(text) {
+  const lines = (text || '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = SUMMARY_RE.exec(lines[i]);
+    if (m) return { passed: Number(m[1]), failed: Number(m[2]), last: i === lines.length - 1 };
+  }
+  return null;
+}
+
+function findTests(dir) {
+  if (!fs.existsSync(dir)) return [];
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...findTests(p));
+    else if (e.isFile() && e.name.endsWith('.test.js')) out.push(p);
+  }
+  return out.sort();
+}
+
+// ---- 0. compile ----------------------------------------------------------------------------
+banner('tsc');
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+let compiled = true;
+if (fs.existsSync(tsc)) {
+  const r = runTee(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')]);
+  if (r.status !== 0) {
+    compiled = false;
+    record('tsc', 0, 0, `TypeScript compilation failed (exit ${r.status})`);
+  } else {
+    process.stdout.write('compiled src-main/ and test/ to dist/\n');
+  }
+} else {
+  process.stdout.write('typescript not installed (npm ci --omit=dev?): using the existing dist/\n');
+}
+
+// ---- 1. TypeScript tests -------------------------------------------------------------------
+banner('TypeScript tests (node --test)');
+{
+  const files = compiled ? findTests(path.join(root, 'dist', 'test')) : [];
+  if (!compiled) {
+    record('TypeScript', 0, 0, 'skipped: compilation failed');
+  } else if (files.length === 0) {
+    record('TypeScript', 0, 0, 'no compiled tests under dist/test (run npm run build)');
+  } else {
+    const tapFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lshlab-test-')), 'report.tap');
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--test',
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tapFile}`,
+        ...files,
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
+    let tap = '';
+    try {
+      tap = fs.readFileSync(tapFile, 'utf8');
+    } catch {
+      // handled below
+    }
+    fs.rmSync(path.dirname(tapFile), { recursive: true, force: true });
+    const count = (key) => {
+      const m = new RegExp(`^# ${key} (\\d+)\\s*$`, 'm').exec(tap);
+      return m ? Number(m[1]) : null;
+    };
+    const pass = count('pass');
+    const fail = count('fail');
+    const cancelled = count('cancelled') ?? 0;
+    if (pass === null || fail === null) {
+      record('TypeScript', 0, 0, `no test summary from node --test (exit ${r.status ?? r.signal})`);
+    } else {
+      const failed = fail + cancelled;
+      const problem = r.status !== 0 && failed === 0 ? `node --test exited ${r.status ?? r.signal}` : undefined;
+      record('TypeScript', pass, failed, problem);
+    }
+  }
+}
+
+// ---- 2. native suite -----------------------------------------------------------------------
+banner('native tests (lshlab-native test)');
+{
+  const driver = path.join(root, 'build', 'Release', exe('lshlab-native'));
+  if (!fs.existsSync(driver)) {
+    record('native', 0, 0, `${path.relative(root, driver)} missing: run npm install (or npm run build:native)`);
+  } else {
+    const r = runTee(driver, ['test']);
+    const s = lastSummary(r.stdout);
+    if (r.error) record('native', 0, 0, `cannot run: ${r.error.message}`);
+    else if (!s) record('native', 0, 0, `no "N passed, N failed" line (exit ${r.status ?? r.signal})`);
+    else {
+      const problem = r.status !== 0 && s.failed === 0 ? `exited ${r.status ?? r.signal}` : undefined;
+      record('native', s.passed, s.failed, problem);
+    }
+  }
+}
+
+// ---- 3. Python reference suite ---------------------------------------------------------------
+banner('Python reference tests (test/reference/run.sh)');
+{
+  const script = path.join(root, 'test', 'reference', 'run.sh');
+  if (!fs.existsSync(script)) {
+    process.stdout.write('test/reference/run.sh not present: no Python reference suite in this checkout\n');
+  } else if (process.env.LSHLAB_SKIP_PYTHON === '1') {
+    process.stdout.write('SKIPPED: Python reference suite (LSHLAB_SKIP_PYTHON=1)\n');
+  } else {
+    const r = runTee('bash', [script], { env: { ...process.env, LSHLAB_ROOT: root } });
+    const s = lastSummary(r.stdout);
+    if (r.error) record('Python', 0, 0, `cannot run: ${r.error.message}`);
+    else if (!s) record('Python', 0, 0, `no "N passed, N failed" line (exit ${r.status ?? r.signal})`);
+    else {
+      const problem = r.status !== 0 && s.failed === 0 ? `exited ${r.status ?? r.signal}` : undefined;
+      record('Python', s.passed, s.failed, problem);
+    }
+  }
+}
+
+// ---- totals ------------------------------------------------------------------------------------
+process.stdout.write('\n');
+for (const p of problems) process.stdout.write(`problem: ${p}\n`);
+process.stdout.write(`${totals.passed} passed, ${totals.failed} failed\n`);
+process.exit(totals.failed > 0 || problems.length > 0 ? 1 : 0);

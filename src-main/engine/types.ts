@@ -1,0 +1,190 @@
+/**
+ * types.ts: the shapes that cross the native boundary (build/Release/lshlab.node). Field names are
+ * camelCase here; the engine (and Hugging Face config.json) use the snake_case equivalents.
+ */
+
+export type Task = 'mlm' | 'classification' | 'qa';
+
+/** BERT hyperparameters (Hugging Face BertConfig, camelCase). Defaults are BERT-tiny. */
+export interface ModelConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  intermediateSize: number;
+  maxPositionEmbeddings: number;
+  typeVocabSize: number;
+  hiddenDropoutProb: number;
+  attentionProbsDropoutProb: number;
+  layerNormEps: number;
+  initializerRange: number;
+  numLabels: number;
+  task: Task;
+  /** Attention variant name, e.g. "exact". */
+  attention: string;
+}
+
+/** Optimiser and schedule settings. */
+export interface TrainConfig {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  warmupSteps: number;
+  totalSteps: number;
+  /** Global-norm clipping; <= 0 disables. */
+  maxGradNorm: number;
+  /** The whole run is a function of it. A BigInt for values above 2^53 - 1. */
+  seed: number | bigint;
+}
+
+/** One batch, row-major (batchSize, seqLen) Int32Arrays. The engine copies what it needs. */
+export interface Batch {
+  batchSize: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  tokenTypeIds?: Int32Array;
+  /** 1 = token, 0 = padding. Absent: all ones. */
+  attentionMask?: Int32Array;
+  /** mlm: (B,T) with -100 for positions not predicted; classification: (B). */
+  labels?: Int32Array;
+  /** qa: (B) */
+  startPositions?: Int32Array;
+  /** qa: (B) */
+  endPositions?: Int32Array;
+}
+
+export interface StepStats {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  seconds: number;
+  tokens: number;
+  predictions: number;
+  correct: number;
+  flops: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  predictions: number;
+  correct: number;
+  /** mlm (P,V) at labelled positions; classification (B,numLabels); qa (B,T,2). */
+  logits?: Float32Array;
+}
+
+export interface CudaInfo {
+  compiled: boolean;
+  devices: Array<{ index: number; name: string; memoryBytes?: number; computeCapability?: string }>;
+  message: string;
+}
+
+export interface EngineInfo {
+  engineVersion: string;
+  cpu: { model: string; logicalCores: number; avx2: boolean; fma: boolean; avx512f: boolean };
+  threads: number;
+  gemmKernel: string;
+  cuda: CudaInfo;
+}
+
+export interface GradCheckResult {
+  name: string;
+  maxRelError: number;
+  tolerance: number;
+  checked: number;
+  passed: boolean;
+}
+
+export interface GemmBenchOptions {
+  m: number;
+  n: number;
+  k: number;
+  transA?: boolean;
+  transB?: boolean;
+  /** 0 or absent: enough repetitions for about one second. */
+  iters?: number;
+  /** Also time OpenBLAS (loaded with dlopen) when the machine has it. */
+  openblas?: boolean;
+}
+
+export interface GemmBenchResult {
+  m: number;
+  n: number;
+  k: number;
+  iters: number;
+  secondsMean: number;
+  gflops: number;
+  kernel: string;
+  threads: number;
+  maxAbsError: number;
+  openblasAvailable: boolean;
+  openblasGflops: number;
+  openblasLibrary: string;
+}
+
+export interface BenchTrainOptions {
+  seq: number;
+  batch: number;
+  steps?: number;
+  warmup?: number;
+  seed?: number | bigint;
+  model?: Partial<ModelConfig>;
+}
+
+export interface BenchTrainResult {
+  steps: number;
+  seconds: number;
+  tokensPerS: number;
+  flopsPerToken: number;
+  gflops: number;
+  finalLoss: number;
+  threads: number;
+  gemmKernel: string;
+}
+
+export interface MlmMaskOptions {
+  vocabSize: number;
+  maskId: number;
+  specialIds?: ArrayLike<number>;
+  prob?: number;
+  seed?: number | bigint;
+  step?: number;
+}
+
+export interface NativeTrainer {
+  step(batch: Batch): Promise<StepStats>;
+  evaluate(batch: Batch, options?: { returnLogits?: boolean }): Promise<EvalResult>;
+  save(dir: string): Promise<void>;
+  load(dir: string): Promise<void>;
+  readonly numParameters: number;
+  readonly stepCount: number;
+  readonly config: ModelConfig;
+  readonly trainConfig: TrainConfig;
+  /** True while step/evaluate/save/load is in flight. */
+  readonly busy: boolean;
+}
+
+export interface NativeTrainerConstructor {
+  new (modelConfig?: Partial<ModelConfig>, trainConfig?: Partial<TrainConfig>): NativeTrainer;
+}
+
+/** Everything lshlab.node exports. */
+export interface NativeAddon {
+  info(): EngineInfo;
+  /** 0 = all hardware threads. Returns the pool size now in force. Throws while engine work runs. */
+  setThreads(n: number): number;
+  runChecks(prefix?: string): Promise<GradCheckResult[]>;
+  benchGemm(options: GemmBenchOptions): Promise<GemmBenchResult>;
+  benchTrain(options: BenchTrainOptions): Promise<BenchTrainResult>;
+  mlmMask(
+    inputIds: Int32Array,
+    labels: Int32Array,
+    attentionMask: Int32Array | null,
+    batchSize: number,
+    seqLen: number,
+    options: MlmMaskOptions,
+  ): void;
+  Trainer: NativeTrainerConstructor;
+}
