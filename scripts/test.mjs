@@ -10,7 +10,7 @@
 //
 // Exit status is non-zero if any test failed or a suite could not run; a suite that could not
 // run, or exited non-zero without reporting a failure, counts as one failure in the totals.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,18 +37,26 @@ function record(suite, passed, failed, problem) {
   process.stdout.write(`--- ${suite}: ${passed} passed, ${failed} failed${problem ? ` (${problem})` : ''}\n`);
 }
 
-/** Runs a command with output streamed to the console and also captured. */
+/** Runs a command, streaming its stdout and stderr live to the console and capturing stdout. */
 function runTee(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 256 * 1024 * 1024,
-    ...opts,
+  return new Promise((resolve) => {
+    let stdout = '';
+    let child;
+    try {
+      child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    } catch (error) {
+      resolve({ status: null, signal: null, stdout: '', error });
+      return;
+    }
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d) => process.stderr.write(d));
+    child.on('error', (error) => resolve({ status: null, signal: null, stdout, error }));
+    child.on('close', (status, signal) => resolve({ status, signal, stdout }));
   });
-  if (r.stdout) process.stdout.write(r.stdout);
-  if (r.stderr) process.stderr.write(r.stderr);
-  return r;
 }
 
 function lastSummary(text) {
@@ -76,7 +84,7 @@ banner('tsc');
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 let compiled = true;
 if (fs.existsSync(tsc)) {
-  const r = runTee(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')]);
+  const r = await runTee(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')]);
   if (r.status !== 0) {
     compiled = false;
     record('tsc', 0, 0, `TypeScript compilation failed (exit ${r.status})`);
@@ -140,7 +148,7 @@ banner('native tests (lshlab-native test)');
   if (!fs.existsSync(driver)) {
     record('native', 0, 0, `${path.relative(root, driver)} missing: run npm install (or npm run build:native)`);
   } else {
-    const r = runTee(driver, ['test']);
+    const r = await runTee(driver, ['test']);
     const s = lastSummary(r.stdout);
     if (r.error) record('native', 0, 0, `cannot run: ${r.error.message}`);
     else if (!s) record('native', 0, 0, `no "N passed, N failed" line (exit ${r.status ?? r.signal})`);
@@ -160,7 +168,7 @@ banner('Python reference tests (test/reference/run.sh)');
   } else if (process.env.LSHLAB_SKIP_PYTHON === '1') {
     process.stdout.write('SKIPPED: Python reference suite (LSHLAB_SKIP_PYTHON=1)\n');
   } else {
-    const r = runTee('bash', [script], { env: { ...process.env, LSHLAB_ROOT: root } });
+    const r = await runTee('bash', [script], { env: { ...process.env, LSHLAB_ROOT: root } });
     const s = lastSummary(r.stdout);
     if (r.error) record('Python', 0, 0, `cannot run: ${r.error.message}`);
     else if (!s) record('Python', 0, 0, `no "N passed, N failed" line (exit ${r.status ?? r.signal})`);
@@ -175,4 +183,4 @@ banner('Python reference tests (test/reference/run.sh)');
 process.stdout.write('\n');
 for (const p of problems) process.stdout.write(`problem: ${p}\n`);
 process.stdout.write(`${totals.passed} passed, ${totals.failed} failed\n`);
-process.exit(totals.failed > 0 || problems.length > 0 ? 1 : 0);
+process.exitCode = totals.failed > 0 || problems.length > 0 ? 1 : 0;

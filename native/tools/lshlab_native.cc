@@ -18,6 +18,7 @@ static void usage() {
                "  check [prefix]              run the float64 gradient checks\n"
                "  bench-gemm --m M --n N --k K [--openblas] [--json]\n"
                "  bench-train --seq T --batch B [--steps S] [--json]\n"
+               "  bench-peak [--json]         measured peak fp32 FMA throughput\n"
                "  dump-reference --task mlm|classification|qa --out DIR [--seed S]\n"
                "global: --threads N (default: all cores)\n");
 }
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
     if (cmd == "bench-gemm") return cmd_bench_gemm(n, args);
     if (cmd == "bench-train") return cmd_bench_train(n, args);
     if (cmd == "dump-reference") return cmd_dump_reference(n, args);
+    if (cmd == "bench-peak") return cmd_bench_peak(n, args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -3,6 +3,7 @@
  * combo, ragged sizes, leading dims, alpha/beta, K = 0, epilogues, every compiled kernel, 1 and
  * 2 threads) and for the ThreadPool that runs it. Not benchmarks: bench-gemm times things.
  */
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <functional>
@@ -137,6 +138,29 @@ LSHLAB_TEST("gemm/epilogue_bias_gelu_pre") {
         LSHLAB_EXPECT(check_case(c & 1, c & 2, 5, 3, 2, 1.f, 0.5f, true, true, true, false, 0));
       }
     }
+  }
+}
+
+LSHLAB_TEST("gemm/gelu_accuracy") {
+  // C = x * 1 with K = 1 isolates the (vectorised) GELU: compare to double erf tightly.
+  Restore r;
+  const int M = 1, N = 4001;
+  std::vector<float> x(N), one(1, 1.f), C(N), P(N);
+  for (int j = 0; j < N; j++) x[j] = -10.f + 20.f * j / (N - 1);
+  for (const auto& k : kernels()) {
+    gemm_force_kernel(k);
+    GemmEpilogue<float> ep;
+    ep.gelu = true;
+    ep.pre_gelu = P.data();
+    gemm<float>(false, false, M, N, 1, 1.f, one.data(), 1, x.data(), N, 0.f, C.data(), N, &ep);
+    double worst = 0;
+    for (int j = 0; j < N; j++) {
+      const double v = x[j], g = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+      worst = std::max(worst, std::fabs(C[j] - g) / std::max(1.0, std::fabs(v)));
+      LSHLAB_EXPECT(P[j] == x[j]);
+    }
+    LSHLAB_EXPECT(worst < 1e-6);
+    if (!(worst < 1e-6)) std::fprintf(stderr, "    %s: gelu error %g\n", k.c_str(), worst);
   }
 }
 

@@ -167,3 +167,14 @@ test('save and load round-trip the weights and the step count', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('two Trainers and a benchmark can be in flight together (the engine serialises them)', async () => {
+  const e = loadEngine();
+  const a = new e.Trainer(TINY, { seed: 7 });
+  const b = new e.Trainer(TINY, { seed: 7 });
+  const batch = mlmBatch(4, 16, 64);
+  const [sa, sb, g] = await Promise.all([a.step(batch), b.step(batch), e.benchGemm({ m: 32, n: 32, k: 32, iters: 3 })]);
+  assert.ok(Number.isFinite(sa.loss));
+  assert.equal(sa.loss, sb.loss); // same seed, same batch: same result
+  assert.ok(g.gflops > 0);
+});

@@ -27,6 +27,35 @@ BertModel<T>::BertModel(const BertConfig& cfg, const AttentionParams& attn_param
     attn_.push_back(make_attention<T>(cfg_.attention, attn_params));
   layers_.resize(cfg_.num_hidden_layers);
   x_.resize(cfg_.num_hidden_layers + 1);
+  resolve_offsets();
+}
+
+template <typename T>
+void BertModel<T>::resolve_offsets() {
+  static const char* const layer_names[kNumLayerParams] = {
+      "attention.self.query.weight", "attention.self.query.bias", "attention.output.dense.weight",
+      "attention.output.dense.bias", "attention.output.LayerNorm.weight",
+      "attention.output.LayerNorm.bias", "intermediate.dense.weight", "intermediate.dense.bias",
+      "output.dense.weight", "output.dense.bias", "output.LayerNorm.weight", "output.LayerNorm.bias"};
+  static const char* const named[kNumNamedParams] = {
+      "bert.embeddings.word_embeddings.weight", "bert.embeddings.position_embeddings.weight",
+      "bert.embeddings.token_type_embeddings.weight", "bert.embeddings.LayerNorm.weight",
+      "bert.embeddings.LayerNorm.bias", "cls.predictions.transform.dense.weight",
+      "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
+      "cls.predictions.transform.LayerNorm.bias", "cls.predictions.bias", "bert.pooler.dense.weight",
+      "bert.pooler.dense.bias", "classifier.weight", "classifier.bias", "qa_outputs.weight",
+      "qa_outputs.bias"};
+  layer_off_.resize(cfg_.num_hidden_layers);
+  for (int l = 0; l < cfg_.num_hidden_layers; l++)
+    for (int k = 0; k < kNumLayerParams; k++) {
+      const ParamInfo* pi = ps_.find("bert.encoder.layer." + std::to_string(l) + "." + layer_names[k]);
+      LSHLAB_CHECK(pi != nullptr, std::string("layout lacks ") + layer_names[k]);
+      layer_off_[l][k] = pi->offset;
+    }
+  for (int k = 0; k < kNumNamedParams; k++) {
+    const ParamInfo* pi = ps_.find(named[k]);
+    named_off_[k] = pi ? pi->offset : 0;  // heads of other tasks are absent and never touched
+  }
 }
 
 template <typename T>
@@ -90,12 +119,11 @@ void BertModel<T>::encoder_forward(const ForwardOptions& opt) {
   const int N = B_ * T_, C = cfg_.hidden_size, F = cfg_.intermediate_size;
   const double eps = cfg_.layer_norm_eps;
   const double ph = opt.training ? cfg_.hidden_dropout_prob : 0.0;
-  const std::string e = "bert.embeddings.";
-  embeddings_forward(emb_sum_.data(), ids_.data(), types_.data(), ps_.p(e + "word_embeddings.weight"),
-                     ps_.p(e + "position_embeddings.weight"), ps_.p(e + "token_type_embeddings.weight"),
+  embeddings_forward(emb_sum_.data(), ids_.data(), types_.data(), nw(kWordEmb),
+                     nw(kPosEmb), nw(kTypeEmb),
                      B_, T_, C);
   layernorm_forward(emb_ln_.data(), emb_mean_.data(), emb_rstd_.data(), emb_sum_.data(),
-                    ps_.p(e + "LayerNorm.weight"), ps_.p(e + "LayerNorm.bias"), N, C, eps);
+                    nw(kEmbLnW), nw(kEmbLnB), N, C, eps);
   if (ph > 0) {
     dropout_mask(keep_emb_.data(), int64_t(N) * C, ph, opt.seed, opt.step, site_embeddings());
     dropout_forward(x_[0].data(), emb_ln_.data(), keep_emb_.data(), ph, int64_t(N) * C);
@@ -104,18 +132,17 @@ void BertModel<T>::encoder_forward(const ForwardOptions& opt) {
   }
   for (int l = 0; l < cfg_.num_hidden_layers; l++) {
     Layer& L = layers_[l];
-    const std::string p = lp(l);
     const T* x = x_[l].data();
     GemmEpilogue<T> ep_bias;
-    ep_bias.bias = ps_.p(p + "attention.self.query.bias");  // (3C): Q, K, V biases
-    gemm<T>(false, true, N, 3 * C, C, T(1), x, C, ps_.p(p + "attention.self.query.weight"), C, T(0),
+    ep_bias.bias = lw(l, kQkvB);  // (3C): Q, K, V biases
+    gemm<T>(false, true, N, 3 * C, C, T(1), x, C, lw(l, kQkvW), C, T(0),
             L.qkv.data(), 3 * C, &ep_bias);
     AttentionCall call{B_, T_, cfg_.num_attention_heads, C / cfg_.num_attention_heads,
                        opt.training, opt.training ? cfg_.attention_probs_dropout_prob : 0.0,
                        opt.seed, opt.step, site_attn_probs(l)};
     attn_[l]->forward(L.ctx.data(), L.qkv.data(), has_mask_ ? mask_.data() : nullptr, call);
-    ep_bias.bias = ps_.p(p + "attention.output.dense.bias");
-    gemm<T>(false, true, N, C, C, T(1), L.ctx.data(), C, ps_.p(p + "attention.output.dense.weight"),
+    ep_bias.bias = lw(l, kAttnOutB);
+    gemm<T>(false, true, N, C, C, T(1), L.ctx.data(), C, lw(l, kAttnOutW),
             C, T(0), L.attn_out.data(), C, &ep_bias);
     if (ph > 0) {
       dropout_mask(L.keep_attn.data(), int64_t(N) * C, ph, opt.seed, opt.step, site_attn_out(l));
@@ -125,16 +152,16 @@ void BertModel<T>::encoder_forward(const ForwardOptions& opt) {
     }
     add_inplace(L.h1_pre.data(), x, int64_t(N) * C);
     layernorm_forward(L.h1.data(), L.mean1.data(), L.rstd1.data(), L.h1_pre.data(),
-                      ps_.p(p + "attention.output.LayerNorm.weight"),
-                      ps_.p(p + "attention.output.LayerNorm.bias"), N, C, eps);
+                      lw(l, kLn1W),
+                      lw(l, kLn1B), N, C, eps);
     GemmEpilogue<T> ep_gelu;
-    ep_gelu.bias = ps_.p(p + "intermediate.dense.bias");
+    ep_gelu.bias = lw(l, kFfnInB);
     ep_gelu.gelu = true;
     ep_gelu.pre_gelu = L.ff_pre.data();
-    gemm<T>(false, true, N, F, C, T(1), L.h1.data(), C, ps_.p(p + "intermediate.dense.weight"), C,
+    gemm<T>(false, true, N, F, C, T(1), L.h1.data(), C, lw(l, kFfnInW), C,
             T(0), L.ff.data(), F, &ep_gelu);
-    ep_bias.bias = ps_.p(p + "output.dense.bias");
-    gemm<T>(false, true, N, C, F, T(1), L.ff.data(), F, ps_.p(p + "output.dense.weight"), F, T(0),
+    ep_bias.bias = lw(l, kFfnOutB);
+    gemm<T>(false, true, N, C, F, T(1), L.ff.data(), F, lw(l, kFfnOutW), F, T(0),
             L.ff_out.data(), C, &ep_bias);
     if (ph > 0) {
       dropout_mask(L.keep_ff.data(), int64_t(N) * C, ph, opt.seed, opt.step, site_ffn_out(l));
@@ -144,7 +171,7 @@ void BertModel<T>::encoder_forward(const ForwardOptions& opt) {
     }
     add_inplace(L.h2_pre.data(), L.h1.data(), int64_t(N) * C);
     layernorm_forward(x_[l + 1].data(), L.mean2.data(), L.rstd2.data(), L.h2_pre.data(),
-                      ps_.p(p + "output.LayerNorm.weight"), ps_.p(p + "output.LayerNorm.bias"), N,
+                      lw(l, kLn2W), lw(l, kLn2B), N,
                       C, eps);
   }
 }
@@ -165,36 +192,35 @@ void BertModel<T>::encoder_backward() {
   T* dtmp = d_b_.data();
   for (int l = cfg_.num_hidden_layers - 1; l >= 0; l--) {
     Layer& L = layers_[l];
-    const std::string p = lp(l);
     const T* x = x_[l].data();
     // out = LN2(h2_pre); h2_pre = drop(ff_out) + h1.
-    layernorm_backward(dtmp, ps_.g(p + "output.LayerNorm.weight"), ps_.g(p + "output.LayerNorm.bias"),
-                       dx, L.h2_pre.data(), ps_.p(p + "output.LayerNorm.weight"), L.mean2.data(),
+    layernorm_backward(dtmp, lg(l, kLn2W), lg(l, kLn2B),
+                       dx, L.h2_pre.data(), lw(l, kLn2W), L.mean2.data(),
                        L.rstd2.data(), N, C);
     std::memcpy(dh1, dtmp, sizeof(T) * NC);  // residual branch
     if (ph > 0) dropout_backward(dtmp, dtmp, L.keep_ff.data(), ph, NC);
     // ff_out = ff W2^T + b2.
-    gemm<T>(true, false, C, F, N, T(1), dtmp, C, L.ff.data(), F, T(1), ps_.g(p + "output.dense.weight"), F);
-    bias_backward(ps_.g(p + "output.dense.bias"), dtmp, N, C, C);
-    gemm<T>(false, false, N, F, C, T(1), dtmp, C, ps_.p(p + "output.dense.weight"), F, T(0), d_ff_.data(), F);
+    gemm<T>(true, false, C, F, N, T(1), dtmp, C, L.ff.data(), F, T(1), lg(l, kFfnOutW), F);
+    bias_backward(lg(l, kFfnOutB), dtmp, N, C, C);
+    gemm<T>(false, false, N, F, C, T(1), dtmp, C, lw(l, kFfnOutW), F, T(0), d_ff_.data(), F);
     gelu_backward(d_ff_.data(), d_ff_.data(), L.ff_pre.data(), int64_t(N) * F);
     // ff_pre = h1 W1^T + b1.
     gemm<T>(true, false, F, C, N, T(1), d_ff_.data(), F, L.h1.data(), C, T(1),
-            ps_.g(p + "intermediate.dense.weight"), C);
-    bias_backward(ps_.g(p + "intermediate.dense.bias"), d_ff_.data(), N, F, F);
-    gemm<T>(false, false, N, C, F, T(1), d_ff_.data(), F, ps_.p(p + "intermediate.dense.weight"), C,
+            lg(l, kFfnInW), C);
+    bias_backward(lg(l, kFfnInB), d_ff_.data(), N, F, F);
+    gemm<T>(false, false, N, C, F, T(1), d_ff_.data(), F, lw(l, kFfnInW), C,
             T(1), dh1, C);
     // h1 = LN1(h1_pre); h1_pre = drop(attn_out) + x.
-    layernorm_backward(dtmp, ps_.g(p + "attention.output.LayerNorm.weight"),
-                       ps_.g(p + "attention.output.LayerNorm.bias"), dh1, L.h1_pre.data(),
-                       ps_.p(p + "attention.output.LayerNorm.weight"), L.mean1.data(), L.rstd1.data(), N, C);
+    layernorm_backward(dtmp, lg(l, kLn1W),
+                       lg(l, kLn1B), dh1, L.h1_pre.data(),
+                       lw(l, kLn1W), L.mean1.data(), L.rstd1.data(), N, C);
     std::memcpy(dx, dtmp, sizeof(T) * NC);  // residual branch: d x starts here
     if (ph > 0) dropout_backward(dtmp, dtmp, L.keep_attn.data(), ph, NC);
     // attn_out = ctx Wo^T + bo.
     gemm<T>(true, false, C, C, N, T(1), dtmp, C, L.ctx.data(), C, T(1),
-            ps_.g(p + "attention.output.dense.weight"), C);
-    bias_backward(ps_.g(p + "attention.output.dense.bias"), dtmp, N, C, C);
-    gemm<T>(false, false, N, C, C, T(1), dtmp, C, ps_.p(p + "attention.output.dense.weight"), C, T(0),
+            lg(l, kAttnOutW), C);
+    bias_backward(lg(l, kAttnOutB), dtmp, N, C, C);
+    gemm<T>(false, false, N, C, C, T(1), dtmp, C, lw(l, kAttnOutW), C, T(0),
             dh1, C);  // dh1 now holds d ctx
     AttentionCall call{B_, T_, cfg_.num_attention_heads, C / cfg_.num_attention_heads,
                        fopt_.training, fopt_.training ? cfg_.attention_probs_dropout_prob : 0.0,
@@ -202,19 +228,18 @@ void BertModel<T>::encoder_backward() {
     attn_[l]->backward(d_qkv_.data(), dh1, L.qkv.data(), has_mask_ ? mask_.data() : nullptr, call);
     // qkv = x Wqkv^T + bqkv.
     gemm<T>(true, false, 3 * C, C, N, T(1), d_qkv_.data(), 3 * C, x, C, T(1),
-            ps_.g(p + "attention.self.query.weight"), C);
-    bias_backward(ps_.g(p + "attention.self.query.bias"), d_qkv_.data(), N, 3 * C, 3 * C);
+            lg(l, kQkvW), C);
+    bias_backward(lg(l, kQkvB), d_qkv_.data(), N, 3 * C, 3 * C);
     gemm<T>(false, false, N, C, 3 * C, T(1), d_qkv_.data(), 3 * C,
-            ps_.p(p + "attention.self.query.weight"), C, T(1), dx, C);
+            lw(l, kQkvW), C, T(1), dx, C);
   }
   // Embeddings: x_[0] = drop(LN(word + position + type)).
-  const std::string e = "bert.embeddings.";
   if (ph > 0) dropout_backward(dx, dx, keep_emb_.data(), ph, NC);
-  layernorm_backward(dtmp, ps_.g(e + "LayerNorm.weight"), ps_.g(e + "LayerNorm.bias"), dx,
-                     emb_sum_.data(), ps_.p(e + "LayerNorm.weight"), emb_mean_.data(),
+  layernorm_backward(dtmp, ng(kEmbLnW), ng(kEmbLnB), dx,
+                     emb_sum_.data(), nw(kEmbLnW), emb_mean_.data(),
                      emb_rstd_.data(), N, C);
-  embeddings_backward(ps_.g(e + "word_embeddings.weight"), ps_.g(e + "position_embeddings.weight"),
-                      ps_.g(e + "token_type_embeddings.weight"), dtmp, ids_.data(), types_.data(),
+  embeddings_backward(ng(kWordEmb), ng(kPosEmb),
+                      ng(kTypeEmb), dtmp, ids_.data(), types_.data(),
                       B_, T_, C, cfg_.pad_token_id);
 }
 

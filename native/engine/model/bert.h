@@ -8,6 +8,7 @@
  */
 #pragma once
 #include <cstdint>
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -68,7 +69,18 @@ class BertModel {
   void encoder_backward();  // from d_hidden_ (N,C)
   ForwardResult head_forward(const ForwardOptions& opt);
   void head_backward();     // writes d_hidden_ (N,C)
-  std::string lp(int l) const { return "bert.encoder.layer." + std::to_string(l) + "."; }
+  // Parameter offsets resolved once at construction, so a step never builds a name string.
+  enum LayerParam { kQkvW, kQkvB, kAttnOutW, kAttnOutB, kLn1W, kLn1B, kFfnInW, kFfnInB, kFfnOutW,
+                    kFfnOutB, kLn2W, kLn2B, kNumLayerParams };
+  enum NamedParam { kWordEmb, kPosEmb, kTypeEmb, kEmbLnW, kEmbLnB, kMlmDenseW, kMlmDenseB, kMlmLnW,
+                    kMlmLnB, kMlmBias, kPoolW, kPoolB, kClsW, kClsB, kQaW, kQaB, kNumNamedParams };
+  void resolve_offsets();
+  T* lw(int l, LayerParam k) { return ps_.data.data() + layer_off_[l][k]; }
+  T* lg(int l, LayerParam k) { return ps_.grad.data() + layer_off_[l][k]; }
+  T* nw(NamedParam k) { return ps_.data.data() + named_off_[k]; }
+  T* ng(NamedParam k) { return ps_.grad.data() + named_off_[k]; }
+  std::vector<std::array<size_t, kNumLayerParams>> layer_off_;
+  std::array<size_t, kNumNamedParams> named_off_{};
 
   BertConfig cfg_;
   ParamSet<T> ps_;

@@ -41,17 +41,17 @@ ForwardResult BertModel<T>::head_forward(const ForwardOptions& opt) {
     for (int i = 0; i < P; i++)
       std::memcpy(head_in_.data() + size_t(i) * C, hidden + size_t(pos_[i]) * C, sizeof(T) * C);
     GemmEpilogue<T> ep;
-    ep.bias = ps_.p("cls.predictions.transform.dense.bias");
+    ep.bias = nw(kMlmDenseB);
     ep.gelu = true;
     ep.pre_gelu = head_pre_.data();
-    gemm<T>(false, true, P, C, C, T(1), head_in_.data(), C, ps_.p("cls.predictions.transform.dense.weight"),
+    gemm<T>(false, true, P, C, C, T(1), head_in_.data(), C, nw(kMlmDenseW),
             C, T(0), head_act_.data(), C, &ep);
     layernorm_forward(head_ln_.data(), head_mean_.data(), head_rstd_.data(), head_act_.data(),
-                      ps_.p("cls.predictions.transform.LayerNorm.weight"),
-                      ps_.p("cls.predictions.transform.LayerNorm.bias"), P, C, cfg_.layer_norm_eps);
+                      nw(kMlmLnW),
+                      nw(kMlmLnB), P, C, cfg_.layer_norm_eps);
     GemmEpilogue<T> ep_dec;
-    ep_dec.bias = ps_.p("cls.predictions.bias");
-    gemm<T>(false, true, P, V, C, T(1), head_ln_.data(), C, ps_.p("bert.embeddings.word_embeddings.weight"),
+    ep_dec.bias = nw(kMlmBias);
+    gemm<T>(false, true, P, V, C, T(1), head_ln_.data(), C, nw(kWordEmb),
             C, T(0), logits_.data(), V, &ep_dec);
     dlogits_.resize(size_t(P) * V);
     r.loss = cross_entropy_forward_backward<T>(dlogits_.data(), logits_.data(), targets_.data(), P,
@@ -65,8 +65,8 @@ ForwardResult BertModel<T>::head_forward(const ForwardOptions& opt) {
     for (int b = 0; b < B_; b++)  // [CLS] = first token of each sequence
       std::memcpy(head_in_.data() + size_t(b) * C, hidden + size_t(b) * T_ * C, sizeof(T) * C);
     GemmEpilogue<T> ep;
-    ep.bias = ps_.p("bert.pooler.dense.bias");
-    gemm<T>(false, true, B_, C, C, T(1), head_in_.data(), C, ps_.p("bert.pooler.dense.weight"), C, T(0),
+    ep.bias = nw(kPoolB);
+    gemm<T>(false, true, B_, C, C, T(1), head_in_.data(), C, nw(kPoolW), C, T(0),
             head_pre_.data(), C, &ep);
     tanh_forward(head_act_.data(), head_pre_.data(), int64_t(B_) * C);
     const double ph = opt.training ? cfg_.hidden_dropout_prob : 0.0;
@@ -76,8 +76,8 @@ ForwardResult BertModel<T>::head_forward(const ForwardOptions& opt) {
     } else {
       std::memcpy(head_ln_.data(), head_act_.data(), sizeof(T) * size_t(B_) * C);
     }
-    ep.bias = ps_.p("classifier.bias");
-    gemm<T>(false, true, B_, L, C, T(1), head_ln_.data(), C, ps_.p("classifier.weight"), C, T(0),
+    ep.bias = nw(kClsB);
+    gemm<T>(false, true, B_, L, C, T(1), head_ln_.data(), C, nw(kClsW), C, T(0),
             logits_.data(), L, &ep);
     if (!labels_.empty()) {
       for (int b = 0; b < B_; b++)
@@ -91,8 +91,8 @@ ForwardResult BertModel<T>::head_forward(const ForwardOptions& opt) {
     logits_.resize(size_t(N) * 2);
     logits_count_ = int64_t(N) * 2;
     GemmEpilogue<T> ep;
-    ep.bias = ps_.p("qa_outputs.bias");
-    gemm<T>(false, true, N, 2, C, T(1), hidden, C, ps_.p("qa_outputs.weight"), C, T(0), logits_.data(), 2, &ep);
+    ep.bias = nw(kQaB);
+    gemm<T>(false, true, N, 2, C, T(1), hidden, C, nw(kQaW), C, T(0), logits_.data(), 2, &ep);
     if (!starts_.empty()) {
       // Split into contiguous (B,T) start and end rows; clamp targets like HF (ignored = T).
       head_pre_.resize(size_t(N) * 2); dlogits_.resize(size_t(N) * 2);
@@ -136,19 +136,19 @@ void BertModel<T>::head_backward() {
     T* dact = dln + size_t(P) * C;
     // logits = ln E^T + bias: the tied decoder adds into the word-embedding gradient.
     gemm<T>(true, false, V, C, P, T(1), dlogits_.data(), V, head_ln_.data(), C, T(1),
-            ps_.g("bert.embeddings.word_embeddings.weight"), C);
-    bias_backward(ps_.g("cls.predictions.bias"), dlogits_.data(), P, V, V);
-    gemm<T>(false, false, P, C, V, T(1), dlogits_.data(), V, ps_.p("bert.embeddings.word_embeddings.weight"),
+            ng(kWordEmb), C);
+    bias_backward(ng(kMlmBias), dlogits_.data(), P, V, V);
+    gemm<T>(false, false, P, C, V, T(1), dlogits_.data(), V, nw(kWordEmb),
             C, T(0), dln, C);
-    layernorm_backward(dact, ps_.g("cls.predictions.transform.LayerNorm.weight"),
-                       ps_.g("cls.predictions.transform.LayerNorm.bias"), dln, head_act_.data(),
-                       ps_.p("cls.predictions.transform.LayerNorm.weight"), head_mean_.data(),
+    layernorm_backward(dact, ng(kMlmLnW),
+                       ng(kMlmLnB), dln, head_act_.data(),
+                       nw(kMlmLnW), head_mean_.data(),
                        head_rstd_.data(), P, C);
     gelu_backward(dact, dact, head_pre_.data(), int64_t(P) * C);
     gemm<T>(true, false, C, C, P, T(1), dact, C, head_in_.data(), C, T(1),
-            ps_.g("cls.predictions.transform.dense.weight"), C);
-    bias_backward(ps_.g("cls.predictions.transform.dense.bias"), dact, P, C, C);
-    gemm<T>(false, false, P, C, C, T(1), dact, C, ps_.p("cls.predictions.transform.dense.weight"), C,
+            ng(kMlmDenseW), C);
+    bias_backward(ng(kMlmDenseB), dact, P, C, C);
+    gemm<T>(false, false, P, C, C, T(1), dact, C, nw(kMlmDenseW), C,
             T(0), dln, C);
     for (int i = 0; i < P; i++)  // scatter back to the labelled rows
       std::memcpy(dh + size_t(pos_[i]) * C, dln + size_t(i) * C, sizeof(T) * C);
@@ -158,16 +158,16 @@ void BertModel<T>::head_backward() {
     d_head_.resize(size_t(B_) * C);
     T* d = d_head_.data();
     gemm<T>(true, false, L, C, B_, T(1), dlogits_.data(), L, head_ln_.data(), C, T(1),
-            ps_.g("classifier.weight"), C);
-    bias_backward(ps_.g("classifier.bias"), dlogits_.data(), B_, L, L);
-    gemm<T>(false, false, B_, C, L, T(1), dlogits_.data(), L, ps_.p("classifier.weight"), C, T(0), d, C);
+            ng(kClsW), C);
+    bias_backward(ng(kClsB), dlogits_.data(), B_, L, L);
+    gemm<T>(false, false, B_, C, L, T(1), dlogits_.data(), L, nw(kClsW), C, T(0), d, C);
     const double ph = fopt_.training ? cfg_.hidden_dropout_prob : 0.0;
     if (ph > 0) dropout_backward(d, d, keep_head_.data(), ph, int64_t(B_) * C);
     tanh_backward(d, d, head_act_.data(), int64_t(B_) * C);
-    gemm<T>(true, false, C, C, B_, T(1), d, C, head_in_.data(), C, T(1), ps_.g("bert.pooler.dense.weight"), C);
-    bias_backward(ps_.g("bert.pooler.dense.bias"), d, B_, C, C);
+    gemm<T>(true, false, C, C, B_, T(1), d, C, head_in_.data(), C, T(1), ng(kPoolW), C);
+    bias_backward(ng(kPoolB), d, B_, C, C);
     for (int b = 0; b < B_; b++)  // only [CLS] rows receive gradient
-      gemm<T>(false, false, 1, C, C, T(1), d + size_t(b) * C, C, ps_.p("bert.pooler.dense.weight"), C,
+      gemm<T>(false, false, 1, C, C, T(1), d + size_t(b) * C, C, nw(kPoolW), C,
               T(0), dh + size_t(b) * T_ * C, C);
   } else {
     if (starts_.empty()) return;
@@ -175,9 +175,9 @@ void BertModel<T>::head_backward() {
     d_head_.resize(size_t(N) * 2);
     T* d = d_head_.data();
     for (int n = 0; n < N; n++) { d[2 * n] = dlogits_[n]; d[2 * n + 1] = dlogits_[N + n]; }
-    gemm<T>(true, false, 2, C, N, T(1), d, 2, hidden, C, T(1), ps_.g("qa_outputs.weight"), C);
-    bias_backward(ps_.g("qa_outputs.bias"), d, N, 2, 2);
-    gemm<T>(false, false, N, C, 2, T(1), d, 2, ps_.p("qa_outputs.weight"), C, T(0), dh, C);
+    gemm<T>(true, false, 2, C, N, T(1), d, 2, hidden, C, T(1), ng(kQaW), C);
+    bias_backward(ng(kQaB), d, N, 2, 2);
+    gemm<T>(false, false, N, C, 2, T(1), d, 2, nw(kQaW), C, T(0), dh, C);
   }
 }
 

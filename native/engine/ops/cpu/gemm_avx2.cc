@@ -17,10 +17,12 @@ struct Avx2Kernel {
   // issues 12 FMAs against 8 loads, which keeps Zen 3's two FMA pipes fed from L1.
   static constexpr int MR = 6, NR = 16;
   static constexpr bool kDirectA = true;  // has micro_direct()
-  // kc 256: B sliver 256x16x4 = 16 KiB stays in the 32 KiB L1 next to the A sliver (6 KiB).
-  // mc 144: A block 144x256x4 = 144 KiB, well inside the 512 KiB L2.
-  // nc 4080: B block up to 4 MiB, for the vocab-sized N; the engine's N <= 512 fit whole.
-  static constexpr int MC = 144, KC = 256, NC = 4080;
+  // kc 384: B sliver 384x16x4 = 24 KiB stays in the 32 KiB L1; K = 128/384 take one pass over
+  //   C, K = 512 two balanced passes of 256 (measured: 256 costs ~8% at K = 384, 512 loses on
+  //   transposed-A shapes with N = 128).
+  // mc 96: A block 96x384x4 = 144 KiB, well inside the 512 KiB L2.
+  // nc 4080: B block up to 6 MiB in the 32 MiB L3, for the vocab-sized N; N <= 512 fits whole.
+  static constexpr int MC = 96, KC = 384, NC = 4080;
 
   // Packed A: sliver k-major, MR floats per k (row stride 4 bytes, k stride 24 bytes).
   static void micro(int kc, const float* pa, const float* pb, float* c, int ldc, float alpha,
@@ -156,8 +158,58 @@ struct Avx2Kernel {
     }
   }
 
+  // + bias, optional pre-activation store, erf-GELU; 8 lanes at a time, scalar tail.
   static void epilogue_row(float* c, float* pre, const float* bias, int n, bool gelu) {
-    epilogue_row_scalar(c, pre, bias, n, gelu);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+      __m256 v = _mm256_loadu_ps(c + j);
+      if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
+      if (gelu) {
+        if (pre) _mm256_storeu_ps(pre + j, v);
+        v = gelu8(v);
+      }
+      _mm256_storeu_ps(c + j, v);
+    }
+    epilogue_row_scalar(c + j, pre ? pre + j : nullptr, bias ? bias + j : nullptr, n - j, gelu);
+  }
+
+  // exp(x) for x <= 0 (Cephes expf: range reduction by ln2, degree-6 polynomial; ~1 ulp).
+  static inline __m256 exp_neg8(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  }
+
+  // 0.5 x (1 + erf(x / sqrt 2)) with erf from Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7,
+  // below float resolution of the result): erf(z) = 1 - poly(t) exp(-z^2), t = 1/(1 + p|z|).
+  static inline __m256 gelu8(__m256 x) {
+    const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+    const __m256 az = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+    const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                                   _mm256_fmadd_ps(az, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    p = _mm256_mul_ps(p, t);
+    const __m256 e = exp_neg8(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), az), az));
+    __m256 erf_abs = _mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f));
+    const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, _mm256_set1_ps(-0.0f)));  // sign
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                         _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
   }
 };
 

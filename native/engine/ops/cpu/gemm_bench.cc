@@ -62,19 +62,12 @@ OpenBlas load_openblas() {
   return ob;
 }
 
-// Times fn: one warm-up call, then iters calls (or enough for ~1 s when iters == 0).
+// Seconds taken by n calls of fn.
 template <typename F>
-double time_calls(F fn, int& iters) {
-  fn();
-  if (iters <= 0) {
-    auto t0 = Clock::now();
-    fn();
-    double one = std::chrono::duration<double>(Clock::now() - t0).count();
-    iters = static_cast<int>(std::min(100000.0, std::max(3.0, 1.0 / std::max(one, 1e-7))));
-  }
+double time_n(F& fn, int n) {
   auto t0 = Clock::now();
-  for (int i = 0; i < iters; i++) fn();
-  return std::chrono::duration<double>(Clock::now() - t0).count() / iters;
+  for (int i = 0; i < n; i++) fn();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 }  // namespace
@@ -97,12 +90,46 @@ GemmBenchResult bench_gemm(const GemmBenchConfig& cfg) {
   r.threads = ThreadPool::global().num_threads();
   const double flops = 2.0 * M * N * static_cast<double>(K);
 
+  auto ours = [&] {
+    gemm<float>(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), ldc);
+  };
+  ours();  // warm-up: packing buffers, pool threads, page faults
   int iters = cfg.iters;
-  r.seconds_mean = time_calls(
-      [&] { gemm<float>(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), ldc); },
-      iters);
+  if (iters <= 0) {
+    const double one = time_n(ours, 1);
+    iters = static_cast<int>(std::min(100000.0, std::max(5.0, 1.0 / std::max(one, 1e-7))));
+  }
   r.iters = iters;
+
+  OpenBlas ob;
+  if (cfg.openblas) ob = load_openblas();
+  auto theirs = [&] {
+    ob.sgemm(101, ta ? 112 : 111, tb ? 112 : 111, M, N, K, 1.f, A.data(), lda, B.data(), ldb,
+             0.f, C.data(), ldc);
+  };
+  if (ob.sgemm) {
+    r.openblas_available = true;
+    r.openblas_library = ob.path;
+    if (ob.set_threads) ob.set_threads(r.threads);
+    theirs();
+  }
+  // Interleave the two in rounds so a busy machine slows both alike. The pauses let each side's
+  // threads go idle first: ours spin ~50 us, OpenBLAS's pthreads server spins much longer.
+  const int rounds = std::min(iters, 5);
+  double ours_s = 0, theirs_s = 0;
+  for (int rd = 0; rd < rounds; rd++) {
+    const int n = iters / rounds + (rd < iters % rounds ? 1 : 0);
+    ours_s += time_n(ours, n);
+    if (ob.sgemm) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      theirs_s += time_n(theirs, n);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  r.seconds_mean = ours_s / iters;
   r.gflops = flops / r.seconds_mean * 1e-9;
+  if (ob.sgemm) r.openblas_gflops = flops / (theirs_s / iters) * 1e-9;
+  ours();  // C for the accuracy check below comes from our kernel
 
   // Accuracy on up to 64 evenly spaced rows (row i of C depends only on row i of op(A)), so the
   // check stays quick on vocab-sized shapes.
@@ -117,24 +144,6 @@ GemmBenchResult bench_gemm(const GemmBenchConfig& cfg) {
                                  static_cast<double>(std::fabs(ref[j] - C[static_cast<long>(i) * ldc + j])));
   }
 
-  if (cfg.openblas) {
-    OpenBlas ob = load_openblas();
-    if (ob.sgemm) {
-      r.openblas_available = true;
-      r.openblas_library = ob.path;
-      if (ob.set_threads) ob.set_threads(r.threads);
-      // Let our pool's workers stop spinning so OpenBLAS gets both cores.
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      int ob_iters = iters;
-      double s = time_calls(
-          [&] {
-            ob.sgemm(101, ta ? 112 : 111, tb ? 112 : 111, M, N, K, 1.f, A.data(), lda, B.data(),
-                     ldb, 0.f, C.data(), ldc);
-          },
-          ob_iters);
-      r.openblas_gflops = flops / s * 1e-9;
-    }
-  }
   return r;
 }
 

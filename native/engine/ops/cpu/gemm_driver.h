@@ -78,8 +78,12 @@ void pack_a(const GemmArgs& g, int i0, int mc, int pc, int kc, float* pa) {
       }
     } else {  // A stored (K,M): each k is a contiguous run of MR values
       const float* src = g.A + static_cast<long>(pc) * g.lda + i0 + p;
-      for (int k = 0; k < kc; k++, src += g.lda)
-        for (int i = 0; i < MR; i++) dst[k * MR + i] = i < h ? src[i] : 0.f;
+      if (h == MR) {  // fixed-size copy: a couple of vector moves per k
+        for (int k = 0; k < kc; k++, src += g.lda) std::memcpy(dst + k * MR, src, sizeof(float) * MR);
+      } else {
+        for (int k = 0; k < kc; k++, src += g.lda)
+          for (int i = 0; i < MR; i++) dst[k * MR + i] = i < h ? src[i] : 0.f;
+      }
     }
   }
 }

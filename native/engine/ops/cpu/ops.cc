@@ -128,13 +128,17 @@ void dropout_mask(uint8_t* keep, int64_t n, double p, uint64_t seed, uint32_t st
 template <typename T>
 void dropout_forward(T* out, const T* x, const uint8_t* keep, double p, int64_t n) {
   const T scale = T(1.0 / (1.0 - p));
-  for (int64_t i = 0; i < n; i++) out[i] = keep[i] ? x[i] * scale : T(0);
+  parallel_rows(n, 32768, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = keep[i] ? x[i] * scale : T(0);
+  });
 }
 
 template <typename T>
 void dropout_backward(T* dx, const T* dout, const uint8_t* keep, double p, int64_t n) {
   const T scale = T(1.0 / (1.0 - p));
-  for (int64_t i = 0; i < n; i++) dx[i] = keep[i] ? dout[i] * scale : T(0);
+  parallel_rows(n, 32768, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) dx[i] = keep[i] ? dout[i] * scale : T(0);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,15 +226,21 @@ double cross_entropy_forward_backward(T* dlogits, const T* logits, const int32_t
 // ---------------------------------------------------------------------------------------------
 template <typename T>
 void bias_backward(T* db, const T* dout, int N, int C, int ld) {
-  for (int n = 0; n < N; n++) {
-    const T* r = dout + int64_t(n) * ld;
-    for (int c = 0; c < C; c++) db[c] += r[c];
-  }
+  // Column blocks in parallel (wide outputs such as the MLM decoder bias); each block is summed
+  // row by row so the access stays sequential within a row.
+  parallel_rows(C, 2048, [&](int64_t c0, int64_t c1) {
+    for (int n = 0; n < N; n++) {
+      const T* r = dout + int64_t(n) * ld;
+      for (int64_t c = c0; c < c1; c++) db[c] += r[c];
+    }
+  });
 }
 
 template <typename T>
 void add_inplace(T* y, const T* x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] += x[i];
+  parallel_rows(n, 32768, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) y[i] += x[i];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
