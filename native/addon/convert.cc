@@ -199,6 +199,22 @@ lshlab::BertConfig read_bert_config(Napi::Env env, Napi::Value v, const std::str
                                            t + "')");
   }
   c.attention = r.get_string("attention", c.attention);
+  if (r.has("attentionParams")) {
+    // {name: string | number}: passed to the variant as text; the variant validates each one.
+    Napi::Value apv = r.raw("attentionParams");
+    if (!apv.IsObject())
+      throw Napi::TypeError::New(env, what + ".attentionParams must be an object");
+    Napi::Object ap = apv.As<Napi::Object>();
+    Napi::Array keys = ap.GetPropertyNames();
+    c.attention_params.clear();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      const std::string k = keys.Get(i).ToString().Utf8Value();
+      Napi::Value x = ap.Get(k);
+      if (!x.IsString() && !x.IsNumber())
+        throw Napi::TypeError::New(env, what + ".attentionParams." + k + " must be a string or a number");
+      c.attention_params[k] = x.ToString().Utf8Value();
+    }
+  }
   r.finish();
   validate_bert_config(env, c, what);
   return c;
@@ -259,6 +275,9 @@ Napi::Object bert_config_to_js(Napi::Env env, const lshlab::BertConfig& c) {
   o.Set("numLabels", c.num_labels);
   o.Set("task", lshlab::task_name(c.task));
   o.Set("attention", c.attention);
+  Napi::Object ap = Napi::Object::New(env);
+  for (const auto& kv : c.attention_params) ap.Set(kv.first, kv.second);
+  o.Set("attentionParams", ap);
   return o;
 }
 

@@ -55,4 +55,5 @@ export const BERT_TINY = Object.freeze({
   numLabels: 2,
   task: 'mlm',
   attention: 'exact',
+  attentionParams: {},
 } as const);

@@ -22,6 +22,8 @@ export interface ModelConfig {
   task: Task;
   /** Attention variant name, e.g. "exact". */
   attention: string;
+  /** The variant's parameters by name (e.g. {bands: 2}); the engine validates them. */
+  attentionParams: Record<string, string | number>;
 }
 
 /** Optimiser and schedule settings. */

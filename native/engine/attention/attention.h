@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace lshlab {
 
@@ -53,6 +55,9 @@ class Attention {
                         const AttentionCall& call) = 0;
   // Counters of the last forward (and backward, if run since).
   const AttentionCounters& counters() const { return counters_; }
+  // The random draws of the last forward (hash planes, rotations...) as named float64 arrays,
+  // so reference tests can hand the same draws to another implementation. Empty by default.
+  virtual std::vector<std::pair<std::string, std::vector<double>>> debug_state() const { return {}; }
 
  protected:
   AttentionCounters counters_;

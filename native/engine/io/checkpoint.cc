@@ -78,6 +78,9 @@ std::string bert_config_to_json(const BertConfig& c) {
   }
   j.set("lshlab_task", task_name(c.task));
   j.set("lshlab_attention", c.attention);
+  Json ap = Json::object();
+  for (const auto& kv : c.attention_params) ap.set(kv.first, kv.second);
+  j.set("lshlab_attention_params", ap);
   return j.dump_pretty() + "\n";
 }
 
@@ -112,6 +115,14 @@ BertConfig bert_config_from_json(const std::string& text, const std::string& sou
   if (j.has("id2label") && j["id2label"].is_object()) c.num_labels = int(j["id2label"].size());
   c.num_labels = int(get_int_or(j, "num_labels", c.num_labels, source));
   c.attention = get_string_or(j, "lshlab_attention", "exact", source);
+  if (const Json* ap = j.find("lshlab_attention_params")) {
+    if (!ap->is_object()) throw Error(source + ": lshlab_attention_params must be an object");
+    for (const auto& m : ap->members()) {
+      if (!m.second.is_string())
+        throw Error(source + ": lshlab_attention_params." + m.first + " must be a string");
+      c.attention_params[m.first] = m.second.as_string();
+    }
+  }
   return c;
 }
 

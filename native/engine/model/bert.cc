@@ -20,11 +20,11 @@ static uint32_t site_attn_out(int l) { return 3 + 4 * l; }
 static uint32_t site_ffn_out(int l) { return 4 + 4 * l; }
 
 template <typename T>
-BertModel<T>::BertModel(const BertConfig& cfg, const AttentionParams& attn_params) : cfg_(cfg) {
+BertModel<T>::BertModel(const BertConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
   ps_.build(bert_param_layout(cfg_));
   for (int l = 0; l < cfg_.num_hidden_layers; l++)
-    attn_.push_back(make_attention<T>(cfg_.attention, attn_params));
+    attn_.push_back(make_attention<T>(cfg_.attention, cfg_.attention_params));
   layers_.resize(cfg_.num_hidden_layers);
   x_.resize(cfg_.num_hidden_layers + 1);
   resolve_offsets();

@@ -36,7 +36,7 @@ struct ForwardResult {
 template <typename T>
 class BertModel {
  public:
-  explicit BertModel(const BertConfig& cfg, const AttentionParams& attn_params = {});
+  explicit BertModel(const BertConfig& cfg);
 
   const BertConfig& config() const { return cfg_; }
   ParamSet<T>& params() { return ps_; }

@@ -4,6 +4,7 @@
  */
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace lshlab {
@@ -35,6 +36,7 @@ struct BertConfig {
   int pad_token_id = 0;  // its word-embedding row starts at zero and gets no lookup gradient
   Task task = Task::MaskedLM;
   std::string attention = "exact";  // attention variant name (see attention/attention.h)
+  std::map<std::string, std::string> attention_params;  // the variant's parameters, by name
 
   // Throws lshlab::Error naming the first bad field.
   void validate() const;

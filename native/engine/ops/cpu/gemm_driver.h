@@ -15,6 +15,9 @@
  * -mavx2 in one file and baseline flags in another must not be merged by the linker.
  */
 #pragma once
+#ifndef XDT
+#define XDT 0
+#endif
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -104,6 +107,12 @@ void micro_direct(int kc, const float* a, long lda, const float* b, float* c, in
 }
 
 template <class Kern>
+void micro_direct_t(int kc, const float* a, long lda, const float* b, float* c, int ldc, float alpha,
+                    float beta, int mr, int nr) {
+  if constexpr (HasDirectA<Kern>::value) Kern::micro_direct_t(kc, a, lda, b, c, ldc, alpha, beta, mr, nr);
+}
+
+template <class Kern>
 void run_block(const GemmArgs& g, int m0, int m1, int n0, int n1, float* pa, float* pb) {
   constexpr int MR = Kern::MR, NR = Kern::NR;
   // Split K into equal chunks no larger than KC (K=384 -> 2 x 192, not 256 + 128).
@@ -120,15 +129,18 @@ void run_block(const GemmArgs& g, int m0, int m1, int n0, int n1, float* pa, flo
       for (int ic = m0; ic < m1; ic += Kern::MC) {
         const int mc = std::min(Kern::MC, m1 - ic);
         const bool direct = direct_a<Kern>(g);
-        if (!direct) pack_a<MR>(g, ic, mc, pc, kc, pa);
+        if (!direct && !(XDT && HasDirectA<Kern>::value && g.transA)) pack_a<MR>(g, ic, mc, pc, kc, pa);
         for (int jr = 0; jr < nc; jr += NR) {
           const int nr = std::min(NR, nc - jr);
           const float* b = pb + static_cast<long>(jr) * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             float* c = g.C + static_cast<long>(ic + ir) * g.ldc + jc + jr;
-            if (direct && mc - ir < MR) {  // ragged last rows: pack them so reads stay in A
+            if ((direct || (XDT && HasDirectA<Kern>::value && g.transA)) && mc - ir < MR) {  // ragged last rows: pack them so reads stay in A
               pack_a<MR>(g, ic + ir, mc - ir, pc, kc, pa);
               Kern::micro(kc, pa, b, c, g.ldc, g.alpha, beta, mc - ir, nr);
+            } else if (XDT && HasDirectA<Kern>::value && g.transA && mc - ir == MR) {
+              micro_direct_t<Kern>(kc, g.A + static_cast<long>(pc) * g.lda + ic + ir, g.lda, b, c,
+                                 g.ldc, g.alpha, beta, MR, nr);
             } else if (direct)
               micro_direct<Kern>(kc, g.A + static_cast<long>(ic + ir) * g.lda + pc, g.lda, b, c,
                                  g.ldc, g.alpha, beta, std::min(MR, mc - ir), nr);
