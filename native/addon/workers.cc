@@ -165,6 +165,8 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
         o.Set("finalLoss", res->final_loss);
         o.Set("threads", res->threads);
         o.Set("gemmKernel", res->gemm_kernel);
+        o.Set("peakGflops", res->peak_gflops);
+        o.Set("peakIsa", res->peak_isa);
         return o;
       });
 }

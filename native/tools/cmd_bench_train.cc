@@ -32,13 +32,16 @@ int cmd_bench_train(int argc, char** argv) {
   if (json) {
     std::printf("{\"seq\": %d, \"batch\": %d, \"steps\": %d, \"seconds\": %.6f, \"tokens_per_s\": %.1f, "
                 "\"flops_per_token\": %.1f, \"gflops\": %.3f, \"final_loss\": %.6f, \"threads\": %d, "
-                "\"gemm_kernel\": \"%s\", \"device\": \"cpu: %s\"}\n",
+                "\"gemm_kernel\": \"%s\", \"peak_gflops\": %.2f, \"fraction_of_peak\": %.4f, \"device\": \"cpu: %s\"}\n",
                 T, B, r.steps, r.seconds, r.tokens_per_s, r.flops_per_token, r.gflops, r.final_loss,
-                r.threads, r.gemm_kernel.c_str(), cpu.model.c_str());
+                r.threads, r.gemm_kernel.c_str(), r.peak_gflops, r.peak_gflops > 0 ? r.gflops / r.peak_gflops : 0.0,
+                cpu.model.c_str());
   } else {
     std::printf("bench train: seq %d batch %d, %d steps in %.3f s: %.0f tokens/s, %.2f GFLOP/s "
-                "(%.3g FLOPs/token), loss %.4f, %d threads, gemm %s, cpu %s\n",
-                T, B, r.steps, r.seconds, r.tokens_per_s, r.gflops, r.flops_per_token, r.final_loss,
+                "(%.3g FLOPs/token; %.0f%% of the measured %.1f GFLOP/s FMA peak), loss %.4f, %d threads, "
+                "gemm %s, cpu %s\n",
+                T, B, r.steps, r.seconds, r.tokens_per_s, r.gflops, r.flops_per_token,
+                r.peak_gflops > 0 ? 100.0 * r.gflops / r.peak_gflops : 0.0, r.peak_gflops, r.final_loss,
                 r.threads, r.gemm_kernel.c_str(), cpu.model.c_str());
   }
   return 0;

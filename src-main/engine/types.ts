@@ -144,6 +144,9 @@ export interface BenchTrainResult {
   finalLoss: number;
   threads: number;
   gemmKernel: string;
+  /** fp32 FMA peak measured in the same process right after the run (0 without vector FMA). */
+  peakGflops: number;
+  peakIsa: string;
 }
 
 export interface MlmMaskOptions {

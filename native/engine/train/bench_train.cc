@@ -1,7 +1,7 @@
 /*
  * bench_train.cc: the `lshlab bench train` workload: MLM training steps of a BERT model on random
  * tokens (Philox stream RandomTokens), freshly masked every step, the first `warmup` steps not
- * timed. Reports measured tokens/s and the analytic FLOPs behind them.
+ * timed. Reports measured tokens/s, the analytic FLOPs behind them and the measured FMA peak.
  */
 #include <chrono>
 #include <vector>
@@ -10,6 +10,7 @@
 #include "core/philox.h"
 #include "core/threadpool.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/peak.h"
 #include "train/trainer.h"
 
 namespace lshlab {
@@ -56,6 +57,11 @@ BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, 
   r.gflops = flops / timed / 1e9;
   r.threads = ThreadPool::global().num_threads();
   r.gemm_kernel = gemm_kernel_name();
+  // The yardstick, measured in the same process on the same threads, so the fraction of peak is
+  // a ratio of two measurements rather than of a measurement and a datasheet figure.
+  const PeakResult peak = measure_peak_fma(r.threads, 0.5);
+  r.peak_gflops = peak.gflops;
+  r.peak_isa = peak.isa;
   return r;
 }
 

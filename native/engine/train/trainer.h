@@ -106,6 +106,8 @@ struct BenchTrainResult {
   double final_loss = 0;
   int threads = 0;
   std::string gemm_kernel;
+  double peak_gflops = 0;      // measured fp32 FMA peak right after the run (ops/cpu/peak.h)
+  std::string peak_isa;
 };
 BenchTrainResult bench_train(const BertConfig& cfg, int B, int T, int steps, int warmup,
                              uint64_t seed);

@@ -64,6 +64,9 @@ export const benchTrainCommand = defineCommand({
             threads: r.threads,
             device,
             gemm_kernel: r.gemmKernel,
+            peak_gflops: r.peakGflops,
+            peak_method: `${r.peakIsa} FMA loop, ${r.threads} thread(s), measured after the timed steps`,
+            fraction_of_peak: r.peakGflops > 0 ? r.gflops / r.peakGflops : null,
             lshlab: packageVersion(),
             engine: info.engineVersion,
             reproduce,
@@ -81,6 +84,8 @@ export const benchTrainCommand = defineCommand({
     ctx.out(`final loss    ${num(r.finalLoss, 4)}`);
     ctx.out(`threads       ${r.threads}`);
     ctx.out(`gemm kernel   ${r.gemmKernel}`);
+    if (r.peakGflops > 0)
+      ctx.out(`of peak       ${num((100 * r.gflops) / r.peakGflops)}% of ${num(r.peakGflops)} GFLOP/s (measured ${r.peakIsa} FMA peak)`);
     ctx.out(`device        ${device}`);
     ctx.out(`reproduce     ${reproduce}`);
     return 0;

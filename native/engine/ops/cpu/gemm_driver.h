@@ -15,9 +15,6 @@
  * -mavx2 in one file and baseline flags in another must not be merged by the linker.
  */
 #pragma once
-#ifndef XDT
-#define XDT 0
-#endif
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -79,37 +76,39 @@ void pack_a(const GemmArgs& g, int i0, int mc, int pc, int kc, float* pa) {
         for (int k = 0; k < kc; k++)
           for (int i = 0; i < MR; i++) dst[k * MR + i] = i < h ? rows[i][k] : 0.f;
       }
-    } else {  // A stored (K,M): each k is a contiguous run of MR values
-      const float* src = g.A + static_cast<long>(pc) * g.lda + i0 + p;
-      if (h == MR) {  // fixed-size copy: a couple of vector moves per k
-        for (int k = 0; k < kc; k++, src += g.lda) std::memcpy(dst + k * MR, src, sizeof(float) * MR);
-      } else {
-        for (int k = 0; k < kc; k++, src += g.lda)
-          for (int i = 0; i < MR; i++) dst[k * MR + i] = i < h ? src[i] : 0.f;
+    } else {  // A stored (K,M): handled below, k-major over all slivers at once
+      break;
+    }
+  }
+  if (g.transA) {
+    // Row k of A^T holds all mc values of this block contiguously: read it once (prefetching a
+    // few rows ahead, since rows are lda floats apart) and scatter MR-value runs to the slivers.
+    const int full = mc / MR * MR;
+    const float* src = g.A + static_cast<long>(pc) * g.lda + i0;
+    for (int k = 0; k < kc; k++, src += g.lda) {
+      if (k + 4 < kc) {
+        const char* pf = reinterpret_cast<const char*>(src + 4L * g.lda);
+        for (int off = 0; off < mc * 4; off += 64) __builtin_prefetch(pf + off);
+      }
+      for (int p = 0; p < full; p += MR)
+        std::memcpy(pa + static_cast<long>(p) * kc + k * MR, src + p, sizeof(float) * MR);
+      if (full < mc) {
+        float* dst = pa + static_cast<long>(full) * kc + k * MR;
+        for (int i = 0; i < MR; i++) dst[i] = full + i < mc ? src[full + i] : 0.f;
       }
     }
   }
 }
 
-// Kernels may declare kDirectA and a micro_direct() that reads row-major A in place.
 template <class Kern, class = void>
 struct HasDirectA { static constexpr bool value = false; };
 template <class Kern>
 struct HasDirectA<Kern, decltype(void(Kern::kDirectA))> { static constexpr bool value = Kern::kDirectA; };
 
 template <class Kern>
-bool direct_a(const GemmArgs& g) { return HasDirectA<Kern>::value && !g.transA; }
-
-template <class Kern>
 void micro_direct(int kc, const float* a, long lda, const float* b, float* c, int ldc, float alpha,
                   float beta, int mr, int nr) {
   if constexpr (HasDirectA<Kern>::value) Kern::micro_direct(kc, a, lda, b, c, ldc, alpha, beta, mr, nr);
-}
-
-template <class Kern>
-void micro_direct_t(int kc, const float* a, long lda, const float* b, float* c, int ldc, float alpha,
-                    float beta, int mr, int nr) {
-  if constexpr (HasDirectA<Kern>::value) Kern::micro_direct_t(kc, a, lda, b, c, ldc, alpha, beta, mr, nr);
 }
 
 template <class Kern>
@@ -128,25 +127,26 @@ void run_block(const GemmArgs& g, int m0, int m1, int n0, int n1, float* pa, flo
       pack_b<NR>(g, pc, kc, jc, nc, pb);
       for (int ic = m0; ic < m1; ic += Kern::MC) {
         const int mc = std::min(Kern::MC, m1 - ic);
-        const bool direct = direct_a<Kern>(g);
-        if (!direct && !(XDT && HasDirectA<Kern>::value && g.transA)) pack_a<MR>(g, ic, mc, pc, kc, pa);
+        // Kernels with in-place A read op(A) = A straight from memory (six row streams); only
+        // ragged last rows (< MR) get packed. A^T is always packed: read in place, each k sits
+        // lda floats from the last (a new page per k for M = 4096), measured 20-30% slower.
+        const bool in_place = HasDirectA<Kern>::value && !g.transA;
+        if (!in_place) pack_a<MR>(g, ic, mc, pc, kc, pa);
         for (int jr = 0; jr < nc; jr += NR) {
           const int nr = std::min(NR, nc - jr);
           const float* b = pb + static_cast<long>(jr) * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             float* c = g.C + static_cast<long>(ic + ir) * g.ldc + jc + jr;
-            if ((direct || (XDT && HasDirectA<Kern>::value && g.transA)) && mc - ir < MR) {  // ragged last rows: pack them so reads stay in A
-              pack_a<MR>(g, ic + ir, mc - ir, pc, kc, pa);
-              Kern::micro(kc, pa, b, c, g.ldc, g.alpha, beta, mc - ir, nr);
-            } else if (XDT && HasDirectA<Kern>::value && g.transA && mc - ir == MR) {
-              micro_direct_t<Kern>(kc, g.A + static_cast<long>(pc) * g.lda + ic + ir, g.lda, b, c,
-                                 g.ldc, g.alpha, beta, MR, nr);
-            } else if (direct)
+            const int mr = std::min(MR, mc - ir);
+            if (!in_place) {
+              Kern::micro(kc, pa + static_cast<long>(ir) * kc, b, c, g.ldc, g.alpha, beta, mr, nr);
+            } else if (mr < MR) {  // pack the ragged rows so no read goes past A's last row
+              pack_a<MR>(g, ic + ir, mr, pc, kc, pa);
+              Kern::micro(kc, pa, b, c, g.ldc, g.alpha, beta, mr, nr);
+            } else {
               micro_direct<Kern>(kc, g.A + static_cast<long>(ic + ir) * g.lda + pc, g.lda, b, c,
-                                 g.ldc, g.alpha, beta, std::min(MR, mc - ir), nr);
-            else
-              Kern::micro(kc, pa + static_cast<long>(ir) * kc, b, c, g.ldc, g.alpha, beta,
-                          std::min(MR, mc - ir), nr);
+                                 g.ldc, g.alpha, beta, mr, nr);
+            }
           }
         }
         if (last && ep) {
