@@ -165,6 +165,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runChecks", Napi::Function::New(env, RunChecks, "runChecks"));
   exports.Set("benchGemm", Napi::Function::New(env, BenchGemm, "benchGemm"));
   exports.Set("benchTrain", Napi::Function::New(env, BenchTrain, "benchTrain"));
+  exports.Set("benchAttention", Napi::Function::New(env, BenchAttention, "benchAttention"));
   Napi::Function trainer = define_trainer_class(env);
   a->trainer_ctor = Napi::Persistent(trainer);
   exports.Set("Trainer", trainer);

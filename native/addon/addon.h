@@ -136,6 +136,7 @@ Napi::Value queue_promise(Napi::Env env, const char* name, std::function<void()>
 Napi::Value RunChecks(const Napi::CallbackInfo& info);
 Napi::Value BenchGemm(const Napi::CallbackInfo& info);
 Napi::Value BenchTrain(const Napi::CallbackInfo& info);
+Napi::Value BenchAttention(const Napi::CallbackInfo& info);  // bench_attention.cc
 
 // ---- Trainer (trainer_object.cc) --------------------------------------------------------------
 Napi::Function define_trainer_class(Napi::Env env);

@@ -92,6 +92,7 @@ Napi::Value RunChecks(const Napi::CallbackInfo& info) {
           o.Set("maxRelError", r.max_rel_error);
           o.Set("tolerance", r.tolerance);
           o.Set("checked", r.checked);
+          o.Set("skipped", r.skipped);
           o.Set("passed", r.passed);
           arr.Set(static_cast<uint32_t>(i), o);
         }

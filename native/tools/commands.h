@@ -11,4 +11,5 @@ int cmd_bench_gemm(int argc, char** argv);       // lshlab-native bench-gemm --m
 int cmd_bench_train(int argc, char** argv);      // lshlab-native bench-train --seq --batch [--steps] [--json]
 int cmd_dump_reference(int argc, char** argv);
 int cmd_bench_peak(int argc, char** argv);
+int cmd_bench_attention(int argc, char** argv);   // lshlab-native bench-attention [--paper-table1|--sweep|--scaling|--collisions] ...
 int cmd_dump_attention(int argc, char** argv);   // lshlab-native dump-attention --variant V --out FILE        // lshlab-native bench-peak [--json]   // lshlab-native dump-reference --task T --out DIR

@@ -21,6 +21,7 @@ static void usage() {
                "  bench-peak [--json]         measured peak fp32 FMA throughput\n"
                "  dump-reference --task mlm|classification|qa --out DIR [--seed S]\n"
                "  dump-attention --variant V --out FILE [--param k=v ...] [--seq T ...]\n"
+               "  bench-attention [--paper-table1|--sweep|--scaling|--collisions] [--variant V --seq T ...] [--json] [--csv FILE]\n"
                "global: --threads N (default: all cores)\n");
 }
 
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     if (cmd == "dump-reference") return cmd_dump_reference(n, args);
     if (cmd == "bench-peak") return cmd_bench_peak(n, args);
     if (cmd == "dump-attention") return cmd_dump_attention(n, args);
+    if (cmd == "bench-attention") return cmd_bench_attention(n, args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

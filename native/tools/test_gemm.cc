@@ -5,12 +5,14 @@
  */
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <cmath>
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/common.h"
@@ -207,7 +209,12 @@ LSHLAB_TEST("threadpool/every_task_once_repeatedly") {
   ThreadPool pool(2);
   std::vector<std::atomic_int> hits(64);
   std::function<void(int)> fn = [&](int t) { hits[t].fetch_add(1); };
-  for (int rep = 0; rep < 20000; rep++) pool.parallel_for(1 + rep % 64, fn);
+  for (int rep = 0; rep < 20000; rep++) {
+    // Now and then pause long enough for the workers to stop spinning and block, so both the
+    // spin and the sleep/wake paths of the handshake are exercised.
+    if (rep % 2000 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    pool.parallel_for(1 + rep % 64, fn);
+  }
   long total = 0;
   for (auto& h : hits) total += h.load();
   long expect = 0;

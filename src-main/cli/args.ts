@@ -44,6 +44,8 @@ export interface StringFlag extends FlagBase {
   default?: string;
   required?: boolean;
   choices?: readonly string[];
+  /** May be given more than once; the value is then the list of values in order ([] if absent). */
+  repeatable?: boolean;
 }
 export type FlagSpec = BooleanFlag | IntFlag | NumberFlag | StringFlag;
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -56,9 +58,11 @@ type ValueOf<F extends FlagSpec> = F extends BooleanFlag
       ? number
       : number | undefined
     : F extends StringFlag
-      ? F extends { default: string } | { required: true }
-        ? string
-        : string | undefined
+      ? F extends { repeatable: true }
+        ? string[]
+        : F extends { default: string } | { required: true }
+          ? string
+          : string | undefined
       : never;
 
 export type ParsedFlags<S extends FlagSpecs> = { [K in keyof S]: ValueOf<S[K]> };
@@ -108,7 +112,7 @@ export function parseArgs<S extends FlagSpecs>(
   argv: readonly string[],
   opts: { command?: string; maxPositionals?: number } = {},
 ): Parsed<S> {
-  const values: Record<string, boolean | number | string | undefined> = {};
+  const values: Record<string, boolean | number | string | string[] | undefined> = {};
   const positionals: string[] = [];
   let help = false;
   let onlyPositionals = false;
@@ -134,7 +138,8 @@ export function parseArgs<S extends FlagSpecs>(
       const where = opts.command ? ` for '${opts.command}'` : '';
       throw new UsageError(`unknown flag --${name}${where}`, opts.command);
     }
-    if (name in values) throw new UsageError(`--${name} given more than once`, opts.command);
+    const repeat = spec.type === 'string' && spec.repeatable === true;
+    if (name in values && !repeat) throw new UsageError(`--${name} given more than once`, opts.command);
     let raw: string;
     if (eq >= 0) {
       raw = tok.slice(eq + 1);
@@ -149,7 +154,8 @@ export function parseArgs<S extends FlagSpecs>(
       raw = next;
       i++;
     }
-    values[name] = convert(name, spec, raw, opts.command);
+    const value = convert(name, spec, raw, opts.command);
+    values[name] = repeat ? [...((values[name] as string[] | undefined) ?? []), value as string] : value;
   }
   const max = opts.maxPositionals ?? 0;
   if (positionals.length > max) {
@@ -159,6 +165,7 @@ export function parseArgs<S extends FlagSpecs>(
     for (const [name, spec] of Object.entries(specs)) {
       if (values[name] !== undefined) continue;
       if (spec.type === 'boolean') values[name] = false;
+      else if (spec.type === 'string' && spec.repeatable) values[name] = [];
       else if (spec.default !== undefined) values[name] = spec.default;
       else if (spec.required) throw new UsageError(`missing required flag --${name}`, opts.command);
     }
@@ -173,6 +180,7 @@ export function formatFlags(specs: FlagSpecs): string {
     let desc = s.description;
     if (s.type !== 'boolean' && s.default !== undefined) desc += ` (default ${s.default})`;
     if (s.type !== 'boolean' && s.required) desc += ' (required)';
+    if (s.type === 'string' && s.repeatable) desc += ' (repeatable)';
     return [`--${name}${meta}`, desc] as const;
   });
   const w = Math.max(0, ...rows.map((r) => r[0].length));

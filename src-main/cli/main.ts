@@ -9,6 +9,7 @@ import { infoCommand } from './commands/info.js';
 import { checkCommand } from './commands/check.js';
 import { benchGemmCommand } from './commands/bench-gemm.js';
 import { benchTrainCommand } from './commands/bench-train.js';
+import { benchAttentionCommand } from './commands/bench-attention.js';
 import { packageVersion } from '../engine/index.js';
 
 export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
@@ -16,6 +17,7 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   checkCommand,
   benchGemmCommand,
   benchTrainCommand,
+  benchAttentionCommand,
 ] as unknown as ReadonlyArray<Command<FlagSpecs>>;
 
 function topHelp(): string {

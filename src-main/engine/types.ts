@@ -96,6 +96,8 @@ export interface GradCheckResult {
   maxRelError: number;
   tolerance: number;
   checked: number;
+  /** Entries skipped at a hash-bucket step (hash-based attention variants only). */
+  skipped: number;
   passed: boolean;
 }
 
@@ -149,6 +151,41 @@ export interface BenchTrainResult {
   peakIsa: string;
 }
 
+/** benchAttention options (native/addon/bench_attention.cc); absent fields take the CLI's defaults. */
+export interface BenchAttentionOptions {
+  mode?: 'single' | 'paper-table1' | 'sweep' | 'scaling' | 'collisions';
+  variant?: string;
+  /** Variant parameters by name, e.g. {bands: 2, table_size: 64}; the variant validates them. */
+  params?: Record<string, string | number>;
+  batch?: number;
+  seq?: number;
+  heads?: number;
+  headDim?: number;
+  backward?: boolean;
+  iters?: number;
+  warmup?: number;
+  dotIters?: number;
+  timeIters?: number;
+  quality?: boolean;
+  qualityCalls?: number;
+  seed?: number | bigint;
+  minSeq?: number;
+  maxSeq?: number;
+  variants?: string[];
+  budgetS?: number;
+  maxMemoryGb?: number;
+  angles?: number;
+  trials?: number;
+  /** Progress lines of the long modes (sweep, scaling), called on the JS thread. */
+  onProgress?: (line: string) => void;
+}
+
+/**
+ * benchAttention result: the engine's JSON (snake_case keys, as `lshlab bench attention --json`
+ * prints them; variant parameter names are kept verbatim). Shape depends on `mode`: see docs/cli.md.
+ */
+export type BenchAttentionResult = Record<string, unknown> & { mode: string };
+
 export interface MlmMaskOptions {
   vocabSize: number;
   maskId: number;
@@ -183,6 +220,7 @@ export interface NativeAddon {
   runChecks(prefix?: string): Promise<GradCheckResult[]>;
   benchGemm(options: GemmBenchOptions): Promise<GemmBenchResult>;
   benchTrain(options: BenchTrainOptions): Promise<BenchTrainResult>;
+  benchAttention(options: BenchAttentionOptions): Promise<BenchAttentionResult>;
   mlmMask(
     inputIds: Int32Array,
     labels: Int32Array,

@@ -3,7 +3,10 @@
  * model asks it for an instance per layer.
  */
 #include "attention/attention.h"
+#include "attention/bert_lsh.h"
 #include "attention/exact.h"
+#include "attention/yoso.h"
+#include "attention/reformer.h"
 #include "core/common.h"
 
 namespace lshlab {
@@ -15,7 +18,11 @@ std::unique_ptr<Attention<T>> make_attention(const std::string& name, const Atte
       throw Error("attention 'exact' takes no parameters (got '" + params.begin()->first + "')");
     return std::make_unique<ExactAttention<T>>();
   }
-  throw Error("unknown attention variant '" + name + "' (this build implements: exact)");
+  if (name == "yoso" || name == "yoso-e")
+    return std::make_unique<YosoAttention<T>>(parse_yoso_options(name.c_str(), params));
+  if (name == "bert-lsh") return std::make_unique<BertLshAttention<T>>(bert_lsh_parse(params));
+  if (name == "reformer") return std::make_unique<ReformerAttention<T>>(ReformerParams::parse(params));
+  throw Error("unknown attention variant '" + name + "' (this build implements: exact, bert-lsh, reformer, yoso-e, yoso)");
 }
 
 template std::unique_ptr<Attention<float>> make_attention<float>(const std::string&,
@@ -24,7 +31,7 @@ template std::unique_ptr<Attention<double>> make_attention<double>(const std::st
                                                                    const AttentionParams&);
 
 const char* const* attention_variant_names() {
-  static const char* const names[] = {"exact", nullptr};
+  static const char* const names[] = {"exact", "bert-lsh", "reformer", "yoso-e", "yoso", nullptr};
   return names;
 }
 

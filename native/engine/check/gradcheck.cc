@@ -24,6 +24,9 @@ namespace {
 
 using Vec = std::vector<double>;
 
+// Set while checking a hash-based attention variant (see check_entries).
+bool g_allow_kinks = false;
+
 Vec randn(size_t n, std::mt19937_64& rng, double scale = 1.0) {
   std::normal_distribution<double> d(0.0, scale);
   Vec v(n);
@@ -65,6 +68,17 @@ void check_entries(GradCheckResult& r, double* x, const double* analytic, size_t
     const double lm2 = loss();
     x[i] = saved;
     const double numeric = (-lp2 + 8 * lp1 - 8 * lm1 + lm2) / (12 * h);
+    if (g_allow_kinks) {
+      // Hash-based variants are piecewise smooth: a nudge can move a vector across a hyperplane
+      // and change its bucket, a step in the loss that no derivative describes. There the
+      // central differences at h and 2h disagree wildly (on smooth stretches they agree to
+      // about 1e-7); such entries are counted as skipped, not compared.
+      const double d1 = (lp1 - lm1) / (2 * h), d2 = (lp2 - lm2) / (4 * h);
+      if (std::fabs(d1 - d2) > 1e-4 * (std::fabs(d1) + std::fabs(d2)) + 1e-7) {
+        r.skipped++;
+        continue;
+      }
+    }
     const double a = analytic[i];
     // Denominator floor: where the true gradient is zero (a key bias under softmax's shift
     // invariance, a padded position) both sides are rounding noise of about 1e-13; below 1e-5 the
@@ -189,6 +203,8 @@ GradCheckResult check_attention(const std::string& label, const std::string& var
                                 const AttentionParams& params, bool dropout, std::mt19937_64& rng,
                                 int T = 5, int D = 3) {
   GradCheckResult r = make("attention/" + label);
+  g_allow_kinks = variant != "exact" && variant != "yoso-e";
+  struct Reset { ~Reset() { g_allow_kinks = false; } } reset;
   const int B = 2, H = 2, C = H * D;
   auto attn = make_attention<double>(variant, params);
   Vec qkv = randn(B * T * 3 * C, rng), R = randn(B * T * C, rng), ctx(B * T * C), dqkv(B * T * 3 * C);
@@ -259,6 +275,18 @@ std::vector<GradCheckResult> run_gradchecks(const std::string& only) {
       {"op/cross_entropy", [&] { return check_cross_entropy(rng); }},
       {"attention/exact", [&] { return check_attention("exact", "exact", {}, false, rng); }},
       {"attention/exact+dropout", [&] { return check_attention("exact+dropout", "exact", {}, true, rng); }},
+      // yoso-e: only backward=exact is a derivative (surrogate and LSH are tested in test_yoso.cc).
+      {"attention/yoso-e+exact", [&] { return check_attention("yoso-e+exact", "yoso-e", {{"backward", "exact"}}, false, rng, 7, 5); }},
+      {"attention/yoso-e+exact+tau2+dropout", [&] { return check_attention("yoso-e+exact+tau2+dropout", "yoso-e", {{"backward", "exact"}, {"tau", "2"}}, true, rng, 3, 4); }},
+      {"attention/bert-lsh", [&] { return check_attention("bert-lsh", "bert-lsh", {}, false, rng, 8, 4); }},
+      {"attention/bert-lsh+masked", [&] { return check_attention("bert-lsh+masked", "bert-lsh", {{"fill", "masked"}}, false, rng, 8, 4); }},
+      {"attention/bert-lsh+masked+dropout", [&] { return check_attention("bert-lsh+masked+dropout", "bert-lsh", {{"fill", "masked"}}, true, rng, 8, 4); }},
+      {"attention/bert-lsh+dropout", [&] { return check_attention("bert-lsh+dropout", "bert-lsh", {}, true, rng, 8, 4); }},
+      {"attention/bert-lsh+sym-none", [&] { return check_attention("bert-lsh+sym-none", "bert-lsh", {{"symmetric", "none"}}, false, rng, 8, 4); }},
+      {"attention/bert-lsh+and", [&] { return check_attention("bert-lsh+and", "bert-lsh", {{"combine", "and"}, {"num_hashes", "2"}, {"bands", "1"}}, false, rng, 8, 4); }},
+      {"attention/reformer", [&] { return check_attention("reformer", "reformer", {{"chunk_length", "2"}, {"num_hashes", "2"}, {"num_buckets", "4"}}, false, rng, 7, 3); }},
+      {"attention/reformer+after+dropout", [&] { return check_attention("reformer+after+dropout", "reformer", {{"chunk_length", "3"}, {"num_chunks_after", "1"}, {"num_hashes", "3"}}, true, rng, 8, 4); }},
+      {"attention/reformer+short", [&] { return check_attention("reformer+short", "reformer", {}, false, rng, 6, 5); }},
       {"model/mlm", [&] { return check_model(Task::MaskedLM, rng); }},
       {"model/classification", [&] { return check_model(Task::SequenceClassification, rng); }},
       {"model/qa", [&] { return check_model(Task::QuestionAnswering, rng); }},
@@ -266,8 +294,14 @@ std::vector<GradCheckResult> run_gradchecks(const std::string& only) {
   std::vector<GradCheckResult> out;
   for (auto& [name, fn] : all) {
     if (!only.empty() && name.compare(0, only.size(), only) != 0) continue;
+    // Each check draws its inputs from a generator seeded by its own name, so its result does
+    // not depend on which other checks ran before it.
+    uint64_t h = 1469598103934665603ull;
+    for (char ch : name) h = (h ^ uint8_t(ch)) * 1099511628211ull;
+    rng.seed(h);
     GradCheckResult r = fn();
-    r.passed = r.checked > 0 && r.max_rel_error < r.tolerance;
+    // Passing needs real comparisons: at most a quarter of the entries may be skipped as kinks.
+    r.passed = r.checked > 0 && r.max_rel_error < r.tolerance && r.skipped * 3 <= r.checked;
     out.push_back(r);
   }
   return out;

@@ -17,7 +17,8 @@ struct GradCheckResult {
   std::string name;       // e.g. "layernorm", "attention/exact", "model/mlm"
   double max_rel_error = 0;
   double tolerance = 1e-6;
-  int checked = 0;        // number of input entries perturbed
+  int checked = 0;        // number of input entries compared
+  int skipped = 0;        // entries at a hash-bucket step (hash-based attention only; see .cc)
   bool passed = false;
 };
 

@@ -38,6 +38,7 @@ export const checkCommand = defineCommand({
               max_rel_error: r.maxRelError,
               tolerance: r.tolerance,
               checked: r.checked,
+              skipped: r.skipped,
               passed: r.passed,
             })),
           },
@@ -48,15 +49,16 @@ export const checkCommand = defineCommand({
     } else {
       ctx.out(
         table(
-          ['name', 'max rel error', 'tolerance', 'checked', 'result'],
+          ['name', 'max rel error', 'tolerance', 'checked', 'skipped', 'result'],
           results.map((r) => [
             r.name,
             r.maxRelError.toExponential(2),
             r.tolerance.toExponential(0),
             String(r.checked),
+            String(r.skipped),
             r.passed ? 'PASS' : 'FAIL',
           ]),
-          ['l', 'r', 'r', 'r', 'l'],
+          ['l', 'r', 'r', 'r', 'r', 'l'],
         ),
       );
       ctx.out(`gradient checks: ${passed} passed, ${failed} failed`);

@@ -51,7 +51,7 @@ struct Avx2Kernel {
   }
 
   // The k loop in inline asm: gcc's register allocator spills some of the 12 accumulators of
-  // the intrinsics version inside the loop (measured ~15% slower). A(i, k) lives at byte
+  // the intrinsics version inside the loop (measured 5-15% slower). A(i, k) lives at byte
   // a + i*rs + k*KS, addressed BLIS-style from two bases (rows 0 and 3) so only two pointers
   // move. Writes the 6x16 sums to t.
   template <int KS>
@@ -131,78 +131,6 @@ struct Avx2Kernel {
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
 #undef LSHLAB_STEP
-  }
-
-  // Unpacked A^T (op(A) = A^T, A stored (K,M)): the six values of one k are contiguous and
-  // consecutive k are ks bytes apart. One moving pointer, six fixed displacements.
-  static void micro_direct_t(int kc, const float* a, long lda, const float* pb, float* c, int ldc,
-                             float alpha, float beta, int mr, int nr) {
-    alignas(32) float t[MR * NR];
-    prefetch_c(c, ldc, mr);
-    const char* a0 = reinterpret_cast<const char*>(a);
-    const float* b = pb;
-    long k = kc, ks = lda * 4;
-#define LSHLAB_STEPT                                          \
-  "vmovaps (%[b]), %%ymm12\n\t"                               \
-  "vmovaps 32(%[b]), %%ymm13\n\t"                             \
-  "vbroadcastss (%[a0]), %%ymm14\n\t"                         \
-  "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n\t"                  \
-  "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n\t"                  \
-  "vbroadcastss 4(%[a0]), %%ymm15\n\t"                        \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm2\n\t"                  \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm3\n\t"                  \
-  "vbroadcastss 8(%[a0]), %%ymm14\n\t"                        \
-  "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n\t"                  \
-  "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n\t"                  \
-  "vbroadcastss 12(%[a0]), %%ymm15\n\t"                       \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n\t"                  \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n\t"                  \
-  "vbroadcastss 16(%[a0]), %%ymm14\n\t"                       \
-  "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n\t"                  \
-  "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n\t"                  \
-  "vbroadcastss 20(%[a0]), %%ymm15\n\t"                       \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm10\n\t"                 \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm11\n\t"                 \
-  "add %[ks], %[a0]\n\t"                                      \
-  "add $64, %[b]\n\t"
-    __asm__ volatile(
-        "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"
-        "vxorps %%ymm1, %%ymm1, %%ymm1\n\t"
-        "vxorps %%ymm2, %%ymm2, %%ymm2\n\t"
-        "vxorps %%ymm3, %%ymm3, %%ymm3\n\t"
-        "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
-        "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"
-        "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"
-        "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"
-        "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"
-        "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"
-        "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"
-        "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"
-        "test %[k], %[k]\n\t"
-        "jz 2f\n\t"
-        "1:\n\t"
-        LSHLAB_STEPT
-        "dec %[k]\n\t"
-        "jnz 1b\n\t"
-        "2:\n\t"
-        "vmovaps %%ymm0, (%[t])\n\t"
-        "vmovaps %%ymm1, 32(%[t])\n\t"
-        "vmovaps %%ymm2, 64(%[t])\n\t"
-        "vmovaps %%ymm3, 96(%[t])\n\t"
-        "vmovaps %%ymm4, 128(%[t])\n\t"
-        "vmovaps %%ymm5, 160(%[t])\n\t"
-        "vmovaps %%ymm6, 192(%[t])\n\t"
-        "vmovaps %%ymm7, 224(%[t])\n\t"
-        "vmovaps %%ymm8, 256(%[t])\n\t"
-        "vmovaps %%ymm9, 288(%[t])\n\t"
-        "vmovaps %%ymm10, 320(%[t])\n\t"
-        "vmovaps %%ymm11, 352(%[t])\n\t"
-        : [a0] "+r"(a0), [b] "+r"(b), [k] "+r"(k)
-        : [ks] "r"(ks), [t] "r"(t)
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
-#undef LSHLAB_STEPT
-    store(t, c, ldc, alpha, beta, mr, nr);
   }
 
   // C = alpha * t + beta * C over the valid mr x nr corner of the tile.

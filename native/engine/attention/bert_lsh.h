@@ -1,0 +1,116 @@
+/*
+ * bert_lsh.h: BERT-LSH attention (Li & Yip, arXiv 2404.08836; code leo4life2/algoml-final), CPU,
+ * forward and backward. Defaults reproduce the released code (notes §A.2-A.4):
+ *   - SimHash: `bands` hyperplanes r ~ N(0,1) per hash function, shared by Q and K; integer
+ *     coefficients C_b in [0, table_size); bucket f(x) = (sum_b 1[r_b.x > 0] C_b) mod table_size.
+ *   - q_i, k_j collide if f(q_i) == f(k_j) under any of num_hashes functions (combine=or; =and: all).
+ *   - symmetric=transposed-fill: only colliding i <= j are computed, s = q_i.k_j goes to A[i,j] and
+ *     A[j,i]; symmetric=none: s = q_i.k_j for every colliding (i,j), written only there.
+ *   - fill=zero: other logits are 0 (still softmax-weighted); fill=masked: other logits excluded,
+ *     a row with no colliding unpadded key keeps its diagonal q_i.k_i.
+ *   - then /sqrt(D), padding keys excluded, softmax, attention dropout (exact.cc's mask), P V.
+ *   - hashes redrawn per (batch, head) per call: Philox keyed by (seed, Stream::Attention, step or
+ *     0xFFFFFFFF for reseed=fixed, site, b, h); see bert_lsh_family_index().
+ * Work follows the collisions: bucket sort, enumerate pairs, dot products of those pairs only,
+ * sparse softmax / P V / backward. fill=zero stays O(pairs D + T D) through the exact split
+ * P = c_i (uniform over unpadded keys) + sparse correction; with dropout it falls back to dense.
+ * Hashing is not differentiated. Not here: GPU kernels, the collision benchmark driver.
+ */
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "attention/attention.h"
+#include "core/common.h"
+
+namespace lshlab {
+
+struct BertLshConfig {
+  int bands = 2;          // hyperplanes per hash function
+  int table_size = 64;    // bucket range m (the reference pretraining used 256; with bands=2 there
+                          // are <= 4 sign patterns, so m only matters where patterns merge mod m)
+  int num_hashes = 1;
+  bool fill_masked = false, symmetric_none = false, combine_and = false, reseed_fixed = false;
+};
+// Validates params (errors name the parameter); throws lshlab::Error.
+BertLshConfig bert_lsh_parse(const AttentionParams& params);
+
+// One draw of the hash family. planes (num_hashes, bands, D) ~ N(0,1) (philox_normal), coef
+// (num_hashes, bands) in [0, table_size). Draw `family` uses Philox uint32 indices
+// [family << 20, (family + 1) << 20) of stream Attention at `step`: normals first (2 words
+// each, <= 2^18 normals), coefficients from word 2^19 on (C = (u32 * m) >> 32).
+struct BertLshFamily {
+  int D = 0, bands = 0, num_hashes = 0, table_size = 0;
+  std::vector<double> planes;
+  std::vector<int32_t> coef;
+  void draw(int D, const BertLshConfig& cfg, uint64_t seed, uint32_t step, uint64_t family);
+  // Bucket of x (D values) under hash function h; projections accumulate in double.
+  template <typename T>
+  int32_t bucket(int h, const T* x, int64_t stride = 1) const;
+};
+
+// The family of (site, b, h) inside one call: (site << 32) | (b << 16) | h (site < 4096,
+// b, h < 65536, checked by the variant).
+inline uint64_t bert_lsh_family_index(uint32_t site, int b, int h) {
+  return (uint64_t(site) << 32) | (uint64_t(b) << 16) | uint64_t(h);
+}
+
+// Colliding pairs from bucket ids qb, kb (num_hashes, n): appends (pi[p], pj[p]) grouped by
+// query row i, each (i, j) once; upper_only keeps j >= i. Counting sort of keys per hash when
+// table_size is small, std::sort otherwise; combine=or dedupes with a per-key visited stamp.
+struct BertLshScratch {
+  std::vector<int32_t> korder, kstart, qlo, qhi, stamp;
+  std::vector<uint64_t> packed;
+};
+void bert_lsh_collisions(std::vector<int32_t>& pi, std::vector<int32_t>& pj, const int32_t* qb,
+                         const int32_t* kb, int n, int num_hashes, int table_size, bool upper_only,
+                         bool combine_and, BertLshScratch& s);
+
+// For the collision benchmark: do x and y (D doubles) collide under draw `draw` of the family
+// (Philox seed `seed`, step 0, family index `draw`)?
+bool bert_lsh_collide(const double* x, const double* y, int D, int bands, int table_size,
+                      int num_hashes, bool combine_and, uint64_t seed, uint64_t draw);
+// Collision probability of two vectors at `angle` (radians), averaged over draws. Models one hash
+// function exactly: same sign pattern (p^bands, p = 1 - angle/pi) or, patterns differing, equal
+// values mod table_size, which has probability exactly 1/m because the coefficients are uniform
+// on [0, m): P1 = p^r + (1 - p^r)/m. The paper writes p^r + 1/m (it counts the merge twice).
+// num_hashes independent functions: or -> 1 - (1 - P1)^n, and -> P1^n.
+double bert_lsh_collision_theory(double angle, int bands, int table_size, int num_hashes,
+                                 bool combine_and);
+
+template <typename T>
+class BertLshAttention : public Attention<T> {
+ public:
+  explicit BertLshAttention(const BertLshConfig& cfg) : cfg_(cfg) {}
+  const char* name() const override { return "bert-lsh"; }
+  void forward(T* ctx, const T* qkv, const int32_t* mask, const AttentionCall& call) override;
+  void backward(T* dqkv, const T* dctx, const T* qkv, const int32_t* mask,
+                const AttentionCall& call) override;
+  // "shape" [B, H, num_hashes, bands, D], "planes" (B,H,num_hashes,bands,D), "coefficients"
+  // (B,H,num_hashes,bands), "table_size" [m]: every (b, h) of the last call.
+  std::vector<std::pair<std::string, std::vector<double>>> debug_state() const override;
+
+ private:
+  struct Head {  // one (b, h) of the last call; vectors keep their capacity between calls
+    BertLshFamily fam;
+    BertLshScratch scratch;
+    std::vector<int32_t> qb, kb;          // (num_hashes, T) bucket ids
+    std::vector<int32_t> pi, pj;          // (P) computed pairs: s[p] = q_pi . k_pj
+    std::vector<T> s, ds;                 // (P) raw dot products and their gradient
+    std::vector<int64_t> row_ptr, cur;    // (T+1) CSR over query rows; unpadded keys only
+    std::vector<int32_t> ecol, epair;     // (E) key column and pair of each entry
+    std::vector<T> ep, edp;               // (E) probabilities (before dropout); backward scratch
+    std::vector<uint8_t> ekeep;           // (E) dropout keep (fill=masked, training)
+    std::vector<T> crow;                  // (T) probability of every zero-logit key (fill=zero)
+    std::vector<T> colsum;                // (D) sum of V over unpadded keys (fill=zero)
+  };
+  void build_rows(Head& hd, int n, const int32_t* m) const;
+  BertLshConfig cfg_;
+  std::vector<Head> heads_;  // (B*H)
+  int B_ = 0, H_ = 0, D_ = 0;
+  bool dense_ = false;       // fill=zero with dropout: dense P' kept for P'V (as exact)
+  Buffer<T> probs_, dropped_;
+  Buffer<uint8_t> keep_;
+};
+
+}  // namespace lshlab

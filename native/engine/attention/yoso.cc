@@ -1,0 +1,241 @@
+/*
+ * yoso.cc: the YOSO attention variant (see yoso.h): parameters, the per-(b, h) pipeline and the
+ * gradients through the three L2 normalisations. Phases, each parallel over (b, h) and timed on
+ * its own like exact.cc:
+ *   hash    normalise Q, K; yoso: draw planes, hash the unit Q and K into codes
+ *   scores  yoso-e only: E = mask_i mask_j f(s q_i.k_j) (T,T), and s f'(s x) for backward=exact
+ *   values  X = E V (yoso-e) or the LSH cumulation (yoso_lsh.cc); ctx = X / |X|
+ * Normalisation follows F.normalize: x / max(|x|, 1e-12), with the matching backward.
+ */
+#include "attention/yoso.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "attention/params.h"
+#include "core/threadpool.h"
+#include "ops/cpu/gemm.h"
+
+namespace lshlab {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+constexpr double kEps = 1e-12;   // F.normalize's eps
+constexpr double kScale = 0.98;  // v2's argument scale for backward=exact
+
+// out (n,D) row stride ldo <- rows of x (stride ldx) / max(|x|, eps); nrm (n) <- max(|x|, eps).
+template <typename T>
+void l2_rows(T* out, int ldo, T* nrm, const T* x, int ldx, int n, int D) {
+  for (int i = 0; i < n; i++) {
+    const T* r = x + int64_t(i) * ldx;
+    double s = 0;
+    for (int d = 0; d < D; d++) s += double(r[d]) * r[d];
+    const double nv = std::max(std::sqrt(s), kEps);
+    nrm[i] = T(nv);
+    const T inv = T(1.0 / nv);
+    T* o = out + int64_t(i) * ldo;
+    for (int d = 0; d < D; d++) o[d] = r[d] * inv;
+  }
+}
+
+// dx (stride ldx) <- d/dx of y = x / max(|x|, eps), given dy (stride ldy), y (stride D), nrm.
+template <typename T>
+void l2_rows_backward(T* dx, int ldx, const T* dy, int ldy, const T* y, const T* nrm, int n, int D) {
+  for (int i = 0; i < n; i++) {
+    const T *g = dy + int64_t(i) * ldy, *yr = y + int64_t(i) * D;
+    T* o = dx + int64_t(i) * ldx;
+    const double nv = double(nrm[i]);
+    double p = 0;
+    if (nv > kEps)  // clamped norm is a constant: then the Jacobian is just 1/eps
+      for (int d = 0; d < D; d++) p += double(yr[d]) * g[d];
+    const T inv = T(1.0 / nv), pp = T(p);
+    for (int d = 0; d < D; d++) o[d] = (g[d] - yr[d] * pp) * inv;
+  }
+}
+}  // namespace
+
+YosoOptions parse_yoso_options(const char* variant, const AttentionParams& p) {
+  check_known(variant, p, {"tau", "num_hash", "backward", "conv_window"});
+  YosoOptions o;
+  o.lsh = std::string(variant) == "yoso";
+  o.tau = int(param_int(variant, p, "tau", 9, 1, 30));                 // HF hash_code_len = 9
+  o.num_hash = int(param_int(variant, p, "num_hash", 64, 1, 1024));    // HF num_hash = 64
+  o.exact_backward = param_choice(variant, p, "backward", {"surrogate", "exact"}, 0) == 1;
+  o.conv_window = int(param_int(variant, p, "conv_window", 0, 0, 4095));
+  if (o.conv_window != 0)
+    throw Error(std::string(variant) + ": conv_window is not implemented yet (YOSO-C needs a "
+                "learnable per-head kernel the attention interface cannot own); use conv_window=0 (got '" +
+                p.at("conv_window") + "')");
+  return o;
+}
+
+template <typename T>
+void YosoAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, const AttentionCall& c) {
+  const int B = c.B, Tn = c.T, H = c.H, D = c.D, C = H * D, ld = 3 * C, m = o_.num_hash,
+            tau = o_.tau;
+  B_ = B; T_ = Tn; H_ = H; D_ = D;
+  const int64_t TD = int64_t(Tn) * D, TT = int64_t(Tn) * Tn, BH = int64_t(B) * H;
+  qn_.resize(BH * TD); kn_.resize(BH * TD); y_.resize(BH * TD);
+  qnrm_.resize(BH * Tn); knrm_.resize(BH * Tn); ynrm_.resize(BH * Tn);
+  if (o_.lsh) {
+    planes_.resize(BH * m * tau * D);
+    qcode_.resize(BH * m * Tn); kcode_.resize(BH * m * Tn);
+  } else {
+    e_.resize(BH * TT);
+    if (o_.exact_backward) fp_.resize(BH * TT);
+  }
+  ThreadPool& pool = ThreadPool::global();
+  AttentionCounters& k = this->counters_;
+  k.reset();
+
+  // Phase 1: unit Q and K; yoso: planes and codes (hashing the unit rows, shared planes).
+  auto t0 = Clock::now();
+  pool.parallel_for(int(BH), [&](int bh) {
+    const int b = bh / H, h = bh % H;
+    const T* q = qkv + int64_t(b) * Tn * ld + h * D;
+    T *qn = qn_.data() + bh * TD, *kn = kn_.data() + bh * TD;
+    l2_rows(qn, D, qnrm_.data() + bh * Tn, q, ld, Tn, D);
+    l2_rows(kn, D, knrm_.data() + bh * Tn, q + C, ld, Tn, D);
+    if (!o_.lsh) return;
+    T* pl = planes_.data() + bh * m * tau * D;
+    yoso_planes(pl, c.seed, c.step, c.site, b, h, m, tau, D);
+    yoso_hash(qcode_.data() + bh * m * Tn, qn, D, Tn, pl, m, tau, D);
+    yoso_hash(kcode_.data() + bh * m * Tn, kn, D, Tn, pl, m, tau, D);
+  });
+  k.time_hash_s = seconds_since(t0);
+
+  // Phase 2 (yoso-e): E = mask mask^T * f(s Qn Kn^T); fp = s f'(s x) for the exact backward.
+  t0 = Clock::now();
+  if (!o_.lsh) {
+    const double s = o_.exact_backward ? kScale : 1.0;
+    pool.parallel_for(int(BH), [&](int bh) {
+      const int32_t* mk = mask ? mask + int64_t(bh / H) * Tn : nullptr;
+      T* E = e_.data() + bh * TT;
+      gemm<T>(false, true, Tn, Tn, D, T(1), qn_.data() + bh * TD, D, kn_.data() + bh * TD, D,
+              T(0), E, Tn);
+      for (int i = 0; i < Tn; i++)
+        for (int j = 0; j < Tn; j++) {
+          const int64_t e = int64_t(i) * Tn + j;
+          const bool on = !mk || (mk[i] && mk[j]);
+          if (o_.exact_backward)
+            fp_[bh * TT + e] = on ? T(yoso_kernel_grad(double(E[e]), tau, s)) : T(0);
+          E[e] = on ? T(yoso_kernel(double(E[e]), tau, s)) : T(0);
+        }
+    });
+  }
+  k.time_scores_s = seconds_since(t0);
+
+  // Phase 3: X = E V or the LSH cumulation; ctx = X / |X| (padded queries: X = 0, ctx = 0).
+  t0 = Clock::now();
+  pool.parallel_for(int(BH), [&](int bh) {
+    const int b = bh / H, h = bh % H;
+    const int32_t* mk = mask ? mask + int64_t(b) * Tn : nullptr;
+    const T* v = qkv + int64_t(b) * Tn * ld + 2 * C + h * D;
+    T* X = y_.data() + bh * TD;
+    if (o_.lsh)
+      yoso_cumulate(X, qcode_.data() + bh * m * Tn, mk, kcode_.data() + bh * m * Tn, mk, v, ld,
+                    Tn, D, m, tau);
+    else
+      gemm<T>(false, false, Tn, D, Tn, T(1), e_.data() + bh * TT, Tn, v, ld, T(0), X, D);
+    l2_rows(X, D, ynrm_.data() + bh * Tn, X, D, Tn, D);
+    T* o = ctx + int64_t(b) * Tn * C + h * D;
+    for (int i = 0; i < Tn; i++) std::copy(X + int64_t(i) * D, X + int64_t(i + 1) * D, o + int64_t(i) * C);
+  });
+  k.time_values_s = seconds_since(t0);
+
+  const double pairs = double(BH) * TT, rows = double(BH) * Tn;
+  k.pairs = pairs;
+  k.flops_hash = 2 * 3.0 * rows * D;  // two row normalisations (square-sum, scale)
+  k.flops_values = 3.0 * rows * D;    // output normalisation
+  if (o_.lsh) {
+    k.flops_hash += 2.0 * (2 * rows) * D * m * tau;  // projections of Q and K: the hashing gemm
+    k.flops_values += 2.0 * rows * m * D + rows * D;  // scatter adds, gather adds, 1/m
+    k.dot_products = 0;                               // no query-key dot product is ever formed
+  } else {
+    k.dot_products = pairs;
+    k.flops_scores = 2.0 * pairs * D + 3.0 * pairs;  // Qn Kn^T; clamp, acos, pow as 1 each
+    k.flops_values += 2.0 * pairs * D;
+  }
+}
+
+template <typename T>
+void YosoAttention<T>::backward(T* dqkv, const T* dctx, const T* qkv, const int32_t* mask,
+                                const AttentionCall& c) {
+  LSHLAB_CHECK(c.B == B_ && c.T == T_ && c.H == H_ && c.D == D_,
+               "yoso: backward shape differs from the last forward");
+  const int B = c.B, Tn = c.T, H = c.H, D = c.D, C = H * D, ld = 3 * C, m = o_.num_hash,
+            tau = o_.tau;
+  const int64_t TD = int64_t(Tn) * D, TT = int64_t(Tn) * Tn, BH = int64_t(B) * H;
+  const int64_t per = 3 * TD + (o_.lsh ? 0 : TT);  // g, dQn, dKn (and W for yoso-e) per (b, h)
+  scratch_.resize(BH * per);
+  std::vector<double> flops(BH, 0.0), coll(BH, 0.0);
+  auto t0 = Clock::now();
+  ThreadPool::global().parallel_for(int(BH), [&](int bh) {
+    const int b = bh / H, h = bh % H;
+    const int32_t* mk = mask ? mask + int64_t(b) * Tn : nullptr;
+    const T* v = qkv + int64_t(b) * Tn * ld + 2 * C + h * D;
+    T* dq = dqkv + int64_t(b) * Tn * ld + h * D;
+    T *dk = dq + C, *dv = dq + 2 * C;
+    const T *qn = qn_.data() + bh * TD, *kn = kn_.data() + bh * TD;
+    T *g = scratch_.data() + bh * per, *dqn = g + TD, *dkn = dqn + TD;
+    // g = dL/dX through the output normalisation; padded queries carry nothing.
+    l2_rows_backward(g, D, dctx + int64_t(b) * Tn * C + h * D, C, y_.data() + bh * TD,
+                     ynrm_.data() + bh * Tn, Tn, D);
+    if (mk)
+      for (int i = 0; i < Tn; i++)
+        if (!mk[i]) std::fill(g + int64_t(i) * D, g + int64_t(i + 1) * D, T(0));
+    double fl = 4.0 * Tn * D;
+    if (o_.lsh) {
+      // dV_j = (1/m) sum_h sum_{i collides} g_i: the cumulation with query and key roles swapped.
+      const int32_t *qc = qcode_.data() + bh * m * Tn, *kc = kcode_.data() + bh * m * Tn;
+      yoso_cumulate(dqn, kc, mk, qc, mk, g, D, Tn, D, m, tau);
+      for (int j = 0; j < Tn; j++) std::copy(dqn + int64_t(j) * D, dqn + int64_t(j + 1) * D, dv + int64_t(j) * ld);
+      fl += 2.0 * Tn * m * D + Tn * D;
+      fl += yoso_lsh_grad_qk(dqn, dkn, g, v, ld, qn, kn, qc, kc, mk, Tn, D, m, tau,
+                             o_.exact_backward, &coll[bh]);
+    } else {
+      // W = (g V^T) * (tau/2 E | fp); dQn = W Kn; dKn = W^T Qn; dV = E^T g.
+      const T* E = e_.data() + bh * TT;
+      T* W = dkn + TD;
+      gemm<T>(false, true, Tn, Tn, D, T(1), g, D, v, ld, T(0), W, Tn);
+      if (o_.exact_backward) {
+        const T* F = fp_.data() + bh * TT;
+        for (int64_t e = 0; e < TT; e++) W[e] *= F[e];
+      } else {
+        const T half = T(0.5 * tau);
+        for (int64_t e = 0; e < TT; e++) W[e] *= half * E[e];
+      }
+      gemm<T>(false, false, Tn, D, Tn, T(1), W, Tn, kn, D, T(0), dqn, D);
+      gemm<T>(true, false, Tn, D, Tn, T(1), W, Tn, qn, D, T(0), dkn, D);
+      gemm<T>(true, false, Tn, D, Tn, T(1), E, Tn, g, D, T(0), dv, ld);
+      fl += 8.0 * TT * D + 2.0 * TT;
+    }
+    // Through the input normalisations of Q and K.
+    l2_rows_backward(dq, ld, dqn, D, qn, qnrm_.data() + bh * Tn, Tn, D);
+    l2_rows_backward(dk, ld, dkn, D, kn, knrm_.data() + bh * Tn, Tn, D);
+    flops[bh] = fl + 8.0 * Tn * D;
+  });
+  AttentionCounters& k = this->counters_;
+  k.time_backward_s = seconds_since(t0);
+  k.flops_backward = 0;
+  for (int64_t i = 0; i < BH; i++) {
+    k.flops_backward += flops[i];
+    if (o_.exact_backward) k.dot_products += coll[i];  // exact LSH weights need q.k per collision
+  }
+}
+
+template <typename T>
+std::vector<std::pair<std::string, std::vector<double>>> YosoAttention<T>::debug_state() const {
+  if (!o_.lsh) return {};
+  std::vector<double> p(planes_.data(), planes_.data() + planes_.size());
+  return {{"hyperplanes", std::move(p)}};
+}
+
+template class YosoAttention<float>;
+template class YosoAttention<double>;
+
+}  // namespace lshlab

@@ -1,0 +1,93 @@
+/*
+ * yoso.h: YOSO attention (Zeng et al., ICML 2021): a SimHash collision kernel instead of softmax.
+ *   q, k <- q/|q|, k/|k| per token and head;  f(x) = (1 - arccos(clamp(x, -1, 1))/pi)^tau
+ *   yoso-e (expectation): X_i = sum_j f(q_i.k_j) v_j, dense O(T^2 D)
+ *   yoso   (LSH):         X_i = (1/m) sum_h Table_h[code_h(q_i)], Table_h[c] = sum_{code_h(k_j)=c} v_j,
+ *                         code_h = tau sign bits of random projections; E[yoso] = yoso-e; O(T m (tau D + D))
+ *   ctx = X / |X| per token and head (no softmax, no 1/sqrt(D), no attention dropout: call.dropout
+ *   is ignored, as in HF, which creates a dropout and never uses it). Padded keys contribute
+ *   nothing; padded queries output 0.
+ * Backward (param backward):
+ *   surrogate (default, HF/v1): f'(x) replaced by (tau/2) f(x), bounded; for yoso estimated by the
+ *                               same collisions (linear cost, see yoso_lsh.cc).
+ *   exact (v2): the derivative of the scaled kernel f(s x), s = 0.98. yoso-e then also uses f(s x)
+ *               in its forward, so its gradient is the true one (gradient-checked); yoso's forward is
+ *               sampling and cannot be scaled, so its backward is an unbiased estimate of yoso-e
+ *               exact's (importance weight s f'(s x) / f(x) per colliding pair, cost = collisions).
+ * Not here: conv_window (YOSO-C) needs learnable per-head weights (H x w) that the attention
+ * interface cannot own yet: any value but 0 is rejected; the fast Hadamard hash (we use Gaussian
+ * projections, one set per (b, h, hash), as v1's hashing()); causal masking.
+ */
+#pragma once
+#include <cstdint>
+
+#include "attention/attention.h"
+#include "core/common.h"
+
+namespace lshlab {
+
+struct YosoOptions {
+  bool lsh = false;        // yoso (sampling) vs yoso-e (expectation)
+  int tau = 9;             // hash bits per code (HF hash_code_len), 1..30
+  int num_hash = 64;       // hash functions m (HF num_hash), 1..1024
+  bool exact_backward = false;
+  int conv_window = 0;     // 0 = off (the only value accepted for now)
+};
+// Parses and validates "tau", "num_hash", "backward", "conv_window"; throws naming the parameter.
+YosoOptions parse_yoso_options(const char* variant, const AttentionParams& params);
+
+template <typename T>
+class YosoAttention : public Attention<T> {
+ public:
+  explicit YosoAttention(const YosoOptions& o) : o_(o) {}
+  const char* name() const override { return o_.lsh ? "yoso" : "yoso-e"; }
+  void forward(T* ctx, const T* qkv, const int32_t* mask, const AttentionCall& call) override;
+  void backward(T* dqkv, const T* dctx, const T* qkv, const int32_t* mask,
+                const AttentionCall& call) override;
+  // yoso: "hyperplanes" (B,H,num_hash,tau,D) of the last forward. yoso-e: nothing (no draws).
+  std::vector<std::pair<std::string, std::vector<double>>> debug_state() const override;
+
+ private:
+  YosoOptions o_;
+  int B_ = 0, T_ = 0, H_ = 0, D_ = 0;
+  Buffer<T> qn_, kn_;          // (B,H,T,D) unit-normalised Q and K
+  Buffer<T> qnrm_, knrm_;      // (B,H,T) max(|q|, eps) and max(|k|, eps)
+  Buffer<T> y_, ynrm_;         // (B,H,T,D) normalised output; (B,H,T) max(|X|, eps)
+  Buffer<T> e_, fp_;           // yoso-e: (B,H,T,T) masked f(s x); exact: masked s f'(s x)
+  Buffer<T> planes_;           // yoso: (B,H,m,tau,D)
+  Buffer<int32_t> qcode_, kcode_;  // yoso: (B,H,m,T)
+  Buffer<T> scratch_;          // backward: per (b,h) (T,T) (yoso-e) or (T,D) raw-gradient slices
+};
+
+// ---- building blocks, exposed for tests and benchmarks (one (b, h) slice each) ----------------
+// f(s x) and its derivative s f'(s x), x clamped to [-1, 1].
+double yoso_kernel(double x, int tau, double s);
+double yoso_kernel_grad(double x, int tau, double s);
+// planes (m,tau,D) <- philox_normal keyed by (seed, Stream::Attention, step, site, b, h, hash).
+template <typename T>
+void yoso_planes(T* planes, uint64_t seed, uint32_t step, uint32_t site, int b, int h, int m,
+                 int tau, int D);
+// codes (m,n) of the n rows of x (row stride ldx, unit or not: the sign hash is scale-invariant).
+template <typename T>
+void yoso_hash(int32_t* codes, const T* x, int ldx, int n, const T* planes, int m, int tau, int D);
+// out (n,D) = (1/m) sum_h Table_h[qcode_h(i)] of val (row stride ldv) scattered by kcode;
+// rows with qmask 0 get 0, rows with kmask 0 are not scattered (masks may be null = all ones).
+template <typename T>
+void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int32_t* kcode,
+                   const int32_t* kmask, const T* val, int ldv, int n, int D, int m, int tau);
+// Raw LSH gradients of X_i = (1/m) sum_h sum_{j collides} v_j w.r.t. q and k, given g = dL/dX:
+//   surrogate: dq_i = (1/m) sum_h sum_{j collides} (tau/2) (g_i.v_j) k_j, dk_j symmetric with q_i
+//   exact:     weight s f'(s x_ij)/f(x_ij) instead of tau/2 (x_ij = q_i.k_j)
+// dq, dk (n,D) overwritten; q, k, g have row stride D. Returns the FLOPs spent; *collisions
+// (if given) = the (query, key, hash) collisions among unmasked tokens.
+template <typename T>
+double yoso_lsh_grad_qk(T* dq, T* dk, const T* g, const T* v, int ldv, const T* q, const T* k,
+                        const int32_t* qcode, const int32_t* kcode, const int32_t* mask, int n,
+                        int D, int m, int tau, bool exact, double* collisions = nullptr);
+
+// For the collision benchmark: do x and y (D) share a tau-bit code under draw `draw` of seed?
+bool yoso_collide(const double* x, const double* y, int D, int tau, uint64_t seed, uint64_t draw);
+// (1 - angle/pi)^tau: the collision probability of two vectors at `angle` radians.
+double yoso_collision_theory(double angle, int tau);
+
+}  // namespace lshlab

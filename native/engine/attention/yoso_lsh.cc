@@ -1,0 +1,325 @@
+/*
+ * yoso_lsh.cc: the sampling half of YOSO (see yoso.h), one (b, h) slice per call:
+ *   planes   Gaussian hyperplanes from philox, keyed so any (site, b, h, hash) can be replayed
+ *   hash     one gemm (n,D) x (D, m*tau) in row blocks, then tau sign bits per code
+ *   cumulate scatter-add of V into per-hash bucket tables, gather by query code, mean over hashes
+ *   grad_qk  the LSH estimate of dq, dk: per bucket either the colliding pairs or, when a bucket is
+ *            big, two DxD matrices (sum_j k_j v_j^T and sum_i q_i g_i^T), so the cost is at most
+ *            O(n m D^2) however the codes fall (linear in n).
+ * Tables are compact: buckets are renumbered per hash to the codes that hold a key (at most n), so
+ * memory is O(n D) for any tau up to 30, instead of 2^tau D; the renumbering is a direct array for
+ * tau <= 16 and an open-addressing map above. Scratch is thread-local and only ever grows.
+ * Does not: normalise (yoso.cc does), know about (B,T,3C) layouts beyond a row stride.
+ */
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "attention/yoso.h"
+#include "core/philox.h"
+#include "ops/cpu/gemm.h"
+
+namespace lshlab {
+
+namespace {
+
+// Index of plane element e of (site, b, h, hash) in the Attention stream: disjoint bit fields.
+uint64_t plane_index(uint32_t site, int b, int h, int hash, uint64_t e) {
+  LSHLAB_CHECK(site < 4096 && b < 4096 && h < 256 && hash < 1024 && e < (1u << 20),
+               "yoso: shape too large for the hash-plane stream (B < 4096, H < 256, tau*D < 2^20)");
+  return ((((uint64_t(site) << 12 | uint64_t(b)) << 8 | uint64_t(h)) << 10 | uint64_t(hash)) << 20) | e;
+}
+
+// Two normals equal to philox_normal(i) and philox_normal(i + 1), i even, from one Philox block.
+void philox_normal2(uint64_t seed, uint32_t step, uint64_t i, double out[2]) {
+  const uint64_t blk = (2 * i) >> 2;  // u32 draws 2i .. 2i+3 share this counter
+  uint32_t ctr[4] = {uint32_t(blk), uint32_t(blk >> 32), uint32_t(Stream::Attention), step};
+  Philox4x32::generate(ctr, seed);
+  for (int r = 0; r < 2; r++) {
+    const double u1 = (double(ctr[2 * r] >> 8) + 1.0) / 16777217.0;
+    const double u2 = double(ctr[2 * r + 1] >> 8) / 16777216.0;
+    out[r] = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+}
+
+// Renumbers one hash's codes to compact bucket ids: kslot[j] in [0, nb) for unmasked keys (-1
+// otherwise); qslot[i] = the id of a key bucket with the same code, -1 if none or masked.
+struct SlotMap {
+  std::vector<int32_t> dir;              // tau <= 16: code -> id (-1 = none)
+  std::vector<int32_t> hcode, hid;       // tau > 16: open addressing (code, id)
+  int map(const int32_t* kc, const int32_t* km, const int32_t* qc, const int32_t* qm, int n,
+          int tau, int32_t* kslot, int32_t* qslot) {
+    int nb = 0;
+    if (tau <= 16) {
+      dir.assign(size_t(1) << tau, -1);  // cheap next to n*D work for the taus that use it
+      for (int j = 0; j < n; j++) {
+        if (km && !km[j]) { kslot[j] = -1; continue; }
+        int32_t& s = dir[kc[j]];
+        if (s < 0) s = nb++;
+        kslot[j] = s;
+      }
+      for (int i = 0; i < n; i++) qslot[i] = (qm && !qm[i]) ? -1 : dir[qc[i]];
+      return nb;
+    }
+    size_t P = 16;
+    while (P < size_t(2) * n) P <<= 1;
+    hcode.assign(P, -1);
+    hid.assign(P, -1);
+    auto find = [&](int32_t c) {
+      size_t p = (uint32_t(c) * 0x9E3779B1u) & (P - 1);
+      while (hcode[p] != -1 && hcode[p] != c) p = (p + 1) & (P - 1);
+      return p;
+    };
+    for (int j = 0; j < n; j++) {
+      if (km && !km[j]) { kslot[j] = -1; continue; }
+      const size_t p = find(kc[j]);
+      if (hcode[p] == -1) { hcode[p] = kc[j]; hid[p] = nb++; }
+      kslot[j] = hid[p];
+    }
+    for (int i = 0; i < n; i++) qslot[i] = (qm && !qm[i]) ? -1 : hid[find(qc[i])];
+    return nb;
+  }
+};
+
+template <typename T>
+struct Scratch {
+  SlotMap slots;
+  std::vector<int32_t> kslot, qslot, kstart, qstart, klist, qlist;
+  std::vector<T> table, proj, A, Bm, pk;
+};
+template <typename T>
+Scratch<T>& scratch() {
+  thread_local Scratch<T> s;
+  return s;
+}
+
+// Counting sort of ids (-1 skipped) into list, with bucket b's members at list[start[b]..start[b+1]).
+void bucket_sort(const int32_t* id, int n, int nb, std::vector<int32_t>& start,
+                 std::vector<int32_t>& list) {
+  start.assign(size_t(nb) + 1, 0);
+  for (int i = 0; i < n; i++) if (id[i] >= 0) start[id[i] + 1]++;
+  for (int b = 0; b < nb; b++) start[b + 1] += start[b];
+  list.resize(size_t(start[nb]));
+  std::vector<int32_t>& pos = list;  // fill via a running cursor per bucket
+  std::vector<int32_t> cur(start.begin(), start.end() - 1);
+  for (int i = 0; i < n; i++) if (id[i] >= 0) pos[cur[id[i]]++] = i;
+}
+
+template <typename T>
+inline T dot(const T* a, const T* b, int D) {
+  T s[4] = {0, 0, 0, 0};  // four partial sums so the compiler can vectorise the reduction
+  int d = 0;
+  for (; d + 4 <= D; d += 4)
+    for (int r = 0; r < 4; r++) s[r] += a[d + r] * b[d + r];
+  for (; d < D; d++) s[0] += a[d] * b[d];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+}  // namespace
+
+double yoso_kernel(double x, int tau, double s) {
+  x = s * std::min(1.0, std::max(-1.0, x));
+  return std::pow(1.0 - std::acos(x) / M_PI, tau);
+}
+
+double yoso_kernel_grad(double x, int tau, double s) {
+  x = s * std::min(1.0, std::max(-1.0, x));
+  const double r = 1.0 - x * x;
+  if (r <= 0) return 0;  // only reachable with s = 1 at |x| = 1, where f' is unbounded: report 0
+  return s * tau * std::pow(1.0 - std::acos(x) / M_PI, tau - 1) / (M_PI * std::sqrt(r));
+}
+
+template <typename T>
+void yoso_planes(T* planes, uint64_t seed, uint32_t step, uint32_t site, int b, int h, int m,
+                 int tau, int D) {
+  const int64_t per = int64_t(tau) * D;
+  for (int hh = 0; hh < m; hh++) {
+    LSHLAB_CHECK(per <= (int64_t(1) << 20), "yoso: tau*D must be at most 2^20");
+    const uint64_t i0 = plane_index(site, b, h, hh, 0);  // checks the other ranges
+    T* out = planes + hh * per;
+    int64_t e = 0;
+    for (; e + 2 <= per; e += 2) {
+      double z[2];
+      philox_normal2(seed, step, i0 + e, z);
+      out[e] = T(z[0]);
+      out[e + 1] = T(z[1]);
+    }
+    if (e < per) out[e] = T(philox_normal(seed, uint32_t(Stream::Attention), step, i0 + e));
+  }
+}
+
+template <typename T>
+void yoso_hash(int32_t* codes, const T* x, int ldx, int n, const T* planes, int m, int tau, int D) {
+  const int cols = m * tau, RB = 64;
+  auto& s = scratch<T>();
+  s.proj.resize(size_t(RB) * cols);
+  for (int r0 = 0; r0 < n; r0 += RB) {
+    const int rows = std::min(RB, n - r0);
+    // proj (rows, m*tau) = x[r0..] (rows,D) planes^T; planes is (m*tau, D) row-major.
+    gemm<T>(false, true, rows, cols, D, T(1), x + int64_t(r0) * ldx, ldx, planes, D, T(0),
+            s.proj.data(), cols);
+    for (int r = 0; r < rows; r++) {
+      const T* p = s.proj.data() + int64_t(r) * cols;
+      for (int hh = 0; hh < m; hh++) {
+        int32_t c = 0;
+        for (int t = 0; t < tau; t++) c |= int32_t(p[hh * tau + t] > 0) << t;
+        codes[int64_t(hh) * n + r0 + r] = c;
+      }
+    }
+  }
+}
+
+template <typename T>
+void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int32_t* kcode,
+                   const int32_t* kmask, const T* val, int ldv, int n, int D, int m, int tau) {
+  auto& s = scratch<T>();
+  s.kslot.resize(n);
+  s.qslot.resize(n);
+  std::fill(out, out + int64_t(n) * D, T(0));
+  for (int hh = 0; hh < m; hh++) {
+    const int nb = s.slots.map(kcode + int64_t(hh) * n, kmask, qcode + int64_t(hh) * n, qmask, n,
+                               tau, s.kslot.data(), s.qslot.data());
+    s.table.assign(size_t(nb) * D, T(0));
+    for (int j = 0; j < n; j++) {  // scatter: Table[bucket(k_j)] += v_j
+      if (s.kslot[j] < 0) continue;
+      T* t = s.table.data() + int64_t(s.kslot[j]) * D;
+      const T* v = val + int64_t(j) * ldv;
+      for (int d = 0; d < D; d++) t[d] += v[d];
+    }
+    for (int i = 0; i < n; i++) {  // gather: X_i += Table[bucket(q_i)]
+      if (s.qslot[i] < 0) continue;
+      const T* t = s.table.data() + int64_t(s.qslot[i]) * D;
+      T* o = out + int64_t(i) * D;
+      for (int d = 0; d < D; d++) o[d] += t[d];
+    }
+  }
+  const T inv = T(1.0 / m);
+  for (int64_t e = 0; e < int64_t(n) * D; e++) out[e] *= inv;
+}
+
+template <typename T>
+double yoso_lsh_grad_qk(T* dq, T* dk, const T* g, const T* v, int ldv, const T* q, const T* k,
+                        const int32_t* qcode, const int32_t* kcode, const int32_t* mask, int n,
+                        int D, int m, int tau, bool exact, double* collisions_out) {
+  auto& s = scratch<T>();
+  s.kslot.resize(n);
+  s.qslot.resize(n);
+  std::fill(dq, dq + int64_t(n) * D, T(0));
+  std::fill(dk, dk + int64_t(n) * D, T(0));
+  const double sc = 0.98;
+  const T w0 = T(0.5 * tau / m);  // surrogate weight (tau/2), mean over hashes
+  double collisions = 0, flops = 0;
+  for (int hh = 0; hh < m; hh++) {
+    const int nb = s.slots.map(kcode + int64_t(hh) * n, mask, qcode + int64_t(hh) * n, mask, n,
+                               tau, s.kslot.data(), s.qslot.data());
+    bucket_sort(s.kslot.data(), n, nb, s.kstart, s.klist);
+    bucket_sort(s.qslot.data(), n, nb, s.qstart, s.qlist);
+    for (int b = 0; b < nb; b++) {
+      const int32_t* Kc = s.klist.data() + s.kstart[b];
+      const int32_t* Qc = s.qlist.data() + s.qstart[b];
+      const int nk = s.kstart[b + 1] - s.kstart[b], nq = s.qstart[b + 1] - s.qstart[b];
+      if (nq == 0) continue;
+      collisions += double(nq) * nk;
+      if (!exact && 3.0 * nq * nk > 4.0 * (nq + nk) * D) {
+        // Big bucket: dq_i += w (sum_j k_j v_j^T) g_i and dk_j += w (sum_i q_i g_i^T) v_j.
+        flops += 4.0 * (nq + nk) * D * D;
+        s.A.assign(size_t(D) * D, T(0));
+        s.Bm.assign(size_t(D) * D, T(0));
+        for (int a = 0; a < nk; a++) {
+          const T *kj = k + int64_t(Kc[a]) * D, *vj = v + int64_t(Kc[a]) * ldv;
+          for (int r = 0; r < D; r++)
+            for (int c = 0; c < D; c++) s.A[r * D + c] += kj[r] * vj[c];
+        }
+        for (int a = 0; a < nq; a++) {
+          const T *qi = q + int64_t(Qc[a]) * D, *gi = g + int64_t(Qc[a]) * D;
+          for (int r = 0; r < D; r++)
+            for (int c = 0; c < D; c++) s.Bm[r * D + c] += qi[r] * gi[c];
+        }
+        for (int a = 0; a < nq; a++) {
+          const T* gi = g + int64_t(Qc[a]) * D;
+          T* o = dq + int64_t(Qc[a]) * D;
+          for (int r = 0; r < D; r++) o[r] += w0 * dot(s.A.data() + r * D, gi, D);
+        }
+        for (int a = 0; a < nk; a++) {
+          const T* vj = v + int64_t(Kc[a]) * ldv;
+          T* o = dk + int64_t(Kc[a]) * D;
+          for (int r = 0; r < D; r++) o[r] += w0 * dot(s.Bm.data() + r * D, vj, D);
+        }
+        continue;
+      }
+      flops += (exact ? 8.0 : 6.0) * nq * nk * D;
+      // Small bucket: the colliding pairs themselves, on packed copies of the members' rows
+      // (rows are scattered over the sequence; packing loads each once per hash, not per pair).
+      s.pk.resize(size_t(4) * (nq + nk) * D);
+      T *Kp = s.pk.data(), *Vp = Kp + int64_t(nk) * D, *dKp = Vp + int64_t(nk) * D;
+      T *Qp = dKp + int64_t(nk) * D, *Gp = Qp + int64_t(nq) * D, *dQp = Gp + int64_t(nq) * D;
+      for (int c = 0; c < nk; c++) {
+        std::copy(k + int64_t(Kc[c]) * D, k + int64_t(Kc[c] + 1) * D, Kp + int64_t(c) * D);
+        std::copy(v + int64_t(Kc[c]) * ldv, v + int64_t(Kc[c]) * ldv + D, Vp + int64_t(c) * D);
+      }
+      for (int a = 0; a < nq; a++) {
+        std::copy(q + int64_t(Qc[a]) * D, q + int64_t(Qc[a] + 1) * D, Qp + int64_t(a) * D);
+        std::copy(g + int64_t(Qc[a]) * D, g + int64_t(Qc[a] + 1) * D, Gp + int64_t(a) * D);
+      }
+      std::fill(dKp, dKp + int64_t(nk) * D, T(0));
+      std::fill(dQp + 0, dQp + int64_t(nq) * D, T(0));
+      for (int a = 0; a < nq; a++) {
+        const T *gi = Gp + int64_t(a) * D, *qi = Qp + int64_t(a) * D;
+        T* dqi = dQp + int64_t(a) * D;
+        for (int c = 0; c < nk; c++) {
+          const T *vj = Vp + int64_t(c) * D, *kj = Kp + int64_t(c) * D;
+          T w = w0;
+          if (exact) {  // importance weight: E[w 1{collide}] = s f'(s x)
+            const double x = double(dot(qi, kj, D)), f = yoso_kernel(x, tau, 1.0);
+            w = f > 1e-300 ? T(yoso_kernel_grad(x, tau, sc) / f / m) : T(0);
+          }
+          const T cf = w * dot(gi, vj, D);
+          T* dkj = dKp + int64_t(c) * D;
+          for (int d = 0; d < D; d++) { dqi[d] += cf * kj[d]; dkj[d] += cf * qi[d]; }
+        }
+      }
+      for (int c = 0; c < nk; c++) {
+        T* o = dk + int64_t(Kc[c]) * D;
+        const T* p = dKp + int64_t(c) * D;
+        for (int d = 0; d < D; d++) o[d] += p[d];
+      }
+      for (int a = 0; a < nq; a++) {
+        T* o = dq + int64_t(Qc[a]) * D;
+        const T* p = dQp + int64_t(a) * D;
+        for (int d = 0; d < D; d++) o[d] += p[d];
+      }
+    }
+  }
+  if (collisions_out) *collisions_out = collisions;
+  return flops;
+}
+
+bool yoso_collide(const double* x, const double* y, int D, int tau, uint64_t seed, uint64_t draw) {
+  // Draw `draw` lives in the step (low 32 bits) and batch (next 12 bits) fields of site 4095,
+  // a site no model layer uses.
+  LSHLAB_CHECK((draw >> 44) == 0, "yoso_collide: draw must be < 2^44");
+  std::vector<double> planes(size_t(tau) * D);
+  yoso_planes<double>(planes.data(), seed, uint32_t(draw), 4095, int(draw >> 32), 0, 1, tau, D);
+  for (int t = 0; t < tau; t++) {
+    const double* r = planes.data() + int64_t(t) * D;
+    double a = 0, b = 0;
+    for (int d = 0; d < D; d++) { a += r[d] * x[d]; b += r[d] * y[d]; }
+    if ((a > 0) != (b > 0)) return false;
+  }
+  return true;
+}
+
+double yoso_collision_theory(double angle, int tau) { return std::pow(1.0 - angle / M_PI, tau); }
+
+#define YOSO_INSTANTIATE(T)                                                                    \
+  template void yoso_planes<T>(T*, uint64_t, uint32_t, uint32_t, int, int, int, int, int);    \
+  template void yoso_hash<T>(int32_t*, const T*, int, int, const T*, int, int, int);          \
+  template void yoso_cumulate<T>(T*, const int32_t*, const int32_t*, const int32_t*,          \
+                                 const int32_t*, const T*, int, int, int, int, int);          \
+  template double yoso_lsh_grad_qk<T>(T*, T*, const T*, const T*, int, const T*, const T*,    \
+                                      const int32_t*, const int32_t*, const int32_t*, int, int, \
+                                      int, int, bool, double*);
+YOSO_INSTANTIATE(float)
+YOSO_INSTANTIATE(double)
+
+}  // namespace lshlab

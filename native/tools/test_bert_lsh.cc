@@ -1,0 +1,352 @@
+/*
+ * test_bert_lsh.cc: tests of the bert-lsh attention variant against a plain dense float64 replay of
+ * the paper's Algorithm 1 (written here, independent of the engine's sparse code, fed the same
+ * hash draws through debug_state()), against exact attention where everything collides, and its
+ * counters, parameter errors, collision theory and a short training run. Timings are not tested
+ * (bench_attention does that); test "attention/bert-lsh/timing" only prints them.
+ */
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attention/attention.h"
+#include "attention/bert_lsh.h"
+#include "core/philox.h"
+#include "model/bert.h"
+#include "test_registry.h"
+#include "train/trainer.h"
+
+using namespace lshlab;
+
+namespace {
+
+using Vec = std::vector<double>;
+using Params = AttentionParams;
+
+struct Case {
+  int B = 2, T = 13, H = 2, D = 8, padded = 3;  // the last sequence has `padded` padding tokens
+  Vec qkv, dctx;
+  std::vector<int32_t> mask;
+  Case(int B_, int T_, int H_, int D_, int padded_, uint64_t seed) : B(B_), T(T_), H(H_), D(D_), padded(padded_) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> nd(0, 1);
+    qkv.resize(size_t(B) * T * 3 * H * D);
+    dctx.resize(size_t(B) * T * H * D);
+    for (auto& x : qkv) x = double(float(nd(rng)));  // float-exact, so float runs hash the same
+    for (auto& x : dctx) x = double(float(nd(rng)));
+    mask.assign(size_t(B) * T, 1);
+    for (int t = T - padded; t < T; t++) mask[size_t(B - 1) * T + t] = 0;
+  }
+  AttentionCall call(bool training = false, double dropout = 0) const {
+    return AttentionCall{B, T, H, D, training, dropout, 17, 4, 6};
+  }
+};
+
+// Dense replay of Algorithm 1 for one call, given the hash draws. Returns ctx and dqkv; counts
+// the pairs it computes (upper-triangle collisions for transposed fill).
+struct Ref {
+  Vec ctx, dqkv;
+  double pairs = 0;
+};
+Ref reference(const Case& cs, const BertLshConfig& cfg,
+              const std::vector<std::pair<std::string, Vec>>& state) {
+  const int B = cs.B, n = cs.T, H = cs.H, D = cs.D, C = H * D, ld = 3 * C, nh = cfg.num_hashes, nb = cfg.bands;
+  const Vec& planes = state[1].second;
+  const Vec& coefs = state[2].second;
+  Ref r;
+  r.ctx.assign(size_t(B) * n * C, 0);
+  r.dqkv.assign(size_t(B) * n * ld, 0);
+  const double scale = 1 / std::sqrt(double(D));
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < H; h++) {
+      const int bh = b * H + h;
+      auto Q = [&](int t, int d) { return cs.qkv[size_t(b * n + t) * ld + h * D + d]; };
+      auto K = [&](int t, int d) { return cs.qkv[size_t(b * n + t) * ld + C + h * D + d]; };
+      auto V = [&](int t, int d) { return cs.qkv[size_t(b * n + t) * ld + 2 * C + h * D + d]; };
+      auto bucket = [&](int g, bool key, int t) {
+        long long sum = 0;
+        for (int k = 0; k < nb; k++) {
+          double p = 0;
+          for (int d = 0; d < D; d++) p += planes[((size_t(bh) * nh + g) * nb + k) * D + d] * (key ? K(t, d) : Q(t, d));
+          if (p > 0) sum += (long long)coefs[(size_t(bh) * nh + g) * nb + k];
+        }
+        return sum % cfg.table_size;
+      };
+      std::vector<std::vector<int>> col(n, std::vector<int>(n, 0));  // collision matrix
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+          int hits = 0;
+          for (int g = 0; g < nh; g++) hits += bucket(g, false, i) == bucket(g, true, j);
+          col[i][j] = cfg.combine_and ? hits == nh : hits > 0;
+        }
+      // A and which entries are set; U marks the computed pairs (the gradient's support).
+      std::vector<Vec> A(n, Vec(n, 0));
+      std::vector<std::vector<int>> set(n, std::vector<int>(n, 0));
+      auto qk = [&](int i, int j) { double s = 0; for (int d = 0; d < D; d++) s += Q(i, d) * K(j, d); return s; };
+      for (int i = 0; i < n; i++)
+        for (int j = cfg.symmetric_none ? 0 : i; j < n; j++)
+          if (col[i][j]) {
+            r.pairs++;
+            A[i][j] = qk(i, j); set[i][j] = 1;
+            if (!cfg.symmetric_none) { A[j][i] = A[i][j]; set[j][i] = 1; }
+          }
+      const int32_t* m = cs.mask.data() + size_t(b) * n;
+      if (cfg.fill_masked)
+        for (int i = 0; i < n; i++) {
+          bool any = false;
+          for (int j = 0; j < n; j++) any = any || (set[i][j] && m[j]);
+          if (!any && m[i]) { A[i][i] = qk(i, i); set[i][i] = 1; r.pairs++; }
+        }
+      // Softmax over unpadded keys (and, masked, set entries only); P V; dense backward.
+      std::vector<Vec> P(n, Vec(n, 0));
+      for (int i = 0; i < n; i++) {
+        double mx = -1e300, z = 0;
+        for (int j = 0; j < n; j++) if (m[j] && (set[i][j] || !cfg.fill_masked)) mx = std::max(mx, A[i][j] * scale);
+        for (int j = 0; j < n; j++) if (m[j] && (set[i][j] || !cfg.fill_masked)) z += (P[i][j] = std::exp(A[i][j] * scale - mx));
+        for (int j = 0; j < n; j++) if (z > 0) P[i][j] /= z;
+      }
+      auto dc = [&](int t, int d) { return cs.dctx[size_t(b * n + t) * C + h * D + d]; };
+      std::vector<Vec> G(n, Vec(n, 0));  // d loss / d A
+      for (int i = 0; i < n; i++) {
+        Vec dP(n, 0);
+        double rd = 0;
+        for (int j = 0; j < n; j++) {
+          for (int d = 0; d < D; d++) {
+            r.ctx[size_t(b * n + i) * C + h * D + d] += P[i][j] * V(j, d);
+            r.dqkv[size_t(b * n + j) * ld + 2 * C + h * D + d] += P[i][j] * dc(i, d);
+            dP[j] += dc(i, d) * V(j, d);
+          }
+          rd += P[i][j] * dP[j];
+        }
+        for (int j = 0; j < n; j++) G[i][j] = P[i][j] * (dP[j] - rd) * scale;
+      }
+      // Notes §A.4: g_ij = G[i,j] + G[j,i] (i < j, transposed fill), G[i,i] on the diagonal.
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+          if (!set[i][j]) continue;
+          double g;
+          if (cfg.symmetric_none || i == j) g = G[i][j];
+          else if (i < j) g = G[i][j] + G[j][i];
+          else continue;
+          for (int d = 0; d < D; d++) {
+            r.dqkv[size_t(b * n + i) * ld + h * D + d] += g * K(j, d);
+            r.dqkv[size_t(b * n + j) * ld + C + h * D + d] += g * Q(i, d);
+          }
+        }
+    }
+  return r;
+}
+
+double max_diff(const Vec& a, const Vec& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); i++) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+struct Run {
+  Vec ctx, dqkv;
+  AttentionCounters counters;
+  std::vector<std::pair<std::string, Vec>> state;
+};
+template <typename T>
+Run run(const std::string& variant, const Params& p, const Case& cs, bool training = false, double dropout = 0) {
+  auto attn = make_attention<T>(variant, p);
+  std::vector<T> qkv(cs.qkv.begin(), cs.qkv.end()), dctx(cs.dctx.begin(), cs.dctx.end());
+  std::vector<T> ctx(cs.dctx.size()), dqkv(cs.qkv.size());
+  attn->forward(ctx.data(), qkv.data(), cs.mask.data(), cs.call(training, dropout));
+  attn->backward(dqkv.data(), dctx.data(), qkv.data(), cs.mask.data(), cs.call(training, dropout));
+  return {Vec(ctx.begin(), ctx.end()), Vec(dqkv.begin(), dqkv.end()), attn->counters(), attn->debug_state()};
+}
+
+// Compares the variant (double, and float loosely) with the dense reference.
+void expect_matches_reference(const Params& p, const Case& cs) {
+  Run r = run<double>("bert-lsh", p, cs);
+  Ref ref = reference(cs, bert_lsh_parse(p), r.state);
+  const double ec = max_diff(r.ctx, ref.ctx), eg = max_diff(r.dqkv, ref.dqkv);
+  Run f = run<float>("bert-lsh", p, cs);
+  const double fc = max_diff(f.ctx, ref.ctx), fg = max_diff(f.dqkv, ref.dqkv);
+  if (ec > 1e-12 || eg > 1e-12 || fc > 1e-4 || fg > 1e-4 || r.counters.dot_products != ref.pairs)
+    std::fprintf(stderr, "    ctx %.3g dqkv %.3g (float %.3g %.3g) dots %.0f vs %.0f\n", ec, eg, fc, fg,
+                 r.counters.dot_products, ref.pairs);
+  LSHLAB_EXPECT(ec < 1e-12 && eg < 1e-12);
+  LSHLAB_EXPECT(fc < 1e-4 && fg < 1e-4);
+  LSHLAB_EXPECT(r.counters.dot_products == ref.pairs);
+  LSHLAB_EXPECT(f.counters.dot_products == ref.pairs);
+}
+
+bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
+
+}  // namespace
+
+LSHLAB_TEST("attention/bert-lsh/paper-algorithm-1") {
+  // Defaults (zero fill, transposed fill, or) and the reference pretraining table size.
+  expect_matches_reference({}, Case(2, 13, 2, 8, 3, 1));
+  expect_matches_reference({{"table_size", "256"}}, Case(2, 13, 2, 8, 3, 2));
+  expect_matches_reference({{"bands", "3"}, {"num_hashes", "3"}, {"table_size", "5"}}, Case(2, 17, 2, 8, 4, 3));
+}
+
+LSHLAB_TEST("attention/bert-lsh/modes") {
+  expect_matches_reference({{"fill", "masked"}}, Case(2, 13, 2, 8, 3, 4));
+  expect_matches_reference({{"fill", "masked"}, {"bands", "6"}}, Case(2, 19, 2, 8, 5, 5));  // sparse rows: diagonals
+  expect_matches_reference({{"symmetric", "none"}}, Case(2, 13, 2, 8, 3, 6));
+  expect_matches_reference({{"combine", "and"}, {"num_hashes", "2"}, {"bands", "1"}}, Case(2, 13, 2, 8, 3, 7));
+  expect_matches_reference({{"fill", "masked"}, {"symmetric", "none"}, {"num_hashes", "4"}, {"bands", "4"}, {"table_size", "1000000"}},
+                           Case(2, 16, 2, 8, 2, 8));  // sort path (table >> n)
+  expect_matches_reference({{"reseed", "fixed"}}, Case(1, 9, 3, 4, 0, 9));
+}
+
+LSHLAB_TEST("attention/bert-lsh/length-1-and-odd-head-size") {
+  expect_matches_reference({}, Case(2, 1, 2, 5, 0, 10));
+  expect_matches_reference({{"fill", "masked"}}, Case(3, 1, 1, 7, 0, 11));
+  expect_matches_reference({}, Case(2, 7, 3, 5, 6, 12));  // all but one token of a sequence padded
+  expect_matches_reference({{"fill", "masked"}}, Case(2, 7, 3, 3, 6, 13));
+}
+
+LSHLAB_TEST("attention/bert-lsh/everything-collides-equals-exact") {
+  // table_size 1: one bucket. Needs symmetric=none: the transposed fill gives A[j,i] = q_i.k_j.
+  Case cs(2, 11, 2, 6, 3, 14);
+  for (bool training : {false, true})
+    for (const char* fill : {"zero", "masked"}) {
+      Run e = run<double>("exact", {}, cs, training, 0.2);
+      Run l = run<double>("bert-lsh", {{"table_size", "1"}, {"symmetric", "none"}, {"fill", fill}}, cs, training, 0.2);
+      const double ec = max_diff(e.ctx, l.ctx), eg = max_diff(e.dqkv, l.dqkv);
+      if (ec > 1e-12 || eg > 1e-12) std::fprintf(stderr, "    %s training=%d: ctx %.3g dqkv %.3g\n", fill, training, ec, eg);
+      LSHLAB_EXPECT(ec < 1e-12 && eg < 1e-12);
+      LSHLAB_EXPECT(l.counters.dot_products == double(cs.B) * cs.H * cs.T * cs.T);
+    }
+}
+
+LSHLAB_TEST("attention/bert-lsh/draws-replayable") {
+  // debug_state holds what bert_lsh_family_index + BertLshFamily::draw give, and the fast normal
+  // loop equals philox_normal; reseed=per-call changes with the step, fixed does not.
+  Case cs(2, 5, 2, 4, 0, 15);
+  Run r = run<double>("bert-lsh", {{"bands", "3"}}, cs);
+  BertLshConfig cfg = bert_lsh_parse({{"bands", "3"}});
+  BertLshFamily f;
+  f.draw(4, cfg, 17, 4, bert_lsh_family_index(6, 1, 1));
+  const size_t off = 3 * 3 * 4;  // (b, h) = (1, 1) is the fourth family
+  bool same = true;
+  for (size_t i = 0; i < f.planes.size(); i++) same = same && f.planes[i] == r.state[1].second[off + i];
+  LSHLAB_EXPECT(same);
+  const uint64_t base = bert_lsh_family_index(6, 1, 1) << 20;
+  for (int j = 0; j < 12; j++) LSHLAB_EXPECT(f.planes[size_t(j)] == philox_normal(17, uint32_t(Stream::Attention), 4, base / 2 + j));
+  BertLshFamily g;
+  g.draw(4, cfg, 17, 5, bert_lsh_family_index(6, 1, 1));
+  LSHLAB_EXPECT(g.planes != f.planes);
+}
+
+LSHLAB_TEST("attention/bert-lsh/counters") {
+  Case cs(1, 10, 2, 64, 0, 16);
+  Run r = run<float>("bert-lsh", {}, cs);
+  const AttentionCounters& c = r.counters;
+  LSHLAB_EXPECT(c.pairs == 200);
+  LSHLAB_EXPECT(c.flops_hash == 10240);  // the paper's 10.24 KFLOPs per layer... x2 layers /2000
+  LSHLAB_EXPECT(c.flops_scores == 2.0 * 64 * c.dot_products);
+  LSHLAB_EXPECT(c.dot_products >= 5 && c.dot_products <= 110);  // triu incl. diagonal: 2 x 55 slots
+  LSHLAB_EXPECT(c.time_hash_s >= 0 && c.time_backward_s >= 0);
+}
+
+LSHLAB_TEST("attention/bert-lsh/masked-work-follows-density") {
+  // n = 2048, bands = 8: P(collide) ~ 2^-8 + 1/64 at 90 degrees, so pairs << n^2.
+  const int n = 2048;
+  Case cs(1, n, 4, 64, 0, 17);  // 4 heads: 4 draws of the coefficients
+  const double theory = bert_lsh_collision_theory(1.5707963267948966, 8, 64, 1, false);
+  double dens[2];
+  int k = 0;
+  for (const char* bands : {"8", "2"}) {
+    Run r = run<float>("bert-lsh", {{"fill", "masked"}, {"bands", bands}}, cs);
+    dens[k++] = r.counters.collision_density();  // dot products / (B H n^2)
+    std::fprintf(stderr, "    bands %s: %.0f dot products over %d heads of %d^2 slots (%.4f)\n", bands,
+                 r.counters.dot_products, cs.H, n, dens[k - 1]);
+  }
+  std::fprintf(stderr, "    theory (bands 8, 90 deg, upper triangle) %.4f\n", theory / 2);
+  LSHLAB_EXPECT(dens[0] < 0.05);
+  LSHLAB_EXPECT(dens[0] > 0.25 * theory / 2 && dens[0] < 4 * theory / 2);
+  LSHLAB_EXPECT(dens[1] > 4 * dens[0]);
+}
+
+LSHLAB_TEST("attention/bert-lsh/collision-theory") {
+  // Monte Carlo over draws at fixed angles: frequency within 4 sigma of the model.
+  const int D = 16, draws = 4000;
+  for (double angle : {0.3, 1.2, 2.5})
+    for (auto [bands, table, hashes, andc] : {std::tuple{2, 64, 1, false}, {4, 3, 2, false}, {3, 5, 2, true}}) {
+      Vec x(D, 0), y(D, 0);
+      x[0] = 1; y[0] = std::cos(angle); y[1] = std::sin(angle);
+      int hits = 0;
+      for (int d = 0; d < draws; d++) hits += bert_lsh_collide(x.data(), y.data(), D, bands, table, hashes, andc, 99, uint64_t(d));
+      const double p = bert_lsh_collision_theory(angle, bands, table, hashes, andc), f = double(hits) / draws;
+      const double sigma = std::sqrt(p * (1 - p) / draws);
+      if (std::fabs(f - p) > 4 * sigma + 1e-3) std::fprintf(stderr, "    angle %.1f bands %d: %.4f vs %.4f\n", angle, bands, f, p);
+      LSHLAB_EXPECT(std::fabs(f - p) <= 4 * sigma + 1e-3);
+    }
+}
+
+LSHLAB_TEST("attention/bert-lsh/bad-parameters") {
+  for (auto [name, value] : {std::pair{"bands", "0"}, {"bands", "65"}, {"table_size", "0"}, {"num_hashes", "-1"},
+                             {"fill", "inf"}, {"symmetric", "yes"}, {"combine", "xor"}, {"reseed", "never"}, {"bogus", "1"}}) {
+    std::string msg;
+    try { make_attention<float>("bert-lsh", {{name, value}}); } catch (const Error& e) { msg = e.what(); }
+    if (!contains(msg, name)) std::fprintf(stderr, "    %s=%s: '%s'\n", name, value, msg.c_str());
+    LSHLAB_EXPECT(contains(msg, name) && contains(msg, "bert-lsh"));
+  }
+}
+
+LSHLAB_TEST("attention/bert-lsh/tiny-model-trains") {
+  for (const char* fill : {"zero", "masked"}) {
+    BertConfig cfg;
+    cfg.vocab_size = 40; cfg.hidden_size = 32; cfg.num_hidden_layers = 2; cfg.num_attention_heads = 2;
+    cfg.intermediate_size = 64; cfg.max_position_embeddings = 16;
+    cfg.attention = "bert-lsh";
+    cfg.attention_params = {{"fill", fill}};
+    TrainConfig tc;
+    tc.lr = 3e-3; tc.weight_decay = 0; tc.seed = 2;
+    Trainer tr(cfg, tc);
+    const int B = 8, T = 12;
+    std::vector<int32_t> ids(B * T), labels(B * T, -100), am(B * T, 1);
+    for (int i = 0; i < B * T; i++) ids[i] = 4 + int32_t(philox_u32(5, 7, 0, uint64_t(i)) % 36);
+    for (int b = 0; b < B; b++) { am[b * T + T - 1] = 0; for (int k = 0; k < 3; k++) { const int i = b * T + 1 + (b + 3 * k) % 10; labels[i] = ids[i]; ids[i] = 3; } }
+    Batch batch;
+    batch.B = B; batch.T = T; batch.input_ids = ids.data(); batch.attention_mask = am.data(); batch.labels = labels.data();
+    double first = 0, last = 0;
+    bool finite = true;
+    for (int s = 0; s < 30; s++) {
+      const double l = tr.train_step(batch).loss;
+      finite = finite && std::isfinite(l);
+      if (s == 0) first = l;
+      last = l;
+    }
+    std::fprintf(stderr, "    fill=%s: loss %.4f -> %.4f after 30 steps\n", fill, first, last);
+    LSHLAB_EXPECT(finite && last < first - 0.5);
+  }
+}
+
+LSHLAB_TEST("attention/bert-lsh/timing") {
+  // Prints one forward (+ backward) against exact; noisy on a shared machine, not asserted.
+  auto time_one = [](const char* v, const Params& p, int n, int B, int H, bool bwd) {
+    Case cs(B, n, H, 64, 0, 18);
+    auto attn = make_attention<float>(v, p);
+    std::vector<float> qkv(cs.qkv.begin(), cs.qkv.end()), ctx(cs.dctx.size()), dq(cs.qkv.size()), dc(cs.dctx.begin(), cs.dctx.end());
+    const int reps = n <= 64 ? 2000 : n <= 512 ? 10 : 1;
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+      auto t0 = std::chrono::steady_clock::now();
+      attn->forward(ctx.data(), qkv.data(), nullptr, cs.call());
+      if (bwd) attn->backward(dq.data(), dc.data(), qkv.data(), nullptr, cs.call());
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+  };
+  const double e10 = time_one("exact", {}, 10, 1, 2, false), l10 = time_one("bert-lsh", {}, 10, 1, 2, false);
+  std::fprintf(stderr, "    n=10 B=1 H=2 D=64 forward: exact %.2f us, bert-lsh %.2f us (%.2fx)\n", e10 * 1e6, l10 * 1e6, l10 / e10);
+  for (int n : {512, 2048}) {
+    const double e = time_one("exact", {}, n, 1, 2, true);
+    const double m2 = time_one("bert-lsh", {{"fill", "masked"}}, n, 1, 2, true);
+    const double m8 = time_one("bert-lsh", {{"fill", "masked"}, {"bands", "8"}}, n, 1, 2, true);
+    const double z2 = time_one("bert-lsh", {}, n, 1, 2, true);
+    std::fprintf(stderr, "    n=%d fwd+bwd: exact %.2f ms, masked b2 %.2f ms, masked b8 %.2f ms, zero b2 %.2f ms\n", n,
+                 e * 1e3, m2 * 1e3, m8 * 1e3, z2 * 1e3);
+  }
+}
