@@ -166,6 +166,9 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
         o.Set("finalLoss", res->final_loss);
         o.Set("threads", res->threads);
         o.Set("gemmKernel", res->gemm_kernel);
+        o.Set("forwardS", res->forward_s);
+        o.Set("backwardS", res->backward_s);
+        o.Set("optimizerS", res->optimizer_s);
         o.Set("peakGflops", res->peak_gflops);
         o.Set("peakIsa", res->peak_isa);
         return o;

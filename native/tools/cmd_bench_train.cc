@@ -43,6 +43,8 @@ int cmd_bench_train(int argc, char** argv) {
                 T, B, r.steps, r.seconds, r.tokens_per_s, r.gflops, r.flops_per_token,
                 r.peak_gflops > 0 ? 100.0 * r.gflops / r.peak_gflops : 0.0, r.peak_gflops, r.final_loss,
                 r.threads, r.gemm_kernel.c_str(), cpu.model.c_str());
+    std::printf("  per step: forward %.1f ms, backward %.1f ms, optimizer %.1f ms\n", 1e3 * r.forward_s,
+                1e3 * r.backward_s, 1e3 * r.optimizer_s);
   }
   return 0;
 }

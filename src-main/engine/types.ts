@@ -146,6 +146,10 @@ export interface BenchTrainResult {
   finalLoss: number;
   threads: number;
   gemmKernel: string;
+  /** Mean seconds per timed step in forward, backward and the optimiser (norm, clip, AdamW). */
+  forwardS: number;
+  backwardS: number;
+  optimizerS: number;
   /** fp32 FMA peak measured in the same process right after the run (0 without vector FMA). */
   peakGflops: number;
   peakIsa: string;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/threadpool.h"
 
@@ -20,26 +21,33 @@ double linear_schedule_lr(const TrainConfig& tc, int64_t step) {
 }
 
 double grad_global_norm(const ParamSet<float>& ps) {
+  // Fixed chunks of the flat buffer, summed in parallel, partials added in chunk order.
+  const size_t chunk = size_t(1) << 16;
+  const size_t n = ps.total;
+  const int tasks = int((n + chunk - 1) / chunk);
+  static thread_local std::vector<double> partial;
+  if (partial.size() < size_t(tasks)) partial.resize(tasks);
+  double* part = partial.data();
+  const float* g = ps.grad.data();  // alignment gaps between tensors hold zeros
+  ThreadPool::global().parallel_for(tasks, [&](int t) {
+    const size_t b = size_t(t) * chunk, e = std::min(n, b + chunk);
+    double s = 0;
+    for (size_t i = b; i < e; i++) s += double(g[i]) * g[i];
+    part[t] = s;
+  });
   double s = 0;
-  for (const auto& pi : ps.infos) {
-    const float* g = ps.grad.data() + pi.offset;
-    for (size_t i = 0; i < pi.size; i++) s += double(g[i]) * g[i];
-  }
+  for (int t = 0; t < tasks; t++) s += part[t];
   return std::sqrt(s);
 }
 
-void clip_grad_norm(ParamSet<float>& ps, double norm, double max_norm) {
-  if (max_norm <= 0) return;
+double clip_coefficient(double norm, double max_norm) {
+  if (max_norm <= 0) return 1.0;
   const double coef = max_norm / (norm + 1e-6);
-  if (coef >= 1.0) return;
-  const float c = float(coef);
-  for (const auto& pi : ps.infos) {
-    float* g = ps.grad.data() + pi.offset;
-    for (size_t i = 0; i < pi.size; i++) g[i] *= c;
-  }
+  return coef < 1.0 ? coef : 1.0;
 }
 
-void adamw_update(ParamSet<float>& ps, AdamWState& st, const TrainConfig& tc, double lr) {
+void adamw_update(ParamSet<float>& ps, AdamWState& st, const TrainConfig& tc, double lr,
+                  double grad_scale) {
   st.t++;
   const double bc1 = 1.0 - std::pow(tc.beta1, double(st.t));
   const double bc2 = 1.0 - std::pow(tc.beta2, double(st.t));
@@ -47,6 +55,7 @@ void adamw_update(ParamSet<float>& ps, AdamWState& st, const TrainConfig& tc, do
   const float step_size = float(lr / bc1);
   const float inv_sqrt_bc2 = float(1.0 / std::sqrt(bc2));
   const float eps = float(tc.eps);
+  const float gs = float(grad_scale);
   ThreadPool& pool = ThreadPool::global();
   const size_t chunk = 1 << 16;
   for (const auto& pi : ps.infos) {
@@ -59,9 +68,10 @@ void adamw_update(ParamSet<float>& ps, AdamWState& st, const TrainConfig& tc, do
     auto run = [&](int t) {
       const size_t b = size_t(t) * chunk, e = std::min(pi.size, b + chunk);
       for (size_t i = b; i < e; i++) {
+        const float gi = g[i] * gs;
         p[i] *= decay;
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
         const float denom = std::sqrt(v[i]) * inv_sqrt_bc2 + eps;
         p[i] -= step_size * m[i] / denom;
       }

@@ -16,12 +16,12 @@ namespace lshlab {
 // Learning rate for the update after `step` completed steps.
 double linear_schedule_lr(const TrainConfig& tc, int64_t step);
 
-// Global L2 norm of all gradients (accumulated in double).
+// Global L2 norm of all gradients (accumulated in double, in a fixed order: deterministic).
 double grad_global_norm(const ParamSet<float>& ps);
 
-// Scales gradients so their global norm is at most max_norm (coefficient max/(norm+1e-6), as
-// PyTorch). No-op when max_norm <= 0 or the norm is already small enough.
-void clip_grad_norm(ParamSet<float>& ps, double norm, double max_norm);
+// The factor that scales gradients to a global norm of at most max_norm: max/(norm+1e-6) as
+// PyTorch's clip_grad_norm_, or 1 when max_norm <= 0 or the norm is already small enough.
+double clip_coefficient(double norm, double max_norm);
 
 struct AdamWState {
   Buffer<float> m, v;  // first and second moments, parameter layout
@@ -29,7 +29,9 @@ struct AdamWState {
   void init(size_t n) { m.resize(n); v.resize(n); m.zero(); v.zero(); t = 0; }
 };
 
-// One AdamW update of every parameter with learning rate lr.
-void adamw_update(ParamSet<float>& ps, AdamWState& st, const TrainConfig& tc, double lr);
+// One AdamW update of every parameter with learning rate lr, on gradients multiplied by
+// grad_scale (the clipping coefficient, folded in so the gradients are read once).
+void adamw_update(ParamSet<float>& ps, AdamWState& st, const TrainConfig& tc, double lr,
+                  double grad_scale = 1.0);
 
 }  // namespace lshlab

@@ -47,7 +47,13 @@ BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, 
     batch.B = B; batch.T = T;
     batch.input_ids = ids.data(); batch.attention_mask = am.data(); batch.labels = labels.data();
     StepStats st = trainer.train_step(batch);
-    if (s >= warmup) { timed += st.seconds; flops += st.flops; }
+    if (s >= warmup) {
+      timed += st.seconds;
+      flops += st.flops;
+      r.forward_s += st.forward_s / steps;
+      r.backward_s += st.backward_s / steps;
+      r.optimizer_s += st.optimizer_s / steps;
+    }
     r.final_loss = st.loss;
   }
   r.steps = steps;

@@ -52,7 +52,9 @@ StepStats Trainer::train_step(const Batch& batch) {
   fo.seed = I.tc.seed;
   fo.step = uint32_t(I.step);
   ForwardResult fr = I.model.forward(batch, fo);
+  auto t1 = std::chrono::steady_clock::now();
   StepStats st;
+  st.forward_s = std::chrono::duration<double>(t1 - t0).count();
   st.loss = fr.loss;
   st.tokens = fr.tokens;
   st.predictions = fr.predictions;
@@ -61,12 +63,14 @@ StepStats Trainer::train_step(const Batch& batch) {
   st.flops = step_flops(batch.B, batch.T, fr.predictions);
   if (std::isfinite(fr.loss)) {
     I.model.backward();
+    auto t2 = std::chrono::steady_clock::now();
+    st.backward_s = std::chrono::duration<double>(t2 - t1).count();
     st.grad_norm = grad_global_norm(ps);
     if (std::isfinite(st.grad_norm)) {
-      clip_grad_norm(ps, st.grad_norm, I.tc.max_grad_norm);
-      adamw_update(ps, I.opt, I.tc, st.lr);
+      adamw_update(ps, I.opt, I.tc, st.lr, clip_coefficient(st.grad_norm, I.tc.max_grad_norm));
       I.step++;
     }
+    st.optimizer_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
   } else {
     st.grad_norm = NAN;
   }

@@ -43,6 +43,7 @@ struct StepStats {
   double grad_norm = 0;      // global L2 norm before clipping
   double lr = 0;             // learning rate used for this step
   double seconds = 0;        // wall time of the step
+  double forward_s = 0, backward_s = 0, optimizer_s = 0;  // its parts (optimizer: norm, clip, AdamW)
   int64_t tokens = 0;        // non-padding tokens in the batch
   int64_t predictions = 0;   // masked positions (mlm), examples (classification, qa)
   int64_t correct = 0;       // argmax hits among predictions (qa: start and end both right)
@@ -104,6 +105,7 @@ struct BenchTrainResult {
   double flops_per_token = 0;  // analytic, forward + backward
   double gflops = 0;
   double final_loss = 0;
+  double forward_s = 0, backward_s = 0, optimizer_s = 0;  // mean per timed step
   int threads = 0;
   std::string gemm_kernel;
   double peak_gflops = 0;      // measured fp32 FMA peak right after the run (ops/cpu/peak.h)

@@ -61,6 +61,7 @@ export const benchTrainCommand = defineCommand({
             flops_per_token: r.flopsPerToken,
             gflops: r.gflops,
             final_loss: r.finalLoss,
+            step_ms: { forward: r.forwardS * 1e3, backward: r.backwardS * 1e3, optimizer: r.optimizerS * 1e3 },
             threads: r.threads,
             device,
             gemm_kernel: r.gemmKernel,
@@ -82,6 +83,7 @@ export const benchTrainCommand = defineCommand({
     ctx.out(`FLOPs/token   ${num(r.flopsPerToken)}`);
     ctx.out(`seconds       ${num(r.seconds)} (${r.steps} timed steps)`);
     ctx.out(`final loss    ${num(r.finalLoss, 4)}`);
+    ctx.out(`per step      forward ${num(r.forwardS * 1e3)} ms, backward ${num(r.backwardS * 1e3)} ms, optimizer ${num(r.optimizerS * 1e3)} ms`);
     ctx.out(`threads       ${r.threads}`);
     ctx.out(`gemm kernel   ${r.gemmKernel}`);
     if (r.peakGflops > 0)
