@@ -220,7 +220,14 @@ int cmd_bench_attention(int argc, char** argv) {
     const std::string m = e.what();
     if (m.find("unknown") != std::string::npos || m.find(" must be ") != std::string::npos ||
         m.find("takes no parameters") != std::string::npos) {
-      std::fprintf(stderr, "error: bench-attention: %s\n", m.c_str());
+      std::string flag = m.find("unknown attention variant") != std::string::npos
+                             ? (mode == "scaling" ? "--variants" : "--variant") : "";
+      for (const auto& pf : kParamFlags)  // name the shorthand flag that set the parameter
+        if (flag.empty() && (m.find(std::string(" ") + pf.second + " must be") != std::string::npos ||
+                             m.find("'" + std::string(pf.second) + "'") != std::string::npos))
+          flag = pf.first;
+      std::fprintf(stderr, "error: bench-attention: %s%s\n",
+                   flag.empty() ? "" : ("invalid value for " + flag + ": ").c_str(), m.c_str());
       return 2;
     }
     throw;

@@ -5,6 +5,7 @@
  * counters, parameter errors, collision theory and a short training run. Timings are not tested
  * (bench_attention does that); test "attention/bert-lsh/timing" only prints them.
  */
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -161,8 +162,19 @@ Run run(const std::string& variant, const Params& p, const Case& cs, bool traini
   return {Vec(ctx.begin(), ctx.end()), Vec(dqkv.begin(), dqkv.end()), attn->counters(), attn->debug_state()};
 }
 
-// Compares the variant (double, and float loosely) with the dense reference.
+// Compares the variant (double, and float loosely) with the dense reference, on the default
+// path choice and with the bucket-blocked path forced on (min tokens 0; it applies to one hash
+// function or combine=and, the pair path runs otherwise).
+void expect_matches_reference_once(const Params& p, const Case& cs);
 void expect_matches_reference(const Params& p, const Case& cs) {
+  const int saved = bert_lsh_block_min_tokens();
+  for (int mt : {1 << 30, 0}) {
+    bert_lsh_set_block_min_tokens(mt);
+    expect_matches_reference_once(p, cs);
+  }
+  bert_lsh_set_block_min_tokens(saved);
+}
+void expect_matches_reference_once(const Params& p, const Case& cs) {
   Run r = run<double>("bert-lsh", p, cs);
   Ref ref = reference(cs, bert_lsh_parse(p), r.state);
   const double ec = max_diff(r.ctx, ref.ctx), eg = max_diff(r.dqkv, ref.dqkv);
@@ -232,10 +244,77 @@ LSHLAB_TEST("attention/bert-lsh/draws-replayable") {
   for (size_t i = 0; i < f.planes.size(); i++) same = same && f.planes[i] == r.state[1].second[off + i];
   LSHLAB_EXPECT(same);
   const uint64_t base = bert_lsh_family_index(6, 1, 1) << 20;
-  for (int j = 0; j < 12; j++) LSHLAB_EXPECT(f.planes[size_t(j)] == philox_normal(17, uint32_t(Stream::Attention), 4, base / 2 + j));
+  // Normal j: float Box-Muller pair on Philox words base + (j & ~1), base + (j | 1); the SSE2
+  // kernel equals the scalar definition bit for bit.
+  for (int j = 0; j < 12; j += 8) {
+    uint32_t w[8];
+    for (int l = 0; l < 8; l++) w[l] = philox_u32(17, uint32_t(Stream::Attention), 4, base + uint64_t(j + l));
+    float z[8], zs[8];
+    bert_lsh_normal8(w, z);
+    bert_lsh_normal8_scalar(w, zs);
+    for (int l = 0; l < 8 && j + l < 12; l++) LSHLAB_EXPECT(f.planes[size_t(j + l)] == double(zs[l]) && z[l] == zs[l]);
+  }
   BertLshFamily g;
   g.draw(4, cfg, 17, 5, bert_lsh_family_index(6, 1, 1));
   LSHLAB_EXPECT(g.planes != f.planes);
+}
+
+LSHLAB_TEST("attention/bert-lsh/normals-distribution") {
+  // The float Box-Muller: many words against the double libm Box-Muller (same pair, cos and sin)
+  // and as a sample: moments and the CDF at fixed points of N(0,1) (KS-style, 1e6 draws).
+  const int N = 1 << 20;
+  std::vector<float> z(N);
+  double maxerr = 0;
+  for (int k = 0; k < N; k += 8) {
+    uint32_t w[8];
+    for (int l = 0; l < 8; l++) w[l] = philox_u32(3, 9, 1, uint64_t(k + l));
+    bert_lsh_normal8(w, z.data() + k);
+    for (int p = 0; p < 4; p++) {
+      const double u1 = (double(w[2 * p] >> 8) + 1.0) / 16777216.0, u2 = double(w[2 * p + 1] >> 8) / 16777216.0;
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      maxerr = std::max({maxerr, std::fabs(z[size_t(k + 2 * p)] - r * std::cos(6.283185307179586 * u2)),
+                         std::fabs(z[size_t(k + 2 * p + 1)] - r * std::sin(6.283185307179586 * u2))});
+    }
+  }
+  double m1 = 0, m2 = 0, m4 = 0;
+  for (float x : z) { m1 += x; m2 += double(x) * x; m4 += double(x) * x * x * x; }
+  m1 /= N; m2 /= N; m4 /= N;
+  std::vector<float> sorted(z);
+  std::sort(sorted.begin(), sorted.end());
+  double ks = 0;
+  for (int i = 0; i < N; i += 97) {
+    const double cdf = 0.5 * std::erfc(-double(sorted[size_t(i)]) / std::sqrt(2.0));
+    ks = std::max(ks, std::fabs(cdf - (i + 0.5) / N));
+  }
+  std::fprintf(stderr, "    max |float - double Box-Muller| %.3g, mean %.4f var %.4f kurt %.4f, KS %.5f\n", maxerr, m1, m2, m4, ks);
+  LSHLAB_EXPECT(maxerr < 5e-5);
+  LSHLAB_EXPECT(std::fabs(m1) < 5e-3 && std::fabs(m2 - 1) < 6e-3 && std::fabs(m4 - 3) < 4e-2);
+  LSHLAB_EXPECT(ks < 2e-3);  // 1.36/sqrt(N) = 1.3e-3 at 5%
+}
+
+LSHLAB_TEST("attention/bert-lsh/blocked-path") {
+  // Larger cases on the blocked path (default threshold) against the dense reference: dropout
+  // with fill=masked (keep bits per entry), padding, several buckets, combine=and.
+  const int saved = bert_lsh_block_min_tokens();
+  bert_lsh_set_block_min_tokens(0);
+  for (bool training : {false, true}) {
+    Case cs(2, 40, 2, 8, 7, 30);
+    Run e = run<double>("bert-lsh", {{"fill", "masked"}}, cs, training, 0.2);
+    bert_lsh_set_block_min_tokens(1 << 30);
+    Run p = run<double>("bert-lsh", {{"fill", "masked"}}, cs, training, 0.2);
+    bert_lsh_set_block_min_tokens(0);
+    const double ec = max_diff(e.ctx, p.ctx), eg = max_diff(e.dqkv, p.dqkv);
+    if (ec > 1e-12 || eg > 1e-12) std::fprintf(stderr, "    training=%d: blocked vs pairs ctx %.3g dqkv %.3g\n", training, ec, eg);
+    LSHLAB_EXPECT(ec < 1e-12 && eg < 1e-12);
+    LSHLAB_EXPECT(e.counters.dot_products == p.counters.dot_products);
+  }
+  expect_matches_reference_once({}, Case(2, 70, 2, 8, 9, 31));
+  expect_matches_reference_once({{"fill", "masked"}}, Case(2, 70, 2, 8, 9, 32));
+  expect_matches_reference_once({{"fill", "masked"}, {"bands", "5"}, {"table_size", "7"}}, Case(2, 50, 2, 8, 9, 33));
+  expect_matches_reference_once({{"combine", "and"}, {"num_hashes", "3"}, {"table_size", "3"}}, Case(2, 50, 2, 8, 9, 34));
+  expect_matches_reference_once({{"symmetric", "none"}, {"fill", "masked"}}, Case(2, 50, 2, 8, 9, 35));
+  expect_matches_reference_once({{"table_size", "1000000"}, {"bands", "12"}}, Case(1, 64, 2, 8, 0, 36));  // sort path
+  bert_lsh_set_block_min_tokens(saved);
 }
 
 LSHLAB_TEST("attention/bert-lsh/counters") {

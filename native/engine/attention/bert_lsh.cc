@@ -78,6 +78,12 @@ void BertLshAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, con
   const bool drop = c.training && c.dropout > 0;
   dense_ = drop && !cfg_.fill_masked;
   if ((int)heads_.size() < B * H) heads_.resize(size_t(B) * H);
+  blocked_ = blocked_ok(n, drop) && !dense_;
+  if (blocked_) {  // one hash (or combine=and): bucket-blocked dense gemms, bert_lsh_block.cc
+    this->counters_.reset();
+    forward_blocked(ctx, qkv, mask, c);
+    return;
+  }
   if (dense_) {
     probs_.resize(size_t(B) * H * TT);
     dropped_.resize(size_t(B) * H * TT);
@@ -184,14 +190,17 @@ void BertLshAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, con
   // Small calls (the paper's n = 10) run all phases in one parallel_for: a pool round trip
   // costs more than the work. Stage times are then the slowest task's time per stage.
   if (int64_t(B) * H * TT <= 16384) {
-    std::vector<double> st(size_t(B) * H * 4, 0.0);
-    pool.parallel_for(B * H, [&](int bh) {
+    std::vector<double>& st = stage_times_;
+    st.assign(size_t(B) * H * 4, 0.0);
+    auto all = [&](int bh) {
       auto t = Clock::now();
       phase_hash(bh); st[size_t(bh) * 4] = seconds_since(t); t = Clock::now();
       phase_scores(bh); st[size_t(bh) * 4 + 1] = seconds_since(t); t = Clock::now();
       phase_softmax(bh); st[size_t(bh) * 4 + 2] = seconds_since(t); t = Clock::now();
       phase_values(bh); st[size_t(bh) * 4 + 3] = seconds_since(t);
-    });
+    };
+    if (pool.num_threads() <= 1 || B * H == 1) for (int bh = 0; bh < B * H; bh++) all(bh);
+    else pool.parallel_for(B * H, all);
     for (int bh = 0; bh < B * H; bh++) {
       AttentionCounters& c = this->counters_;
       c.time_hash_s = std::max(c.time_hash_s, st[size_t(bh) * 4]);
@@ -234,6 +243,7 @@ void BertLshAttention<T>::backward(T* dqkv, const T* dctx, const T* qkv, const i
   const bool drop = c.training && c.dropout > 0;
   const T scale = T(1.0 / std::sqrt(double(D)));
   const T inv_keep = drop ? T(1.0 / (1.0 - c.dropout)) : T(1);
+  if (blocked_) { backward_blocked(dqkv, dctx, qkv, mask, c); return; }
   auto t0 = Clock::now();
   ThreadPool::global().parallel_for(B * H, [&](int bh) {
     Head& hd = heads_[size_t(bh)];

@@ -35,10 +35,19 @@ struct BertLshConfig {
 // Validates params (errors name the parameter); throws lshlab::Error.
 BertLshConfig bert_lsh_parse(const AttentionParams& params);
 
-// One draw of the hash family. planes (num_hashes, bands, D) ~ N(0,1) (philox_normal), coef
+// Eight N(0,1) normals from eight Philox words: float Box-Muller on pairs (w[2p], w[2p+1]),
+// z[2p] = r cos(2 pi u2), z[2p+1] = r sin(2 pi u2), r = sqrt(-2 ln u1), u1 = ((w >> 8) + 1) / 2^24,
+// u2 = (w >> 8) / 2^24, with polynomial log/sin/cos (Cephes float minimax, ~1e-7 relative; no
+// libm). bert_lsh_normal8 is the SSE2 version, bit-identical to the scalar definition.
+void bert_lsh_normal8(const uint32_t w[8], float z[8]);
+void bert_lsh_normal8_scalar(const uint32_t w[8], float z[8]);
+
+// One draw of the hash family. planes (num_hashes, bands, D) ~ N(0,1) (float values), coef
 // (num_hashes, bands) in [0, table_size). Draw `family` uses Philox uint32 indices
-// [family << 20, (family + 1) << 20) of stream Attention at `step`: normals first (2 words
-// each, <= 2^18 normals), coefficients from word 2^19 on (C = (u32 * m) >> 32).
+// [family << 20, (family + 1) << 20) of stream Attention at `step`: normal j from the Box-Muller
+// pair on words (j & ~1, j | 1) (bert_lsh_normal8; <= 2^18 normals), coefficients from word 2^19
+// on (C = (u32 * m) >> 32). (Until this version normal j was philox_normal(base / 2 + j), double
+// Box-Muller on libm, cos only: 2 words per normal; it cost ~2.8x exact attention at n = 10.)
 struct BertLshFamily {
   int D = 0, bands = 0, num_hashes = 0, table_size = 0;
   std::vector<double> planes;
@@ -65,6 +74,11 @@ struct BertLshScratch {
 void bert_lsh_collisions(std::vector<int32_t>& pi, std::vector<int32_t>& pj, const int32_t* qb,
                          const int32_t* kb, int n, int num_hashes, int table_size, bool upper_only,
                          bool combine_and, BertLshScratch& s);
+
+// The blocked dense path (one hash, or combine=and) is used for sequences of at least this many
+// tokens; tests lower it to 0 to run it on small cases. Default 64.
+void bert_lsh_set_block_min_tokens(int n);
+int bert_lsh_block_min_tokens();
 
 // For the collision benchmark: do x and y (D doubles) collide under draw `draw` of the family
 // (Philox seed `seed`, step 0, family index `draw`)?
@@ -103,8 +117,29 @@ class BertLshAttention : public Attention<T> {
     std::vector<uint8_t> ekeep;           // (E) dropout keep (fill=masked, training)
     std::vector<T> crow;                  // (T) probability of every zero-logit key (fill=zero)
     std::vector<T> colsum;                // (D) sum of V over unpadded keys (fill=zero)
+    // Blocked path (bert_lsh_block.cc): rows grouped by bucket, per-row partial softmax / rowdot
+    // statistics of the U part (row as query) and the L part (row as key, transposed fill).
+    std::vector<int32_t> qrows, krows, degU, degL;
+    std::vector<uint64_t> key;
+    std::vector<double> mU, sU, mL, sL, rdU, rdL, srU, srL;
+    std::vector<uint8_t> hasU, hasL;      // row written by a U / L block product
+    std::vector<T> side;                  // (T, D) ctx from L blocks; dV from L blocks (backward)
+    int nvalid = 0;
+    int64_t fallback = 0;                 // fill=masked diagonal rows (deg 0, unpadded)
   };
+  // One bucket of one (b, h) on the blocked path: query rows qrows[q0, q0+qn), key rows
+  // krows[k0, k0+kn); its (qn, kn) matrices start at arena offset `off`.
+  struct Block { int bh, q0, qn, k0, kn; int64_t off; };
   void build_rows(Head& hd, int n, const int32_t* m) const;
+  bool blocked_ok(int n, bool drop) const;
+  void forward_blocked(T* ctx, const T* qkv, const int32_t* mask, const AttentionCall& c);
+  void backward_blocked(T* dqkv, const T* dctx, const T* qkv, const int32_t* mask,
+                        const AttentionCall& c);
+  bool blocked_ = false;
+  std::vector<double> stage_times_;       // small calls: per (b, h) stage times, kept allocated
+  std::vector<Block> blocks_;
+  std::vector<T> pu_, pl_, du_, dl_;      // (sum of qn kn) P of U / L entries, dP raw
+  std::vector<uint8_t> ku_, kl_;          // dropout keep of U / L entries
   BertLshConfig cfg_;
   std::vector<Head> heads_;  // (B*H)
   int B_ = 0, H_ = 0, D_ = 0;

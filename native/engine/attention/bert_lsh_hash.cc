@@ -5,6 +5,10 @@
  */
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "attention/bert_lsh.h"
 #include "attention/params.h"
@@ -26,6 +30,105 @@ BertLshConfig bert_lsh_parse(const AttentionParams& p) {
   return c;
 }
 
+namespace {
+// Float Box-Muller on 24-bit uniforms with Cephes-style polynomials (logf, sinf, cosf on
+// [-pi/4, pi/4]): rounding-level accuracy, no libm, and the same IEEE float operations in the SSE2
+// path and the scalar one (the engine builds with -std=c++17, so no FMA contraction).
+// Pair p of words (w0, w1): u1 = ((w0 >> 8) + 1) / 2^24 in (0, 1], u2 = (w1 >> 8) / 2^24 in
+// [0, 1); r = sqrt(-2 ln u1); z0 = r cos(2 pi u2), z1 = r sin(2 pi u2). Quadrant q = floor(4 u2 +
+// 1/2) mod 4 and f = u2 - q/4 in [-1/8, 1/8] are exact, so the only reduction error is 2 pi f.
+constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f, kSqrtHalf = 0.707106781186547524f;
+constexpr float kL[9] = {7.0376836292E-2f, -1.1514610310E-1f, 1.1676998740E-1f, -1.2420140846E-1f,
+                         1.4249322787E-1f, -1.6668057665E-1f, 2.0000714765E-1f, -2.4999993993E-1f,
+                         3.3333331174E-1f};
+constexpr float kS0 = -1.9515295891E-4f, kS1 = 8.3321608736E-3f, kS2 = -1.6666654611E-1f;
+constexpr float kC0 = 2.443315711809948E-5f, kC1 = -1.388731625493765E-3f, kC2 = 4.166664568298827E-2f;
+constexpr float kTwoPi = 6.28318530717958647692f;
+
+// One Box-Muller pair, scalar (the definition; the SSE2 path below performs the same operations).
+inline void normal_pair_scalar(uint32_t w0, uint32_t w1, float& z0, float& z1) {
+  const float u1 = float((w0 >> 8) + 1u) * (1.0f / 16777216.0f);
+  const float u2 = float(w1 >> 8) * (1.0f / 16777216.0f);
+  // ln u1: u1 = m 2^e, m in [sqrt(1/2), sqrt(2)).
+  uint32_t bits;
+  std::memcpy(&bits, &u1, 4);
+  int e = int((bits >> 23) & 0xff) - 126;
+  bits = (bits & 0x007fffffu) | 0x3f000000u;  // m in [0.5, 1)
+  float m;
+  std::memcpy(&m, &bits, 4);
+  const bool lo = m < kSqrtHalf;
+  e -= lo ? 1 : 0;
+  m = (lo ? m + m : m) - 1.0f;
+  const float fe = float(e), zz = m * m;
+  float y = kL[0];
+  for (int i = 1; i < 9; i++) y = y * m + kL[i];
+  y = y * m * zz;
+  y = y + fe * kLn2Lo;
+  y = y - 0.5f * zz;
+  const float lnu = (m + y) + fe * kLn2Hi;
+  const float r = std::sqrt(-2.0f * lnu);
+  // cos, sin of 2 pi u2.
+  const int q = int(u2 * 4.0f + 0.5f);
+  const float a = (u2 - float(q) * 0.25f) * kTwoPi, a2 = a * a;
+  const float s = a + a * a2 * ((kS0 * a2 + kS1) * a2 + kS2);
+  const float c = (1.0f - 0.5f * a2) + a2 * a2 * ((kC0 * a2 + kC1) * a2 + kC2);
+  const int qq = q & 3;
+  const float cs = qq == 0 ? c : qq == 1 ? -s : qq == 2 ? -c : s;
+  const float sn = qq == 0 ? s : qq == 1 ? c : qq == 2 ? -s : -c;
+  z0 = r * cs;
+  z1 = r * sn;
+}
+}  // namespace
+
+void bert_lsh_normal8(const uint32_t w[8], float z[8]) {
+#if defined(__SSE2__)
+  // Lane p holds pair (w[2p], w[2p+1]).
+  const __m128i wa = _mm_setr_epi32(int(w[0]), int(w[2]), int(w[4]), int(w[6]));
+  const __m128i wb = _mm_setr_epi32(int(w[1]), int(w[3]), int(w[5]), int(w[7]));
+  const __m128 inv24 = _mm_set1_ps(1.0f / 16777216.0f);
+  const __m128 u1 = _mm_mul_ps(_mm_cvtepi32_ps(_mm_add_epi32(_mm_srli_epi32(wa, 8), _mm_set1_epi32(1))), inv24);
+  const __m128 u2 = _mm_mul_ps(_mm_cvtepi32_ps(_mm_srli_epi32(wb, 8)), inv24);
+  __m128i bits = _mm_castps_si128(u1);
+  __m128i e = _mm_sub_epi32(_mm_and_si128(_mm_srli_epi32(bits, 23), _mm_set1_epi32(0xff)), _mm_set1_epi32(126));
+  __m128 m = _mm_castsi128_ps(_mm_or_si128(_mm_and_si128(bits, _mm_set1_epi32(0x007fffff)), _mm_set1_epi32(0x3f000000)));
+  const __m128 lo = _mm_cmplt_ps(m, _mm_set1_ps(kSqrtHalf));
+  e = _mm_add_epi32(e, _mm_castps_si128(lo));  // lo lanes are all ones = -1
+  m = _mm_sub_ps(_mm_or_ps(_mm_and_ps(lo, _mm_add_ps(m, m)), _mm_andnot_ps(lo, m)), _mm_set1_ps(1.0f));
+  const __m128 fe = _mm_cvtepi32_ps(e), zz = _mm_mul_ps(m, m);
+  __m128 y = _mm_set1_ps(kL[0]);
+  for (int i = 1; i < 9; i++) y = _mm_add_ps(_mm_mul_ps(y, m), _mm_set1_ps(kL[i]));
+  y = _mm_mul_ps(_mm_mul_ps(y, m), zz);
+  y = _mm_add_ps(y, _mm_mul_ps(fe, _mm_set1_ps(kLn2Lo)));
+  y = _mm_sub_ps(y, _mm_mul_ps(_mm_set1_ps(0.5f), zz));
+  const __m128 lnu = _mm_add_ps(_mm_add_ps(m, y), _mm_mul_ps(fe, _mm_set1_ps(kLn2Hi)));
+  const __m128 r = _mm_sqrt_ps(_mm_mul_ps(_mm_set1_ps(-2.0f), lnu));
+  const __m128i q = _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(u2, _mm_set1_ps(4.0f)), _mm_set1_ps(0.5f)));
+  const __m128 a = _mm_mul_ps(_mm_sub_ps(u2, _mm_mul_ps(_mm_cvtepi32_ps(q), _mm_set1_ps(0.25f))), _mm_set1_ps(kTwoPi));
+  const __m128 a2 = _mm_mul_ps(a, a);
+  const __m128 s = _mm_add_ps(a, _mm_mul_ps(_mm_mul_ps(a, a2),
+      _mm_add_ps(_mm_mul_ps(_mm_add_ps(_mm_mul_ps(_mm_set1_ps(kS0), a2), _mm_set1_ps(kS1)), a2), _mm_set1_ps(kS2))));
+  const __m128 c = _mm_add_ps(_mm_sub_ps(_mm_set1_ps(1.0f), _mm_mul_ps(_mm_set1_ps(0.5f), a2)), _mm_mul_ps(_mm_mul_ps(a2, a2),
+      _mm_add_ps(_mm_mul_ps(_mm_add_ps(_mm_mul_ps(_mm_set1_ps(kC0), a2), _mm_set1_ps(kC1)), a2), _mm_set1_ps(kC2))));
+  alignas(16) float rr[4], cc[4], ss[4];
+  alignas(16) int32_t qi[4];
+  _mm_store_ps(rr, r); _mm_store_ps(cc, c); _mm_store_ps(ss, s);
+  _mm_store_si128(reinterpret_cast<__m128i*>(qi), q);
+  for (int p = 0; p < 4; p++) {
+    const int qq = qi[p] & 3;
+    const float cs = qq == 0 ? cc[p] : qq == 1 ? -ss[p] : qq == 2 ? -cc[p] : ss[p];
+    const float sn = qq == 0 ? ss[p] : qq == 1 ? cc[p] : qq == 2 ? -ss[p] : -cc[p];
+    z[2 * p] = rr[p] * cs;
+    z[2 * p + 1] = rr[p] * sn;
+  }
+#else
+  bert_lsh_normal8_scalar(w, z);
+#endif
+}
+
+void bert_lsh_normal8_scalar(const uint32_t w[8], float z[8]) {
+  for (int p = 0; p < 4; p++) normal_pair_scalar(w[2 * p], w[2 * p + 1], z[2 * p], z[2 * p + 1]);
+}
+
 void BertLshFamily::draw(int D_, const BertLshConfig& cfg, uint64_t seed, uint32_t step,
                          uint64_t family) {
   D = D_; bands = cfg.bands; num_hashes = cfg.num_hashes; table_size = cfg.table_size;
@@ -38,17 +141,20 @@ void BertLshFamily::draw(int D_, const BertLshConfig& cfg, uint64_t seed, uint32
   coef.resize(size_t(num_hashes) * bands);
   const uint64_t base = family << 20;
   const uint32_t stream = uint32_t(Stream::Attention);
-  // Normal j = philox_normal(seed, stream, step, base/2 + j): words base+2j, base+2j+1, so one
-  // Philox block of 4 words gives normals 2k and 2k+1 (same values, half the Philox calls).
-  for (int64_t k = 0; 2 * k < count; k++) {
-    const uint64_t idx = base + uint64_t(k) * 4;
-    uint32_t ctr[4] = {uint32_t(idx >> 2), uint32_t(idx >> 34), stream, step};
-    Philox4x32::generate(ctr, seed);
-    for (int l = 0; l < 2 && 2 * k + l < count; l++) {
-      const double u1 = (double(ctr[2 * l] >> 8) + 1.0) / 16777217.0;
-      const double u2 = double(ctr[2 * l + 1] >> 8) / 16777216.0;
-      planes[size_t(2 * k + l)] = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  // Normal j is half of a Box-Muller pair on words base + (j & ~1), base + (j | 1) (cos for even
+  // j, sin for odd j): bert_lsh_normal8 turns two Philox blocks into 8 normals.
+  uint32_t w[8];
+  float z[8];
+  for (int64_t k = 0; k < count; k += 8) {
+    for (int half = 0; half < 2; half++) {
+      const uint64_t idx = base + uint64_t(k) + 4 * uint64_t(half);
+      uint32_t* ctr = w + 4 * half;
+      ctr[0] = uint32_t(idx >> 2); ctr[1] = uint32_t(idx >> 34); ctr[2] = stream; ctr[3] = step;
+      Philox4x32::generate(ctr, seed);
     }
+    bert_lsh_normal8(w, z);
+    const int64_t lim = std::min<int64_t>(8, count - k);
+    for (int64_t l = 0; l < lim; l++) planes[size_t(k + l)] = double(z[l]);
   }
   for (size_t k = 0; k < coef.size(); k++) {
     const uint32_t u = philox_u32(seed, stream, step, base + (uint64_t(1) << 19) + k);
@@ -61,11 +167,14 @@ int32_t BertLshFamily::bucket(int h, const T* x, int64_t stride) const {
   int64_t sum = 0;
   for (int b = 0; b < bands; b++) {
     const double* r = planes.data() + (size_t(h) * bands + b) * D;
-    double d0 = 0, d1 = 0;  // two chains: the projection is latency-bound otherwise
+    double d0 = 0, d1 = 0, d2 = 0, d3 = 0;  // four chains: the projection is latency-bound otherwise
     int d = 0;
-    for (; d + 1 < D; d += 2) { d0 += r[d] * double(x[d * stride]); d1 += r[d + 1] * double(x[(d + 1) * stride]); }
-    if (d < D) d0 += r[d] * double(x[d * stride]);
-    if (d0 + d1 > 0) sum += coef[size_t(h) * bands + b];  // torch.sign(0) = 0: a zero adds nothing
+    for (; d + 3 < D; d += 4) {
+      d0 += r[d] * double(x[d * stride]); d1 += r[d + 1] * double(x[(d + 1) * stride]);
+      d2 += r[d + 2] * double(x[(d + 2) * stride]); d3 += r[d + 3] * double(x[(d + 3) * stride]);
+    }
+    for (; d < D; d++) d0 += r[d] * double(x[d * stride]);
+    if ((d0 + d1) + (d2 + d3) > 0) sum += coef[size_t(h) * bands + b];  // torch.sign(0) = 0: a zero adds nothing
   }
   return int32_t(sum % table_size);
 }
