@@ -162,9 +162,50 @@ void BertLshFamily::draw(int D_, const BertLshConfig& cfg, uint64_t seed, uint32
   }
 }
 
+namespace {
+// Projection r . x in double for a contiguous float row: four 2-wide accumulators, summed as
+// ((a0 + a1) + (a2 + a3)) lane by lane, then lane 0 + lane 1, then the scalar tail.
+inline double project(const double* r, const float* x, int D) {
+#if defined(__SSE2__)
+  __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+  int d = 0;
+  for (; d + 7 < D; d += 8) {
+    const __m128 x0 = _mm_loadu_ps(x + d), x1 = _mm_loadu_ps(x + d + 4);
+    a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(r + d), _mm_cvtps_pd(x0)));
+    a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_loadu_pd(r + d + 2), _mm_cvtps_pd(_mm_movehl_ps(x0, x0))));
+    a2 = _mm_add_pd(a2, _mm_mul_pd(_mm_loadu_pd(r + d + 4), _mm_cvtps_pd(x1)));
+    a3 = _mm_add_pd(a3, _mm_mul_pd(_mm_loadu_pd(r + d + 6), _mm_cvtps_pd(_mm_movehl_ps(x1, x1))));
+  }
+  const __m128d t = _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3));
+  alignas(16) double l[2];
+  _mm_store_pd(l, t);
+  double acc = l[0] + l[1];
+  for (; d < D; d++) acc += r[d] * double(x[d]);
+  return acc;
+#else
+  double acc = 0;
+  for (int d = 0; d < D; d++) acc += r[d] * double(x[d]);
+  return acc;
+#endif
+}
+inline double project(const double* r, const double* x, int D) {
+  double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+  int d = 0;
+  for (; d + 3 < D; d += 4) { d0 += r[d] * x[d]; d1 += r[d + 1] * x[d + 1]; d2 += r[d + 2] * x[d + 2]; d3 += r[d + 3] * x[d + 3]; }
+  for (; d < D; d++) d0 += r[d] * x[d];
+  return (d0 + d1) + (d2 + d3);
+}
+}  // namespace
+
 template <typename T>
 int32_t BertLshFamily::bucket(int h, const T* x, int64_t stride) const {
   int64_t sum = 0;
+  if (stride == 1) {
+    for (int b = 0; b < bands; b++)
+      if (project(planes.data() + (size_t(h) * bands + b) * D, x, D) > 0) sum += coef[size_t(h) * bands + b];
+    if (bands <= 8) { while (sum >= table_size) sum -= table_size; return int32_t(sum); }  // no division
+    return int32_t(sum % table_size);
+  }
   for (int b = 0; b < bands; b++) {
     const double* r = planes.data() + (size_t(h) * bands + b) * D;
     double d0 = 0, d1 = 0, d2 = 0, d3 = 0;  // four chains: the projection is latency-bound otherwise
