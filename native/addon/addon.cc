@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "addon.h"
+#include "attention/attention.h"
 #include "core/common.h"
 #include "core/cpu_info.h"
 #include "core/threadpool.h"
@@ -48,7 +49,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Object cuda = Napi::Object::New(env);
     cuda.Set("compiled", false);
     cuda.Set("devices", Napi::Array::New(env, 0));
-    cuda.Set("message", "CUDA backend not compiled in this build");
+    cuda.Set("message", "no CUDA backend in this build; the engine runs on the CPU");
 
     Napi::Object out = Napi::Object::New(env);
     out.Set("engineVersion", LSHLAB_ENGINE_VERSION);
@@ -56,6 +57,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("threads", lshlab::ThreadPool::global().num_threads());
     out.Set("gemmKernel", lshlab::gemm_kernel_name());
     out.Set("cuda", cuda);
+    Napi::Array variants = Napi::Array::New(env);
+    uint32_t nv = 0;
+    for (const char* const* v = lshlab::attention_variant_names(); *v; v++) variants.Set(nv++, *v);
+    out.Set("attentionVariants", variants);
     return out;
   });
 }

@@ -89,6 +89,8 @@ export interface EngineInfo {
   threads: number;
   gemmKernel: string;
   cuda: CudaInfo;
+  /** Attention variants this build implements (e.g. exact, bert-lsh, yoso-e, yoso, reformer). */
+  attentionVariants: string[];
 }
 
 export interface GradCheckResult {

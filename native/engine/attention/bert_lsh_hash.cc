@@ -109,17 +109,16 @@ void bert_lsh_normal8(const uint32_t w[8], float z[8]) {
       _mm_add_ps(_mm_mul_ps(_mm_add_ps(_mm_mul_ps(_mm_set1_ps(kS0), a2), _mm_set1_ps(kS1)), a2), _mm_set1_ps(kS2))));
   const __m128 c = _mm_add_ps(_mm_sub_ps(_mm_set1_ps(1.0f), _mm_mul_ps(_mm_set1_ps(0.5f), a2)), _mm_mul_ps(_mm_mul_ps(a2, a2),
       _mm_add_ps(_mm_mul_ps(_mm_add_ps(_mm_mul_ps(_mm_set1_ps(kC0), a2), _mm_set1_ps(kC1)), a2), _mm_set1_ps(kC2))));
-  alignas(16) float rr[4], cc[4], ss[4];
-  alignas(16) int32_t qi[4];
-  _mm_store_ps(rr, r); _mm_store_ps(cc, c); _mm_store_ps(ss, s);
-  _mm_store_si128(reinterpret_cast<__m128i*>(qi), q);
-  for (int p = 0; p < 4; p++) {
-    const int qq = qi[p] & 3;
-    const float cs = qq == 0 ? cc[p] : qq == 1 ? -ss[p] : qq == 2 ? -cc[p] : ss[p];
-    const float sn = qq == 0 ? ss[p] : qq == 1 ? cc[p] : qq == 2 ? -ss[p] : -cc[p];
-    z[2 * p] = rr[p] * cs;
-    z[2 * p + 1] = rr[p] * sn;
-  }
+  // Quadrant rotation without branches: (X, Y) = q odd ? (s, c) : (c, s); cos gets a minus sign
+  // for q = 1, 2 ((q + 1) & 2), sin for q = 2, 3 (q & 2).
+  const __m128 odd = _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(q, _mm_set1_epi32(1)), _mm_set1_epi32(1)));
+  const __m128 X = _mm_or_ps(_mm_and_ps(odd, s), _mm_andnot_ps(odd, c));
+  const __m128 Y = _mm_or_ps(_mm_and_ps(odd, c), _mm_andnot_ps(odd, s));
+  const __m128 sa = _mm_castsi128_ps(_mm_slli_epi32(_mm_and_si128(_mm_add_epi32(q, _mm_set1_epi32(1)), _mm_set1_epi32(2)), 30));
+  const __m128 sb = _mm_castsi128_ps(_mm_slli_epi32(_mm_and_si128(q, _mm_set1_epi32(2)), 30));
+  const __m128 z0 = _mm_mul_ps(r, _mm_xor_ps(X, sa)), z1 = _mm_mul_ps(r, _mm_xor_ps(Y, sb));
+  _mm_storeu_ps(z, _mm_unpacklo_ps(z0, z1));
+  _mm_storeu_ps(z + 4, _mm_unpackhi_ps(z0, z1));
 #else
   bert_lsh_normal8_scalar(w, z);
 #endif
@@ -195,14 +194,53 @@ inline double project(const double* r, const double* x, int D) {
   for (; d < D; d++) d0 += r[d] * x[d];
   return (d0 + d1) + (d2 + d3);
 }
+// Two projections (bands r and s) in one pass over x, each summed exactly as project() does.
+inline void project2(const double* r, const double* q, const float* x, int D, double& pr, double& pq) {
+#if defined(__SSE2__)
+  __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  int d = 0;
+  for (; d + 7 < D; d += 8) {
+    const __m128 x0 = _mm_loadu_ps(x + d), x1 = _mm_loadu_ps(x + d + 4);
+    const __m128d y0 = _mm_cvtps_pd(x0), y1 = _mm_cvtps_pd(_mm_movehl_ps(x0, x0));
+    const __m128d y2 = _mm_cvtps_pd(x1), y3 = _mm_cvtps_pd(_mm_movehl_ps(x1, x1));
+    a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(r + d), y0));
+    b0 = _mm_add_pd(b0, _mm_mul_pd(_mm_loadu_pd(q + d), y0));
+    a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_loadu_pd(r + d + 2), y1));
+    b1 = _mm_add_pd(b1, _mm_mul_pd(_mm_loadu_pd(q + d + 2), y1));
+    a2 = _mm_add_pd(a2, _mm_mul_pd(_mm_loadu_pd(r + d + 4), y2));
+    b2 = _mm_add_pd(b2, _mm_mul_pd(_mm_loadu_pd(q + d + 4), y2));
+    a3 = _mm_add_pd(a3, _mm_mul_pd(_mm_loadu_pd(r + d + 6), y3));
+    b3 = _mm_add_pd(b3, _mm_mul_pd(_mm_loadu_pd(q + d + 6), y3));
+  }
+  alignas(16) double l[2], m[2];
+  _mm_store_pd(l, _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3)));
+  _mm_store_pd(m, _mm_add_pd(_mm_add_pd(b0, b1), _mm_add_pd(b2, b3)));
+  double acc = l[0] + l[1], acq = m[0] + m[1];
+  for (; d < D; d++) { acc += r[d] * double(x[d]); acq += q[d] * double(x[d]); }
+  pr = acc; pq = acq;
+#else
+  pr = project(r, x, D); pq = project(q, x, D);
+#endif
+}
+inline void project2(const double* r, const double* q, const double* x, int D, double& pr, double& pq) {
+  pr = project(r, x, D); pq = project(q, x, D);
+}
 }  // namespace
 
 template <typename T>
 int32_t BertLshFamily::bucket(int h, const T* x, int64_t stride) const {
   int64_t sum = 0;
   if (stride == 1) {
-    for (int b = 0; b < bands; b++)
-      if (project(planes.data() + (size_t(h) * bands + b) * D, x, D) > 0) sum += coef[size_t(h) * bands + b];
+    const double* r = planes.data() + size_t(h) * bands * D;
+    const int32_t* cf = coef.data() + size_t(h) * bands;
+    int b = 0;
+    for (; b + 1 < bands; b += 2) {
+      double p0, p1;
+      project2(r + size_t(b) * D, r + size_t(b + 1) * D, x, D, p0, p1);
+      if (p0 > 0) sum += cf[b];
+      if (p1 > 0) sum += cf[b + 1];
+    }
+    if (b < bands && project(r + size_t(b) * D, x, D) > 0) sum += cf[b];
     if (bands <= 8) { while (sum >= table_size) sum -= table_size; return int32_t(sum); }  // no division
     return int32_t(sum % table_size);
   }

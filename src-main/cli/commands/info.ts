@@ -31,6 +31,7 @@ export const infoCommand = defineCommand({
       threads: e.threads,
       gemm_kernel: e.gemmKernel,
       cuda: { compiled: e.cuda.compiled, devices: e.cuda.devices, message: e.cuda.message },
+      attention_variants: e.attentionVariants,
       data_dir: data.dir,
       data_dir_source: data.source,
     };
@@ -53,6 +54,7 @@ export const infoCommand = defineCommand({
       ['threads', String(e.threads)],
       ['gemm', e.gemmKernel],
       ['cuda', cuda],
+      ['attention', e.attentionVariants.join(', ')],
       ['data dir', `${data.dir} (${data.source})`],
     ];
     for (const [k, v] of rows) ctx.out(`${k.padEnd(9)}  ${v}`);
