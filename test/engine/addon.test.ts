@@ -23,8 +23,9 @@ test('info() has the documented shape', () => {
   assert.deepEqual(i.cuda, {
     compiled: false,
     devices: [],
-    message: 'CUDA backend not compiled in this build',
+    message: 'no CUDA backend in this build; the engine runs on the CPU',
   });
+  for (const v of ['exact', 'bert-lsh', 'yoso-e', 'yoso', 'reformer']) assert.ok(i.attentionVariants.includes(v), v);
 });
 
 test('setThreads changes the pool size and validates n', () => {
