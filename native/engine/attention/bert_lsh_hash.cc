@@ -12,6 +12,7 @@
 
 #include "attention/bert_lsh.h"
 #include "attention/params.h"
+#include "core/cpu_info.h"
 #include "core/philox.h"
 
 namespace lshlab {
@@ -80,6 +81,44 @@ inline void normal_pair_scalar(uint32_t w0, uint32_t w1, float& z0, float& z1) {
 }
 }  // namespace
 
+namespace {
+#if defined(__SSE2__)
+// Four Philox-4x32-10 blocks at once, words in SoA vectors; bit-identical to Philox4x32::generate.
+inline void mul_hilo(__m128i a, __m128i m, __m128i& lo, __m128i& hi) {
+  const __m128i e = _mm_shuffle_epi32(_mm_mul_epu32(a, m), _MM_SHUFFLE(3, 1, 2, 0));  // l0 l2 h0 h2
+  const __m128i o = _mm_shuffle_epi32(_mm_mul_epu32(_mm_srli_epi64(a, 32), m), _MM_SHUFFLE(3, 1, 2, 0));
+  lo = _mm_unpacklo_epi32(e, o);
+  hi = _mm_unpackhi_epi32(e, o);
+}
+void philox4_sse2(uint32_t blk[16], uint64_t seed) {  // blk[4 b + w]: word w of block b
+  __m128i c0 = _mm_setr_epi32(int(blk[0]), int(blk[4]), int(blk[8]), int(blk[12]));
+  __m128i c1 = _mm_setr_epi32(int(blk[1]), int(blk[5]), int(blk[9]), int(blk[13]));
+  __m128i c2 = _mm_setr_epi32(int(blk[2]), int(blk[6]), int(blk[10]), int(blk[14]));
+  __m128i c3 = _mm_setr_epi32(int(blk[3]), int(blk[7]), int(blk[11]), int(blk[15]));
+  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+  const __m128i M0 = _mm_set1_epi32(int(0xD2511F53u)), M1 = _mm_set1_epi32(int(0xCD9E8D57u));
+  for (int r = 0; r < 10; r++) {
+    __m128i lo0, hi0, lo1, hi1;
+    mul_hilo(c0, M0, lo0, hi0);
+    mul_hilo(c2, M1, lo1, hi1);
+    c0 = _mm_xor_si128(_mm_xor_si128(hi1, c1), _mm_set1_epi32(int(k0)));
+    c1 = lo1;
+    c2 = _mm_xor_si128(_mm_xor_si128(hi0, c3), _mm_set1_epi32(int(k1)));
+    c3 = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  alignas(16) uint32_t o[4][4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(o[0]), c0);
+  _mm_store_si128(reinterpret_cast<__m128i*>(o[1]), c1);
+  _mm_store_si128(reinterpret_cast<__m128i*>(o[2]), c2);
+  _mm_store_si128(reinterpret_cast<__m128i*>(o[3]), c3);
+  for (int b = 0; b < 4; b++)
+    for (int w = 0; w < 4; w++) blk[4 * b + w] = o[w][b];
+}
+#endif
+}  // namespace
+
 void bert_lsh_normal8(const uint32_t w[8], float z[8]) {
 #if defined(__SSE2__)
   // Lane p holds pair (w[2p], w[2p+1]).
@@ -142,17 +181,23 @@ void BertLshFamily::draw(int D_, const BertLshConfig& cfg, uint64_t seed, uint32
   const uint32_t stream = uint32_t(Stream::Attention);
   // Normal j is half of a Box-Muller pair on words base + (j & ~1), base + (j | 1) (cos for even
   // j, sin for odd j): bert_lsh_normal8 turns two Philox blocks into 8 normals.
-  uint32_t w[8];
-  float z[8];
-  for (int64_t k = 0; k < count; k += 8) {
-    for (int half = 0; half < 2; half++) {
-      const uint64_t idx = base + uint64_t(k) + 4 * uint64_t(half);
-      uint32_t* ctr = w + 4 * half;
+  // Four Philox blocks (16 words, 16 normals) per step, vectorised where SSE2 is there.
+  uint32_t w[16];
+  float z[16];
+  for (int64_t k = 0; k < count; k += 16) {
+    for (int blk = 0; blk < 4; blk++) {
+      const uint64_t idx = base + uint64_t(k) + 4 * uint64_t(blk);
+      uint32_t* ctr = w + 4 * blk;
       ctr[0] = uint32_t(idx >> 2); ctr[1] = uint32_t(idx >> 34); ctr[2] = stream; ctr[3] = step;
-      Philox4x32::generate(ctr, seed);
     }
+#if defined(__SSE2__)
+    philox4_sse2(w, seed);
+#else
+    for (int blk = 0; blk < 4; blk++) Philox4x32::generate(w + 4 * blk, seed);
+#endif
     bert_lsh_normal8(w, z);
-    const int64_t lim = std::min<int64_t>(8, count - k);
+    bert_lsh_normal8(w + 8, z + 8);
+    const int64_t lim = std::min<int64_t>(16, count - k);
     for (int64_t l = 0; l < lim; l++) planes[size_t(k + l)] = double(z[l]);
   }
   for (size_t k = 0; k < coef.size(); k++) {
@@ -161,6 +206,9 @@ void BertLshFamily::draw(int D_, const BertLshConfig& cfg, uint64_t seed, uint32
   }
 }
 
+namespace bert_lsh_detail {
+void project2_avx2(const double* r, const double* q, const float* x, int D, double& pr, double& pq);
+}
 namespace {
 // Projection r . x in double for a contiguous float row: four 2-wide accumulators, summed as
 // ((a0 + a1) + (a2 + a3)) lane by lane, then lane 0 + lane 1, then the scalar tail.
@@ -196,6 +244,8 @@ inline double project(const double* r, const double* x, int D) {
 }
 // Two projections (bands r and s) in one pass over x, each summed exactly as project() does.
 inline void project2(const double* r, const double* q, const float* x, int D, double& pr, double& pq) {
+  static const bool avx2 = cpu_info().avx2;
+  if (avx2) return bert_lsh_detail::project2_avx2(r, q, x, D, pr, pq);
 #if defined(__SSE2__)
   __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   int d = 0;
