@@ -232,8 +232,11 @@ LSHLAB_TEST("attention/bert-lsh/everything-collides-equals-exact") {
 }
 
 LSHLAB_TEST("attention/bert-lsh/draws-replayable") {
-  // debug_state holds what bert_lsh_family_index + BertLshFamily::draw give, and the fast normal
-  // loop equals philox_normal; reseed=per-call changes with the step, fixed does not.
+  // debug_state holds what bert_lsh_family_index + BertLshFamily::draw give, and the vectorised
+  // draw (4 Philox blocks at once, SSE2 Box-Muller) equals the scalar definition on philox_u32
+  // words; reseed=per-call changes with the step, fixed does not. (Before the float Box-Muller,
+  // normal j was philox_normal(base / 2 + j); the bits changed, the distribution did not: see
+  // normals-distribution.)
   Case cs(2, 5, 2, 4, 0, 15);
   Run r = run<double>("bert-lsh", {{"bands", "3"}}, cs);
   BertLshConfig cfg = bert_lsh_parse({{"bands", "3"}});
@@ -246,13 +249,21 @@ LSHLAB_TEST("attention/bert-lsh/draws-replayable") {
   const uint64_t base = bert_lsh_family_index(6, 1, 1) << 20;
   // Normal j: float Box-Muller pair on Philox words base + (j & ~1), base + (j | 1); the SSE2
   // kernel equals the scalar definition bit for bit.
-  for (int j = 0; j < 12; j += 8) {
-    uint32_t w[8];
-    for (int l = 0; l < 8; l++) w[l] = philox_u32(17, uint32_t(Stream::Attention), 4, base + uint64_t(j + l));
-    float z[8], zs[8];
-    bert_lsh_normal8(w, z);
-    bert_lsh_normal8_scalar(w, zs);
-    for (int l = 0; l < 8 && j + l < 12; l++) LSHLAB_EXPECT(f.planes[size_t(j + l)] == double(zs[l]) && z[l] == zs[l]);
+  BertLshFamily big;  // 3 x 5 x 7 = 105 normals: several 16-normal steps and a partial one
+  BertLshConfig bc = bert_lsh_parse({{"bands", "5"}, {"num_hashes", "3"}});
+  big.draw(7, bc, 17, 4, bert_lsh_family_index(6, 1, 1));
+  for (const BertLshFamily* fam : {&f, &big}) {
+    const int cnt = int(fam->planes.size());
+    bool all = true;
+    for (int j = 0; j < cnt; j += 8) {
+      uint32_t w[8];
+      for (int l = 0; l < 8; l++) w[l] = philox_u32(17, uint32_t(Stream::Attention), 4, base + uint64_t(j + l));
+      float z[8], zs[8];
+      bert_lsh_normal8(w, z);
+      bert_lsh_normal8_scalar(w, zs);
+      for (int l = 0; l < 8 && j + l < cnt; l++) all = all && fam->planes[size_t(j + l)] == double(zs[l]) && z[l] == zs[l];
+    }
+    LSHLAB_EXPECT(all);
   }
   BertLshFamily g;
   g.draw(4, cfg, 17, 5, bert_lsh_family_index(6, 1, 1));

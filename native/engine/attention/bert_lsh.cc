@@ -2,8 +2,8 @@
  * bert_lsh.cc: BERT-LSH attention forward and backward (see bert_lsh.h for the semantics). Four
  * timed phases per call, each parallel over (batch, head) pairs like exact.cc: hash (draw, bucket
  * ids, pair enumeration, row lists), scores (dot products of the pairs), softmax (sparse rows),
- * values (sparse P V; dense gemm only for fill=zero with dropout). Not here: the hash itself
- * (bert_lsh_hash.cc).
+ * values (sparse P V; dense gemm only for fill=zero with dropout): the pair path. Calls the
+ * blocked path (bert_lsh_block.cc) where it applies. Not here: the hash itself (bert_lsh_hash.cc).
  */
 #include "attention/bert_lsh.h"
 
@@ -212,7 +212,7 @@ void BertLshAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, con
       phase_softmax(bh); st[size_t(bh) * 4 + 2] = seconds_since(t); t = Clock::now();
       phase_values(bh); st[size_t(bh) * 4 + 3] = seconds_since(t);
     };
-    pool.parallel_for(B * H, all);
+    pool.parallel_for(B * H, [&all](int bh) { all(bh); });  // one pointer: no std::function heap
     for (int bh = 0; bh < B * H; bh++) {
       AttentionCounters& c = this->counters_;
       c.time_hash_s = std::max(c.time_hash_s, st[size_t(bh) * 4]);

@@ -11,9 +11,17 @@
  *   - then /sqrt(D), padding keys excluded, softmax, attention dropout (exact.cc's mask), P V.
  *   - hashes redrawn per (batch, head) per call: Philox keyed by (seed, Stream::Attention, step or
  *     0xFFFFFFFF for reseed=fixed, site, b, h); see bert_lsh_family_index().
- * Work follows the collisions: bucket sort, enumerate pairs, dot products of those pairs only,
- * sparse softmax / P V / backward. fill=zero stays O(pairs D + T D) through the exact split
- * P = c_i (uniform over unpadded keys) + sparse correction; with dropout it falls back to dense.
+ * Two execution paths, same results (tests compare both with a dense replay of Algorithm 1):
+ *   - blocked (bert_lsh_block.cc), T >= bert_lsh_block_min_tokens() with one hash function or
+ *     combine=and: collisions are disjoint buckets; per (b, h, bucket) dense gemms on gathered
+ *     rows (G = Q_b K_b^T, P V, and the backward), the reference's triangle / padding rules
+ *     applied on the block. Counters: dot_products = pairs the semantics use; flops_* = the full
+ *     blocks executed (both triangles of a bucket, about 2x the used pairs).
+ *   - pairs (bert_lsh.cc): bucket sort, enumerate pairs, dot products of those pairs only, sparse
+ *     softmax / P V / backward. Small T and combine=or with several hash functions (overlapping
+ *     buckets) use it.
+ * fill=zero stays O(work on collisions + T D) on both through the exact split P = c_i (uniform
+ * over unpadded keys) + correction on the collisions; with dropout it falls back to dense.
  * Hashing is not differentiated. Not here: GPU kernels, the collision benchmark driver.
  */
 #pragma once
@@ -76,7 +84,7 @@ void bert_lsh_collisions(std::vector<int32_t>& pi, std::vector<int32_t>& pj, con
                          bool combine_and, BertLshScratch& s);
 
 // The blocked dense path (one hash, or combine=and) is used for sequences of at least this many
-// tokens; tests lower it to 0 to run it on small cases. Default 64.
+// tokens; tests lower it to 0 to run it on small cases. Default 96 (below, the pair path is faster).
 void bert_lsh_set_block_min_tokens(int n);
 int bert_lsh_block_min_tokens();
 
