@@ -23,7 +23,7 @@ note() { echo "[foundation] $*" >&2; }
 
 note "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 $LSHLAB info --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(JSON.stringify({what:"info",cpu:j.cpu,threads:j.threads,gemm_kernel:j.gemm_kernel,cuda:j.cuda,lshlab:j.lshlab,node:j.node}))})'
-build/Release/lshlab-native --threads "$THREADS" bench-peak --json | sed 's/^{/{"what": "peak", /'
+build/Release/lshlab-native bench-peak --json --threads "$THREADS" | sed 's/^{/{"what": "peak", /'
 
 note "gemm: M=4096, N and K in {128, 384, 512}; forward (B^T), dX (plain) and dW (A^T) layouts"
 for n in 128 384 512; do

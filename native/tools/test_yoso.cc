@@ -2,8 +2,9 @@
  * test_yoso.cc: native tests of the yoso-e and yoso attention variants (attention/yoso.h):
  * philox planes, collision rates against (1 - angle/pi)^tau, LSH means converging to the
  * expectation (forward and both backward estimators, pair and matrix bucket paths), the surrogate
- * backward against its own formula, padding, odd shapes, parameter errors, counters, and a tiny
- * model training with yoso. Finite-difference checks of yoso-e backward=exact live in gradcheck.cc.
+ * backward against its own formula, the float (AVX2) kernels against the double ones, padding,
+ * odd shapes, parameter errors, counters, and a tiny model training with yoso. Finite-difference
+ * checks of yoso-e backward=exact live in gradcheck.cc.
  */
 #include <cmath>
 #include <cstdio>
@@ -190,6 +191,57 @@ LSHLAB_TEST("attention/yoso/lsh-backward-expectation") {
                  cs.draws, cs.exact ? "exact" : "surrogate", eq, ek);
     LSHLAB_EXPECT(eq < 0.05 && ek < 0.05);
     for (int d = 0; d < D; d++) LSHLAB_EXPECT(sq[(n - 1) * D + d] == 0 && sk[(n - 1) * D + d] == 0);
+  }
+}
+
+LSHLAB_TEST("attention/yoso/float-kernels-match-double") {
+  // The float building blocks (AVX2 kernels where the CPU has them: hash-group cumulation, pair
+  // loops, bit-major hashing) against the double ones (portable loops) on the same inputs:
+  // D = 64 (specialised), 24 and 128 (generic multiples of 8), 20 (portable fallback); masks;
+  // m not a multiple of the hash group; small tau (big buckets: matrix path) and tau = 9.
+  struct Case { int n, D, m, tau; bool masked; };
+  const Case cases[] = {{300, 64, 13, 9, true}, {257, 24, 8, 6, false}, {200, 128, 5, 9, true},
+                        {150, 20, 7, 9, true}, {400, 64, 6, 2, false}, {64, 8, 3, 4, true}};
+  for (const Case& cs : cases) {
+    const int n = cs.n, D = cs.D, m = cs.m, tau = cs.tau;
+    Vec q = randn(size_t(n) * D, 11), k = randn(size_t(n) * D, 12), v = randn(size_t(n) * D, 13),
+        g = randn(size_t(n) * D, 14), pl(size_t(m) * tau * D);
+    unit_rows(q, n, D);
+    unit_rows(k, n, D);
+    std::vector<int32_t> mask(n, 1);
+    if (cs.masked)
+      for (int i = 0; i < n; i += 7) mask[i] = 0;
+    yoso_planes<double>(pl.data(), 21, 1, 0, 0, 0, m, tau, D);
+    std::vector<float> qf(q.begin(), q.end()), kf(k.begin(), k.end()), vf(v.begin(), v.end()),
+        gf(g.begin(), g.end()), plf(pl.begin(), pl.end());
+    std::vector<int32_t> qc(size_t(m) * n), kc(qc.size()), qcf(qc.size()), kcf(qc.size());
+    yoso_hash<double>(qc.data(), q.data(), D, n, pl.data(), m, tau, D);
+    yoso_hash<double>(kc.data(), k.data(), D, n, pl.data(), m, tau, D);
+    yoso_hash<float>(qcf.data(), qf.data(), D, n, plf.data(), m, tau, D);
+    yoso_hash<float>(kcf.data(), kf.data(), D, n, plf.data(), m, tau, D);
+    size_t flips = 0;  // float rounding may flip a sign bit of a projection within ~1e-6 of 0
+    for (size_t e = 0; e < qc.size(); e++) flips += (qc[e] != qcf[e]) + (kc[e] != kcf[e]);
+    LSHLAB_EXPECT(flips <= qc.size() / 500);
+    const int32_t* mk = cs.masked ? mask.data() : nullptr;
+    Vec x(size_t(n) * D), dq(x.size()), dk(x.size());
+    std::vector<float> xf(x.size()), dqf(x.size()), dkf(x.size());
+    yoso_cumulate<double>(x.data(), qc.data(), mk, kc.data(), mk, v.data(), D, n, D, m, tau);
+    yoso_cumulate<float>(xf.data(), qc.data(), mk, kc.data(), mk, vf.data(), D, n, D, m, tau);
+    yoso_lsh_grad_qk<double>(dq.data(), dk.data(), g.data(), v.data(), D, q.data(), k.data(),
+                             qc.data(), kc.data(), mk, n, D, m, tau, false);
+    yoso_lsh_grad_qk<float>(dqf.data(), dkf.data(), gf.data(), vf.data(), D, qf.data(), kf.data(),
+                            qc.data(), kc.data(), mk, n, D, m, tau, false);
+    const double ex = rel(Vec(xf.begin(), xf.end()), x), eq = rel(Vec(dqf.begin(), dqf.end()), dq),
+                 ek = rel(Vec(dkf.begin(), dkf.end()), dk);
+    std::fprintf(stderr, "    n=%d D=%d m=%d tau=%d: code flips %zu, rel err X %.1e dq %.1e dk %.1e\n",
+                 n, D, m, tau, flips, ex, eq, ek);
+    LSHLAB_EXPECT(ex < 1e-5 && eq < 1e-5 && ek < 1e-5);
+    // Same inputs, same bits (no dependence on call history or scratch state).
+    std::vector<float> xf2(x.size()), dqf2(x.size()), dkf2(x.size());
+    yoso_cumulate<float>(xf2.data(), qc.data(), mk, kc.data(), mk, vf.data(), D, n, D, m, tau);
+    yoso_lsh_grad_qk<float>(dqf2.data(), dkf2.data(), gf.data(), vf.data(), D, qf.data(), kf.data(),
+                            qc.data(), kc.data(), mk, n, D, m, tau, false);
+    LSHLAB_EXPECT(xf2 == xf && dqf2 == dqf && dkf2 == dkf);
   }
 }
 

@@ -8,18 +8,39 @@
  *            O(n m D^2) however the codes fall (linear in n).
  * Tables are compact: buckets are renumbered per hash to the codes that hold a key (at most n), so
  * memory is O(n D) for any tau up to 30, instead of 2^tau D; the renumbering is a direct array for
- * tau <= 16 and an open-addressing map above. Scratch is thread-local and only ever grows.
+ * tau <= 16 and an open-addressing map above. Scratch is thread-local and only ever grows (no
+ * allocation in steady state).
+ * Float with AVX2+FMA (cpu_info(), D % 8 == 0) takes the kernels in yoso_avx2.cc; the loops here
+ * are the portable fallback (and the double path the tests compare against):
+ *   hash     planes reordered bit-major so 8 hashes' bit t come from one vector compare
+ *   cumulate 4 hashes per sweep: their tables built (with prefetch), then one pass over out
+ *   grad_qk  surrogate pairs per bucket on interleaved q|g and k|v row copies, bucket b+2's rows
+ *            prefetched; dq_i accumulated in registers per query, dk_j per key
+ * Each (b, h) slice sums in a fixed order, so results do not depend on the thread count.
  * Does not: normalise (yoso.cc does), know about (B,T,3C) layouts beyond a row stride.
  */
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "attention/yoso.h"
+#include "core/cpu_info.h"
 #include "core/philox.h"
 #include "ops/cpu/gemm.h"
 
 namespace lshlab {
+
+namespace yoso_detail {  // yoso_avx2.cc (float, D % 8 == 0, only when cpu_info() has avx2 + fma)
+void bucket_pairs_avx2(const int32_t* Qc, int nq, const int32_t* Kc, int nk, const float* QG,
+                       const float* KV, int64_t ld, float* dq, float* dk, int D, float w,
+                       float* S);
+void cumulate_group_avx2(float* tables, const int64_t* toff, int g, float* out, const float* val,
+                         int ldv, const int32_t* kslot, const int32_t* qslot, int n, int D);
+void codes_from_proj_avx2(int32_t* codes, int64_t ldc, const float* proj, int rows, int m,
+                          int tau);
+}  // namespace yoso_detail
 
 namespace {
 
@@ -82,10 +103,25 @@ struct SlotMap {
 };
 
 template <typename T>
+bool use_avx2(int D) {
+  static const bool ok = cpu_info().avx2 && cpu_info().fma;
+  return std::is_same<T, float>::value && ok && D % 8 == 0;
+}
+
+// The first 64-byte aligned element of v after growing it to hold count of them past that point
+// (vector keeps only 16-byte alignment; rows split across cache lines cost the kernels ~30%).
+template <typename T>
+T* aligned64(std::vector<T>& v, size_t count) {
+  v.resize(count + 64 / sizeof(T));
+  const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
+  return reinterpret_cast<T*>((p + 63) & ~uintptr_t(63));
+}
+
+template <typename T>
 struct Scratch {
   SlotMap slots;
-  std::vector<int32_t> kslot, qslot, kstart, qstart, klist, qlist;
-  std::vector<T> table, proj, A, Bm, pk;
+  std::vector<int32_t> kslot, qslot, kstart, qstart, klist, qlist, cur;
+  std::vector<T> table, proj, planes_t, A, Bm, pk, kv, sbuf;
 };
 template <typename T>
 Scratch<T>& scratch() {
@@ -94,15 +130,26 @@ Scratch<T>& scratch() {
 }
 
 // Counting sort of ids (-1 skipped) into list, with bucket b's members at list[start[b]..start[b+1]).
+// cur is scratch (no allocation once it has grown).
 void bucket_sort(const int32_t* id, int n, int nb, std::vector<int32_t>& start,
-                 std::vector<int32_t>& list) {
+                 std::vector<int32_t>& list, std::vector<int32_t>& cur) {
   start.assign(size_t(nb) + 1, 0);
   for (int i = 0; i < n; i++) if (id[i] >= 0) start[id[i] + 1]++;
   for (int b = 0; b < nb; b++) start[b + 1] += start[b];
   list.resize(size_t(start[nb]));
-  std::vector<int32_t>& pos = list;  // fill via a running cursor per bucket
-  std::vector<int32_t> cur(start.begin(), start.end() - 1);
-  for (int i = 0; i < n; i++) if (id[i] >= 0) pos[cur[id[i]]++] = i;
+  cur.assign(start.begin(), start.end() - 1);  // a running cursor per bucket
+  for (int i = 0; i < n; i++) if (id[i] >= 0) list[cur[id[i]]++] = i;
+}
+
+// Hints the cache lines of one row (count elements) in; a no-op where the compiler has no hint.
+template <typename T>
+inline void prefetch_row(const T* p, int count) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* c = reinterpret_cast<const char*>(p);
+  for (size_t o = 0; o < sizeof(T) * size_t(count); o += 64) __builtin_prefetch(c + o);
+#else
+  (void)p; (void)count;
+#endif
 }
 
 template <typename T>
@@ -150,14 +197,28 @@ void yoso_planes(T* planes, uint64_t seed, uint32_t step, uint32_t site, int b, 
 
 template <typename T>
 void yoso_hash(int32_t* codes, const T* x, int ldx, int n, const T* planes, int m, int tau, int D) {
-  const int cols = m * tau, RB = 64;
+  const int cols = m * tau, RB = 128;
   auto& s = scratch<T>();
   s.proj.resize(size_t(RB) * cols);
+  const bool fast = use_avx2<T>(8);  // float with AVX2: bit-major columns, vector compares
+  if (fast) {  // planes (m, tau, D) -> (tau, m, D): column t*m + hh of proj is bit t of hash hh
+    s.planes_t.resize(size_t(cols) * D);
+    for (int hh = 0; hh < m; hh++)
+      for (int t = 0; t < tau; t++)
+        std::copy(planes + int64_t(hh * tau + t) * D, planes + int64_t(hh * tau + t + 1) * D,
+                  s.planes_t.data() + int64_t(t * m + hh) * D);
+  }
+  const T* pl = fast ? s.planes_t.data() : planes;
   for (int r0 = 0; r0 < n; r0 += RB) {
     const int rows = std::min(RB, n - r0);
     // proj (rows, m*tau) = x[r0..] (rows,D) planes^T; planes is (m*tau, D) row-major.
-    gemm<T>(false, true, rows, cols, D, T(1), x + int64_t(r0) * ldx, ldx, planes, D, T(0),
+    gemm<T>(false, true, rows, cols, D, T(1), x + int64_t(r0) * ldx, ldx, pl, D, T(0),
             s.proj.data(), cols);
+    if (fast) {
+      yoso_detail::codes_from_proj_avx2(codes + r0, n, reinterpret_cast<const float*>(s.proj.data()),
+                                        rows, m, tau);
+      continue;
+    }
     for (int r = 0; r < rows; r++) {
       const T* p = s.proj.data() + int64_t(r) * cols;
       for (int hh = 0; hh < m; hh++) {
@@ -176,21 +237,42 @@ void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int
   s.kslot.resize(n);
   s.qslot.resize(n);
   std::fill(out, out + int64_t(n) * D, T(0));
-  for (int hh = 0; hh < m; hh++) {
-    const int nb = s.slots.map(kcode + int64_t(hh) * n, kmask, qcode + int64_t(hh) * n, qmask, n,
-                               tau, s.kslot.data(), s.qslot.data());
-    s.table.assign(size_t(nb) * D, T(0));
-    for (int j = 0; j < n; j++) {  // scatter: Table[bucket(k_j)] += v_j
-      if (s.kslot[j] < 0) continue;
-      T* t = s.table.data() + int64_t(s.kslot[j]) * D;
-      const T* v = val + int64_t(j) * ldv;
-      for (int d = 0; d < D; d++) t[d] += v[d];
+  if (use_avx2<T>(D)) {  // groups of G hashes: out is swept once per group
+    constexpr int G = 4;
+    s.kslot.resize(size_t(G) * n);
+    s.qslot.resize(size_t(G) * n);
+    for (int h0 = 0; h0 < m; h0 += G) {
+      const int g = std::min(G, m - h0);
+      int64_t toff[G + 1] = {0};
+      for (int u = 0; u < g; u++)
+        toff[u + 1] = toff[u] + s.slots.map(kcode + int64_t(h0 + u) * n, kmask,
+                                            qcode + int64_t(h0 + u) * n, qmask, n, tau,
+                                            s.kslot.data() + int64_t(u) * n,
+                                            s.qslot.data() + int64_t(u) * n);
+      T* tables = aligned64(s.table, size_t(toff[g]) * D);
+      std::fill(tables, tables + toff[g] * D, T(0));
+      yoso_detail::cumulate_group_avx2(reinterpret_cast<float*>(tables), toff, g,
+                                       reinterpret_cast<float*>(out),
+                                       reinterpret_cast<const float*>(val), ldv, s.kslot.data(),
+                                       s.qslot.data(), n, D);
     }
-    for (int i = 0; i < n; i++) {  // gather: X_i += Table[bucket(q_i)]
-      if (s.qslot[i] < 0) continue;
-      const T* t = s.table.data() + int64_t(s.qslot[i]) * D;
-      T* o = out + int64_t(i) * D;
-      for (int d = 0; d < D; d++) o[d] += t[d];
+  } else {  // portable: one hash at a time
+    for (int hh = 0; hh < m; hh++) {
+      const int nb = s.slots.map(kcode + int64_t(hh) * n, kmask, qcode + int64_t(hh) * n, qmask, n,
+                                 tau, s.kslot.data(), s.qslot.data());
+      s.table.assign(size_t(nb) * D, T(0));
+      for (int j = 0; j < n; j++) {  // scatter: Table[bucket(k_j)] += v_j
+        if (s.kslot[j] < 0) continue;
+        T* t = s.table.data() + int64_t(s.kslot[j]) * D;
+        const T* v = val + int64_t(j) * ldv;
+        for (int d = 0; d < D; d++) t[d] += v[d];
+      }
+      for (int i = 0; i < n; i++) {  // gather: X_i += Table[bucket(q_i)]
+        if (s.qslot[i] < 0) continue;
+        const T* t = s.table.data() + int64_t(s.qslot[i]) * D;
+        T* o = out + int64_t(i) * D;
+        for (int d = 0; d < D; d++) o[d] += t[d];
+      }
     }
   }
   const T inv = T(1.0 / m);
@@ -208,16 +290,43 @@ double yoso_lsh_grad_qk(T* dq, T* dk, const T* g, const T* v, int ldv, const T* 
   std::fill(dk, dk + int64_t(n) * D, T(0));
   const double sc = 0.98;
   const T w0 = T(0.5 * tau / m);  // surrogate weight (tau/2), mean over hashes
+  const bool fast = !exact && use_avx2<T>(D);
   double collisions = 0, flops = 0;
+  // Interleaved rows q_i | g_i and k_j | v_j: one contiguous read per bucket member. The row
+  // stride is padded off a power of two so the members of a bucket do not alias in L1 sets, and
+  // a multiple of 64 bytes so every row starts a cache line.
+  const int64_t ldi = 2 * int64_t(D) + 16;
+  T *QG = nullptr, *KV = nullptr;
+  if (fast) {
+    QG = aligned64(s.kv, size_t(2) * n * ldi);
+    KV = QG + int64_t(n) * ldi;
+    for (int i = 0; i < n; i++) {
+      std::copy(q + int64_t(i) * D, q + int64_t(i + 1) * D, QG + i * ldi);
+      std::copy(g + int64_t(i) * D, g + int64_t(i + 1) * D, QG + i * ldi + D);
+      std::copy(k + int64_t(i) * D, k + int64_t(i + 1) * D, KV + i * ldi);
+      std::copy(v + int64_t(i) * ldv, v + int64_t(i) * ldv + D, KV + i * ldi + D);
+    }
+  }
   for (int hh = 0; hh < m; hh++) {
     const int nb = s.slots.map(kcode + int64_t(hh) * n, mask, qcode + int64_t(hh) * n, mask, n,
                                tau, s.kslot.data(), s.qslot.data());
-    bucket_sort(s.kslot.data(), n, nb, s.kstart, s.klist);
-    bucket_sort(s.qslot.data(), n, nb, s.qstart, s.qlist);
+    bucket_sort(s.kslot.data(), n, nb, s.kstart, s.klist, s.cur);
+    bucket_sort(s.qslot.data(), n, nb, s.qstart, s.qlist, s.cur);
     for (int b = 0; b < nb; b++) {
       const int32_t* Kc = s.klist.data() + s.kstart[b];
       const int32_t* Qc = s.qlist.data() + s.qstart[b];
       const int nk = s.kstart[b + 1] - s.kstart[b], nq = s.qstart[b + 1] - s.qstart[b];
+      if (fast && b + 2 < nb) {  // rows are scattered: start fetching bucket b+2's members now
+        const int64_t pb = b + 2;
+        for (int32_t a = s.qstart[pb]; a < s.qstart[pb + 1]; a++) {
+          prefetch_row(QG + s.qlist[a] * ldi, 2 * D);
+          prefetch_row(dq + int64_t(s.qlist[a]) * D, D);
+        }
+        for (int32_t a = s.kstart[pb]; a < s.kstart[pb + 1]; a++) {
+          prefetch_row(KV + s.klist[a] * ldi, 2 * D);
+          prefetch_row(dk + int64_t(s.klist[a]) * D, D);
+        }
+      }
       if (nq == 0) continue;
       collisions += double(nq) * nk;
       if (!exact && 3.0 * nq * nk > 4.0 * (nq + nk) * D) {
@@ -248,6 +357,14 @@ double yoso_lsh_grad_qk(T* dq, T* dk, const T* g, const T* v, int ldv, const T* 
         continue;
       }
       flops += (exact ? 8.0 : 6.0) * nq * nk * D;
+      if (fast) {
+        if (s.sbuf.size() < size_t(nq) * nk + 4) s.sbuf.resize(size_t(nq) * nk + 4);
+        yoso_detail::bucket_pairs_avx2(Qc, nq, Kc, nk, reinterpret_cast<const float*>(QG),
+                                       reinterpret_cast<const float*>(KV), ldi,
+                                       reinterpret_cast<float*>(dq), reinterpret_cast<float*>(dk),
+                                       D, float(w0), reinterpret_cast<float*>(s.sbuf.data()));
+        continue;
+      }
       // Small bucket: the colliding pairs themselves, on packed copies of the members' rows
       // (rows are scattered over the sequence; packing loads each once per hash, not per pair).
       s.pk.resize(size_t(4) * (nq + nk) * D);
