@@ -1,7 +1,8 @@
 /*
  * exact.cc: exact softmax attention (see exact.h). Three phases per call (scores, softmax with
  * mask and dropout, values), each parallel over (batch, head) pairs and timed on its own so the
- * counters can report time per stage.
+ * counters can report time per stage. This is the reference path; float at long sequences
+ * goes to the tiled path (exact_tiled.cc), see exact.h.
  */
 #include "attention/exact.h"
 
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "core/threadpool.h"
 #include "ops/cpu/gemm.h"
@@ -24,9 +26,49 @@ double seconds_since(Clock::time_point t0) {
 }
 }  // namespace
 
+int exact_tiled_min_seq() { return 12288; }
+
+bool exact_use_tiled(const AttentionCall& c) {
+  const bool drop = c.training && c.dropout > 0;
+  // probs + scratch (dropout, or dP in the backward) floats, + the keep bytes under dropout.
+  const double ref_bytes = double(c.B) * c.H * double(c.T) * c.T * (8.0 + (drop ? 1.0 : 0.0));
+  return c.T >= exact_tiled_min_seq() || ref_bytes > 2.0 * 1024 * 1024 * 1024;
+}
+
 template <typename T>
 void ExactAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask,
                                 const AttentionCall& c) {
+  tiled_ = false;
+  if constexpr (std::is_same<T, float>::value) {
+    if (path_ == ExactPath::Tiled || (path_ == ExactPath::Auto && exact_use_tiled(c))) {
+      tiled_ = true;
+      const size_t rows = size_t(c.B) * c.T;
+      lse_.resize(rows * c.H);
+      out_.resize(rows * c.H * c.D);
+      this->counters_.reset();
+      exact_tiled::forward(ctx, lse_.data(), qkv, mask, c, this->counters_);
+      std::copy(ctx, ctx + rows * c.H * c.D, out_.data());
+      return;
+    }
+  }
+  forward_reference(ctx, qkv, mask, c);
+}
+
+template <typename T>
+void ExactAttention<T>::backward(T* dqkv, const T* dctx, const T* qkv, const int32_t* mask,
+                                 const AttentionCall& c) {
+  if constexpr (std::is_same<T, float>::value) {
+    if (tiled_) {
+      exact_tiled::backward(dqkv, dctx, qkv, out_.data(), lse_.data(), mask, c, this->counters_);
+      return;
+    }
+  }
+  backward_reference(dqkv, dctx, qkv, mask, c);
+}
+
+template <typename T>
+void ExactAttention<T>::forward_reference(T* ctx, const T* qkv, const int32_t* mask,
+                                          const AttentionCall& c) {
   const int B = c.B, Tn = c.T, H = c.H, D = c.D, C = H * D, ld = 3 * C;
   const int64_t TT = int64_t(Tn) * Tn;
   const bool drop = c.training && c.dropout > 0;
@@ -92,8 +134,8 @@ void ExactAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask,
 }
 
 template <typename T>
-void ExactAttention<T>::backward(T* dqkv, const T* dctx, const T* qkv, const int32_t* mask,
-                                 const AttentionCall& c) {
+void ExactAttention<T>::backward_reference(T* dqkv, const T* dctx, const T* qkv,
+                                           const int32_t* mask, const AttentionCall& c) {
   (void)mask;  // masked probabilities are exactly zero, so their gradients vanish on their own
   const int B = c.B, Tn = c.T, H = c.H, D = c.D, C = H * D, ld = 3 * C;
   const int64_t TT = int64_t(Tn) * Tn;
