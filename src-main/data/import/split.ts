@@ -5,24 +5,14 @@
  * It holds the records in memory (the caller streams into it); it does not tokenize or write.
  */
 import type { LocatedRecord } from '../types';
+import { mulberry32 } from '../random';
+export { mulberry32 };
 
 export interface SplitOptions {
   validationFraction: number;
   seed: number;
   trainName?: string;
   validationName?: string;
-}
-
-/** mulberry32: a small, well-mixed 32-bit PRNG (deterministic across platforms). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function splitSeeded<R extends LocatedRecord>(records: readonly R[], opts: SplitOptions): R[] {

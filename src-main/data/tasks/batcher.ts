@@ -13,6 +13,8 @@
  * from mlm.ts) is applied to each gathered batch.
  */
 import type { Batch } from '../../engine/types.js';
+import { mulberry32 } from '../random.js';
+export { mulberry32 };
 
 /** Encoded rows of one task, each array row-major (count, seqLen); per-row arrays are (count). */
 export interface Features {
@@ -51,18 +53,6 @@ export interface BatcherOptions {
   prefetch?: number;
   /** Applied to each gathered batch, e.g. MLM masking (may modify the batch in place). */
   transform?: (batch: Batch, info: BatchInfo) => Batch;
-}
-
-/** A small, fast, seedable PRNG (mulberry32): enough for shuffling, not for cryptography. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The seeded Fisher-Yates permutation of 0..n-1 for one epoch. */
