@@ -1,0 +1,274 @@
+/**
+ * types.ts: the contract of the run store (src-main/store/): the rows it keeps and the interface
+ * every other module uses. Datasets (lab/datasets), the run host (training/) and the shells (cli/,
+ * later server/ and electron/) code against `LabStore`; only store/ touches SQL. Nothing here does
+ * any work.
+ *
+ * Conventions: times are milliseconds since the epoch (Date.now()); JSON-valued fields are parsed
+ * objects here and TEXT in SQLite; NaN and +-Inf metric values round-trip (SQLite REAL cannot hold
+ * NaN, so the store keeps a flag beside the value).
+ */
+import type { DatasetKind } from '../data/types.js';
+
+export type RunStatus = 'queued' | 'running' | 'finished' | 'failed' | 'crashed' | 'diverged' | 'cancelled';
+export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'finished', 'failed', 'crashed', 'diverged', 'cancelled'];
+/** Statuses a run never leaves. */
+export const FINAL_STATUSES: readonly RunStatus[] = ['finished', 'failed', 'crashed', 'diverged', 'cancelled'];
+
+// ---- datasets ---------------------------------------------------------------------------------
+
+export interface NewDataset {
+  /** Unique, [A-Za-z0-9._-]{1,64}. */
+  name: string;
+  kind: DatasetKind;
+  /** Where it came from: a file path, or "builtin:<what>". */
+  source: string;
+  /** Import format (txt, jsonl, csv, tsv, parquet, squad, builtin). */
+  format: string;
+  /** The dataset's directory (records, token caches), absolute. */
+  dir: string;
+  /** Name of the tokenizer its token cache was built with. */
+  tokenizer: string;
+  numRecords: number;
+  numTokens: number;
+  /** Records per split, e.g. {train: 900, validation: 100}. */
+  splits: Record<string, number>;
+  /** Classification: labels in id order; [] otherwise. */
+  labelSet: string[];
+  /** Free-form statistics (bytes, mean tokens per record, synthetic: true, ...). */
+  stats: Record<string, unknown>;
+  /** sha256 of the token cache body. */
+  sha256: string;
+  builtin: boolean;
+}
+
+export interface DatasetRow extends NewDataset {
+  id: number;
+  createdAt: number;
+}
+
+// ---- runs -------------------------------------------------------------------------------------
+
+export interface NewRun {
+  name: string;
+  task: 'mlm' | 'classification' | 'qa';
+  /** Dataset name as given (kept even if the dataset is later removed). */
+  datasetName: string;
+  /** The dataset's id, if it is in the store. */
+  datasetId?: number | null;
+  /** The engine's ModelConfig (camelCase) without the attention fields. */
+  modelConfig: Record<string, unknown>;
+  attention: string;
+  attentionParams: Record<string, string | number>;
+  /** Optimiser, schedule, batch, steps/epochs, eval/save cadence, ... */
+  trainConfig: Record<string, unknown>;
+  /** Decimal string (seeds may exceed 2^53). */
+  seed: string;
+  /** CSS colour for charts; the store picks one from a palette if absent. */
+  color?: string;
+  notes?: string;
+  tags?: string[];
+  status?: RunStatus; // default 'queued'
+}
+
+export interface RunRow {
+  id: number;
+  /** Random, 32 hex digits: stable across exports. */
+  uuid: string;
+  name: string;
+  status: RunStatus;
+  task: NewRun['task'];
+  datasetName: string;
+  datasetId: number | null;
+  modelConfig: Record<string, unknown>;
+  attention: string;
+  attentionParams: Record<string, string | number>;
+  trainConfig: Record<string, unknown>;
+  seed: string;
+  color: string;
+  notes: string;
+  tags: string[];
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Why it failed / diverged / crashed, if it did. */
+  error: string | null;
+  /** Last step whose metrics were written. */
+  lastStep: number;
+  /** Environment row recorded at start, if any. */
+  environmentId: number | null;
+  /** pid of the training process while running. */
+  pid: number | null;
+}
+
+export interface RunFilter {
+  status?: RunStatus;
+  tag?: string;
+  attention?: string;
+  /** Newest first; default no limit. */
+  limit?: number;
+  offset?: number;
+}
+
+export interface RunPatch {
+  name?: string;
+  color?: string;
+  notes?: string;
+  status?: RunStatus;
+  startedAt?: number | null;
+  endedAt?: number | null;
+  error?: string | null;
+  pid?: number | null;
+  environmentId?: number | null;
+}
+
+// ---- metrics ----------------------------------------------------------------------------------
+
+export interface MetricPoint {
+  /** e.g. "train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", "attn/dot_products". */
+  key: string;
+  step: number;
+  value: number;
+  /** ms since epoch; default Date.now() at append. */
+  time?: number;
+}
+
+/** Per (run, key): kept up to date on every append so lists and comparisons never scan points. */
+export interface MetricSummary {
+  key: string;
+  count: number;
+  last: number;
+  lastStep: number;
+  min: number;
+  minStep: number;
+  max: number;
+  maxStep: number;
+}
+
+/** One bucket of a downsampled series: steps [stepFrom, stepTo], min/max over it, last point's value. */
+export interface SeriesBucket {
+  stepFrom: number;
+  stepTo: number;
+  min: number;
+  max: number;
+  last: number;
+  lastStep: number;
+  count: number;
+}
+
+export interface FullPoint {
+  step: number;
+  value: number;
+  time: number;
+}
+
+// ---- evaluations, benchmarks, environments, checkpoints -----------------------------------------
+
+export interface EvaluationRow {
+  runId: number;
+  step: number;
+  split: string;
+  /** e.g. {loss, accuracy, perplexity, f1, exact_match}. */
+  metrics: Record<string, number>;
+  time: number;
+}
+
+export interface BenchmarkRow {
+  id: number;
+  runId: number | null;
+  /** e.g. "attention/paper-table1", "train". */
+  kind: string;
+  config: Record<string, unknown>;
+  result: Record<string, unknown>;
+  environmentId: number | null;
+  createdAt: number;
+}
+
+export interface CheckpointRow {
+  runId: number;
+  step: number;
+  path: string;
+  bytes: number;
+  createdAt: number;
+}
+
+// ---- the store --------------------------------------------------------------------------------
+
+export interface LabStore {
+  /** Absolute path of the database file. */
+  readonly path: string;
+  /** Current schema version (PRAGMA user_version). */
+  schemaVersion(): number;
+  /** PRAGMA integrity_check's answer ("ok" when healthy). */
+  integrityCheck(): string;
+  close(): void;
+
+  datasets: {
+    insert(d: NewDataset): DatasetRow;
+    get(name: string): DatasetRow | undefined;
+    list(): DatasetRow[];
+    /** True if a row was removed. Runs keep their datasetName; their datasetId becomes null. */
+    remove(name: string): boolean;
+  };
+
+  runs: {
+    create(r: NewRun): RunRow;
+    get(id: number): RunRow | undefined;
+    /** By id ("12"), uuid or uuid prefix (>= 6 hex digits), or exact name (newest wins). */
+    resolve(ref: string): RunRow | undefined;
+    list(filter?: RunFilter): RunRow[];
+    count(filter?: RunFilter): number;
+    update(id: number, patch: RunPatch): RunRow;
+    addTags(id: number, tags: string[]): void;
+    removeTags(id: number, tags: string[]): void;
+    /** Deletes the run and everything recorded for it (metrics, evaluations, checkpoints rows). */
+    remove(id: number): boolean;
+    /** Runs left 'running' or 'queued' by a dead host become 'crashed' (error says so); returns them. */
+    markOrphansCrashed(reason: string): RunRow[];
+  };
+
+  metrics: {
+    /** Appends points in one transaction, updates summaries and runs.lastStep. */
+    append(runId: number, points: readonly MetricPoint[]): void;
+    keys(runId: number): string[];
+    summaries(runId: number): MetricSummary[];
+    /** At most `buckets` buckets over the step range, computed in SQL. */
+    series(runId: number, key: string, buckets: number): SeriesBucket[];
+    /** Every point, in step order (export). */
+    history(runId: number, key: string): FullPoint[];
+  };
+
+  evaluations: {
+    add(runId: number, step: number, split: string, metrics: Record<string, number>): void;
+    list(runId: number): EvaluationRow[];
+  };
+
+  benchmarks: {
+    add(b: Omit<BenchmarkRow, 'id' | 'createdAt'>): BenchmarkRow;
+    list(filter?: { runId?: number; kind?: string }): BenchmarkRow[];
+  };
+
+  environments: {
+    /** Stores an environment description once (deduplicated by content); returns its id. */
+    record(env: Record<string, unknown>): number;
+    get(id: number): Record<string, unknown> | undefined;
+  };
+
+  checkpoints: {
+    add(c: Omit<CheckpointRow, 'createdAt'>): void;
+    list(runId: number): CheckpointRow[];
+    latest(runId: number): CheckpointRow | undefined;
+  };
+}
+
+/** Why the store refused to open: the message names the file and what is wrong. */
+export class StoreError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    readonly code: 'not-sqlite' | 'foreign' | 'newer-schema' | 'in-use' | 'corrupt' | 'io',
+  ) {
+    super(`${file}: ${problem}`);
+    this.name = 'StoreError';
+  }
+}
