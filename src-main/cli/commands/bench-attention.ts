@@ -10,30 +10,13 @@ import * as fs from 'node:fs';
 import { defineCommand } from '../command.js';
 import { UsageError } from '../args.js';
 import { num, table } from '../format.js';
+import { ATTENTION_PARAM_FLAG_SPECS, PARAM_FLAGS } from '../attention-flags.js';
 import { packageVersion, type BenchAttentionOptions } from '../../engine/index.js';
 
-/** Shorthand flags -> variant parameter names (the variant validates values and rejects strays). */
-const PARAM_FLAGS = {
-  bands: 'bands',
-  'table-size': 'table_size',
-  'num-hashes': 'num_hashes',
-  fill: 'fill',
-  symmetric: 'symmetric',
-  combine: 'combine',
-  reseed: 'reseed',
-  tau: 'tau',
-  'num-hash': 'num_hash',
-  'conv-window': 'conv_window',
-  'num-buckets': 'num_buckets',
-  'chunk-length': 'chunk_length',
-  'yoso-backward': 'backward',
-} as const;
 const MODES = ['paper-table1', 'sweep', 'scaling', 'collisions'] as const;
 
 const int = (description: string, min = 1, max = 1 << 20, metavar = 'N') =>
   ({ type: 'int', min, max, metavar, description }) as const;
-const choice = (description: string, choices: readonly string[]) =>
-  ({ type: 'string', choices, metavar: choices.join('|'), description }) as const;
 
 type Row = Record<string, unknown>;
 const obj = (v: unknown): Row => (v && typeof v === 'object' ? (v as Row) : {});
@@ -92,7 +75,6 @@ export const benchAttentionCommand = defineCommand({
     'time-iters': int('paper-table1: calls timed (default 1000)', 1, 1e8),
     'no-quality': { type: 'boolean', description: 'skip the error against exact (single run)' },
     seed: int('seed of the inputs', 0, Number.MAX_SAFE_INTEGER, 'S'),
-    param: { type: 'string', repeatable: true, metavar: 'name=value', description: 'a variant parameter' },
     'max-seq': int('scaling: largest n (default 16384)', 1, 1 << 20),
     'min-seq': int('scaling: smallest n (default 128)', 1, 1 << 20),
     variants: { type: 'string', metavar: 'a,b', description: 'scaling: variants to run (default: all registered)' },
@@ -100,19 +82,7 @@ export const benchAttentionCommand = defineCommand({
     'max-memory-gb': { type: 'number', min: 0, max: 4096, metavar: 'G', description: 'scaling: memory limit per cell (default: half of available, at most 8)' },
     angles: int('collisions: angle steps over [0, pi] (default 16)', 1, 1000),
     trials: int('collisions: vector pairs per angle (default 2000)', 1, 1e7),
-    bands: int('bert-lsh: hyperplanes per hash function', 1, 64),
-    'table-size': int('bert-lsh: bucket range m', 1, 1 << 30),
-    'num-hashes': int('bert-lsh / reformer: hash functions (rounds)', 1, 1024),
-    fill: choice('bert-lsh: non-colliding logits', ['zero', 'masked']),
-    symmetric: choice('bert-lsh: transposed fill of the paper, or none', ['transposed-fill', 'none']),
-    combine: choice('bert-lsh: collide in any (or) or all (and) hash functions', ['or', 'and']),
-    reseed: choice('bert-lsh: hashes redrawn per call or fixed', ['per-call', 'fixed']),
-    tau: int('yoso: hash bits', 1, 30),
-    'num-hash': int('yoso: hash functions m', 1, 1024),
-    'conv-window': int('yoso: depthwise conv window on V (0 = none)', 0, 4095),
-    'yoso-backward': choice('yoso: backward', ['surrogate', 'exact']),
-    'num-buckets': int('reformer: buckets', 2, 1 << 16),
-    'chunk-length': int('reformer: chunk length', 1, 16384),
+    ...ATTENTION_PARAM_FLAG_SPECS,
     json: { type: 'boolean', description: 'print one JSON object' },
     csv: { type: 'string', metavar: 'FILE', description: "write the mode's rows as CSV" },
   },

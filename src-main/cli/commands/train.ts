@@ -1,0 +1,131 @@
+/**
+ * `lshlab train`: trains one run on a lab dataset in a child process and records it in the lab's
+ * database (config, per-step metrics, evaluations, checkpoints, environment), with a progress bar.
+ * Exit status: 0 finished (or cancelled by Ctrl-C), 1 failed / diverged / crashed.
+ */
+import { defineCommand } from '../command.js';
+import { UsageError } from '../args.js';
+import { ATTENTION_PARAM_FLAG_SPECS, collectAttentionParams } from '../attention-flags.js';
+import { describeEnd, openLabAsHost, trainOne } from '../run-training.js';
+import { defaultSpec, DEFAULT_MODEL, SpecError, type RunSpec } from '../../training/spec.js';
+import { checkpointsDir, listCheckpoints } from '../../training/checkpoints.js';
+import { runDirOf } from '../../training/host.js';
+import type { Task } from '../../engine/types.js';
+import { num } from '../format.js';
+
+const int = (description: string, min = 1, max = 1 << 30, metavar = 'N') => ({ type: 'int', min, max, metavar, description }) as const;
+
+export const trainCommand = defineCommand({
+  path: ['train'],
+  summary: 'train a model on a lab dataset and record the run',
+  usage:
+    'train --task mlm|classification|qa --dataset NAME [--attention V] [variant parameters] [--hidden --layers --heads ' +
+    '--intermediate --max-seq-len] [--steps N | --epochs E] [--batch --lr --warmup --seed] [--eval-every N] ' +
+    '[--save-every N] [--from-checkpoint DIR|RUN]',
+  details: [
+    'Each run trains in its own process; Ctrl-C cancels after the current step (a checkpoint is kept), twice stops at once.',
+    'Defaults: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512), sequence 128, batch 32, lr 1e-3 with 20 warmup',
+    'steps and linear decay, AdamW (weight decay 0.01), clipping at 1.0, seed 42. --dataset synthetic:random trains',
+    'masked-LM on random tokens (a throughput workload). --from-checkpoint takes a checkpoint directory or a run',
+    "(id, uuid prefix or name: its latest checkpoint) and continues to --steps with the checkpoint's step count.",
+  ].join('\n'),
+  flags: {
+    task: { type: 'string', choices: ['mlm', 'classification', 'qa'], required: true, metavar: 'mlm|classification|qa', description: 'task' },
+    dataset: { type: 'string', required: true, metavar: 'NAME', description: "a dataset of 'lshlab datasets list', or synthetic:random" },
+    attention: { type: 'string', default: 'exact', metavar: 'V', description: 'exact, bert-lsh, yoso-e, yoso or reformer' },
+    ...ATTENTION_PARAM_FLAG_SPECS,
+    hidden: int('hidden size', 8, 4096),
+    layers: int('encoder layers', 1, 64),
+    heads: int('attention heads', 1, 64),
+    intermediate: int('feed-forward size', 8, 16384),
+    'max-seq-len': int('sequence length', 8, 512, 'T'),
+    dropout: { type: 'number', min: 0, max: 0.99, metavar: 'P', description: 'hidden and attention dropout (default 0.1)' },
+    steps: int('optimizer steps'),
+    epochs: { type: 'number', min: 0.001, max: 1e6, metavar: 'E', description: 'passes over the training split (instead of --steps)' },
+    batch: int('batch size', 1, 65536, 'B'),
+    lr: { type: 'number', min: 1e-9, max: 0.99, metavar: 'LR', description: 'peak learning rate (default 1e-3)' },
+    warmup: int('linear warmup steps (default 20)', 0),
+    'weight-decay': { type: 'number', min: 0, max: 1, metavar: 'W', description: 'AdamW weight decay (default 0.01)' },
+    'max-grad-norm': { type: 'number', min: 0, max: 1e6, metavar: 'G', description: 'gradient clipping (default 1; 0 = off)' },
+    seed: { type: 'string', metavar: 'S', description: 'seed of weights, data order, masking and dropout (default 42)' },
+    'eval-every': int('evaluate every N steps (default: only at the end)', 0),
+    'eval-batches': int('validation batches per evaluation (default 20; 0 = all)', 0),
+    'save-every': int('checkpoint every N steps (default: only at the end)', 0),
+    'from-checkpoint': { type: 'string', metavar: 'DIR|RUN', description: 'resume: a checkpoint directory or a run' },
+    'doc-stride': int('qa: tokens shared by consecutive windows (default 32)', 1, 511),
+    name: { type: 'string', metavar: 'NAME', description: 'run name (default <task>-<attention>)' },
+    tag: { type: 'string', repeatable: true, metavar: 'TAG', description: 'a tag for the run' },
+    notes: { type: 'string', metavar: 'TEXT', description: 'notes for the run' },
+    json: { type: 'boolean', description: 'print the final run row as JSON' },
+  },
+  async run(flags, ctx) {
+    const cmd = 'train';
+    if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps and --epochs exclude each other', cmd);
+    const model = { ...DEFAULT_MODEL };
+    if (flags.hidden !== undefined) model.hiddenSize = flags.hidden;
+    if (flags.layers !== undefined) model.numHiddenLayers = flags.layers;
+    if (flags.heads !== undefined) model.numAttentionHeads = flags.heads;
+    if (flags.intermediate !== undefined) model.intermediateSize = flags.intermediate;
+    if (flags['max-seq-len'] !== undefined) model.maxSeqLen = flags['max-seq-len'];
+    if (flags.dropout !== undefined) model.hiddenDropoutProb = model.attentionProbsDropoutProb = flags.dropout;
+    const over: Partial<RunSpec> & Pick<RunSpec, 'task' | 'dataset'> = {
+      task: flags.task as Task,
+      dataset: flags.dataset,
+      attention: flags.attention,
+      attentionParams: collectAttentionParams(flags as Record<string, unknown>, cmd),
+      model,
+    };
+    if (flags.steps !== undefined) over.steps = flags.steps;
+    else if (flags.epochs !== undefined) over.epochs = flags.epochs;
+    else over.steps = 200;
+    if (flags.batch !== undefined) over.batchSize = flags.batch;
+    if (flags.lr !== undefined) over.lr = flags.lr;
+    if (flags.warmup !== undefined) over.warmupSteps = flags.warmup;
+    if (flags['weight-decay'] !== undefined) over.weightDecay = flags['weight-decay'];
+    if (flags['max-grad-norm'] !== undefined) over.maxGradNorm = flags['max-grad-norm'];
+    if (flags.seed !== undefined) over.seed = flags.seed;
+    if (flags['eval-every'] !== undefined) over.evalEvery = flags['eval-every'];
+    if (flags['eval-batches'] !== undefined) over.evalBatches = flags['eval-batches'];
+    if (flags['save-every'] !== undefined) over.saveEvery = flags['save-every'];
+    if (flags['doc-stride'] !== undefined) over.docStride = flags['doc-stride'];
+    if (flags.name !== undefined) over.name = flags.name;
+    if (flags.notes !== undefined) over.notes = flags.notes;
+    if (flags.tag.length > 0) over.tags = flags.tag;
+    const spec = defaultSpec(over);
+
+    const lab = openLabAsHost(ctx, 'lshlab train');
+    try {
+      const from = flags['from-checkpoint'];
+      if (from !== undefined) spec.fromCheckpoint = resolveCheckpoint(from, lab);
+      let row;
+      try {
+        row = await trainOne(ctx, lab, spec);
+      } catch (e) {
+        if (e instanceof SpecError) throw new UsageError(`invalid run: ${e.message}`, cmd);
+        throw e;
+      }
+      if (flags.json) {
+        ctx.out(JSON.stringify({ run: row, evaluations: lab.store.evaluations.list(row.id), database: lab.store.path }, null, 2));
+      } else {
+        ctx.out(describeEnd(row));
+        for (const e of lab.store.evaluations.list(row.id).slice(-1))
+          ctx.out(`evaluation (${e.split}, step ${e.step}): ` + Object.entries(e.metrics).map(([k, v]) => `${k} ${num(v, 4)}`).join(', '));
+        const ckpt = lab.store.checkpoints.latest(row.id);
+        if (ckpt) ctx.out(`checkpoint: ${ckpt.path}`);
+        ctx.out(`database: ${lab.store.path}  (lshlab runs show ${row.id})`);
+      }
+      return row.status === 'finished' || row.status === 'cancelled' ? 0 : 1;
+    } finally {
+      lab.close();
+    }
+  },
+});
+
+/** A checkpoint directory, or the latest checkpoint of a run given by id, uuid prefix or name. */
+function resolveCheckpoint(ref: string, lab: { store: import('../../store/types.js').LabStore; dataDir: string }): string {
+  const run = /[/\\]/.test(ref) ? undefined : lab.store.runs.resolve(ref);
+  if (!run) return ref; // a directory: checked by the training process, which names it on error
+  const c = lab.store.checkpoints.latest(run.id) ?? listCheckpoints(runDirOf(lab.dataDir, run)).pop();
+  if (!c) throw new Error(`run ${run.id} (${run.name}) has no checkpoint (looked in ${checkpointsDir(runDirOf(lab.dataDir, run))})`);
+  return c.path;
+}

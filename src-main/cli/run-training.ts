@@ -1,0 +1,77 @@
+/**
+ * run-training.ts: what `lshlab train` and `lshlab demo` share: opening the lab as its host
+ * (the single writer: a second host gets a clear "database in use"), recovering runs a killed host
+ * left behind, and running one training to its end with a progress bar, Ctrl-C handling (first:
+ * cancel after the current step, keeping a checkpoint; second: stop at once) and a summary.
+ */
+import type { Context } from './command.js';
+import { openStore, storePath } from '../store/index.js';
+import type { LabStore, RunRow } from '../store/types.js';
+import { RunHost } from '../training/host.js';
+import type { RunSpec } from '../training/spec.js';
+import { TrainProgress } from './train-progress.js';
+import { num } from './format.js';
+
+export interface Lab {
+  store: LabStore;
+  host: RunHost;
+  dataDir: string;
+  close(): void;
+}
+
+export function openLabAsHost(ctx: Context, command: string): Lab {
+  const dataDir = ctx.ensureDataDir().dir;
+  const store = openStore(storePath(dataDir), { host: { command } });
+  const host = new RunHost(store, dataDir, ctx.globals.threads !== undefined ? { threads: ctx.globals.threads } : {});
+  for (const r of host.recoverOrphans()) ctx.note(`lshlab: run ${r.id} (${r.name}) was left running by a stopped host: marked crashed`);
+  return { store, host, dataDir, close: () => store.close() };
+}
+
+/** Trains one run to its end; returns the final row. A run that fails does not throw: see its status. */
+export async function trainOne(ctx: Context, lab: Lab, spec: RunSpec, label?: string): Promise<RunRow> {
+  const progress = new TrainProgress(ctx.stderr, label ?? spec.name ?? `${spec.task}-${spec.attention}`);
+  const handle = lab.host.start(spec, {
+    onStatus: (text) => {
+      if (text !== 'exiting') progress.line(text);
+    },
+    onReady: (m) => {
+      progress.begin(m.startStep);
+      progress.line(
+        `${num(m.numParameters)} parameters, ${m.trainExamples} training rows, ${m.totalSteps} steps` +
+          (m.startStep > 0 ? ` (resuming at step ${m.startStep})` : '') +
+          `, ${String(m.engine['threads'])} thread(s)`,
+      );
+    },
+    onStep: (m) => progress.step(m),
+    onEval: (m) =>
+      progress.line(
+        `eval step ${m.step} (${m.split}): ` +
+          Object.entries(m.metrics)
+            .filter(([k]) => k !== 'examples' && k !== 'predictions')
+            .map(([k, v]) => `${k} ${num(v, 4)}`)
+            .join(', '),
+      ),
+    onCheckpoint: (m) => progress.line(`checkpoint step ${m.step}: ${m.path}`),
+  });
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      progress.line('interrupt: cancelling after this step (Ctrl-C again to stop at once)');
+      handle.cancel();
+    } else handle.kill('SIGKILL');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const row = await handle.done;
+    progress.end(row.status + (row.error ? `: ${row.error}` : ''));
+    return row;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function describeEnd(row: RunRow): string {
+  const dur = row.startedAt && row.endedAt ? `${num((row.endedAt - row.startedAt) / 1000)} s` : '-';
+  return `run ${row.id} (${row.name}) ${row.status}${row.error ? `: ${row.error}` : ''} after step ${row.lastStep}, ${dur}`;
+}
