@@ -88,6 +88,12 @@ Napi::Object train_config_to_js(Napi::Env env, const lshlab::TrainConfig& c);
 void validate_bert_config(Napi::Env env, const lshlab::BertConfig& c, const std::string& what);
 std::string camelize_fields(const std::string& msg);
 
+// Per-layer attention counters -> the JS `attention` object of StepStats / EvalResult:
+// {dotProducts, pairs, density, collisions, flops: {hash, scores, softmax, values, backward},
+//  timeS: {...}, layers: [{dotProducts, pairs, density, collisions, flops, timeS,
+//  headDensity, headDotProducts, headPairs, headCollisions}]}.
+Napi::Object attention_stats_to_js(Napi::Env env, const std::vector<lshlab::AttentionCounters>& layers);
+
 // A batch copied out of JS typed arrays into C++-owned vectors.
 struct OwnedBatch {
   int B = 0, T = 0;

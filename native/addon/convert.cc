@@ -298,6 +298,57 @@ Napi::Object train_config_to_js(Napi::Env env, const lshlab::TrainConfig& c) {
   return o;
 }
 
+// ---- attention counters ----------------------------------------------------------------------
+
+namespace {
+Napi::Array doubles_to_js(Napi::Env env, const std::vector<double>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), v[i]);
+  return a;
+}
+// The counts, density and stage breakdown shared by the totals and each layer.
+void set_counts(Napi::Env env, Napi::Object o, const lshlab::AttentionCounters& k) {
+  o.Set("dotProducts", k.dot_products);
+  o.Set("pairs", k.pairs);
+  o.Set("density", k.collision_density());
+  o.Set("collisions", k.collisions);
+  Napi::Object f = Napi::Object::New(env);
+  f.Set("hash", k.flops_hash);
+  f.Set("scores", k.flops_scores);
+  f.Set("softmax", k.flops_softmax);
+  f.Set("values", k.flops_values);
+  f.Set("backward", k.flops_backward);
+  o.Set("flops", f);
+  Napi::Object t = Napi::Object::New(env);
+  t.Set("hash", k.time_hash_s);
+  t.Set("scores", k.time_scores_s);
+  t.Set("softmax", k.time_softmax_s);
+  t.Set("values", k.time_values_s);
+  t.Set("backward", k.time_backward_s);
+  o.Set("timeS", t);
+}
+}  // namespace
+
+Napi::Object attention_stats_to_js(Napi::Env env, const std::vector<lshlab::AttentionCounters>& layers) {
+  Napi::Object o = Napi::Object::New(env);
+  set_counts(env, o, lshlab::sum_attention_counters(layers));
+  Napi::Array arr = Napi::Array::New(env, layers.size());
+  for (size_t l = 0; l < layers.size(); l++) {
+    const lshlab::AttentionCounters& k = layers[l];
+    Napi::Object lo = Napi::Object::New(env);
+    set_counts(env, lo, k);
+    std::vector<double> dens(k.head_pairs.size());
+    for (size_t h = 0; h < dens.size(); h++) dens[h] = k.head_density(int(h));
+    lo.Set("headDensity", doubles_to_js(env, dens));
+    lo.Set("headDotProducts", doubles_to_js(env, k.head_dot_products));
+    lo.Set("headPairs", doubles_to_js(env, k.head_pairs));
+    lo.Set("headCollisions", doubles_to_js(env, k.head_collisions));
+    arr.Set(static_cast<uint32_t>(l), lo);
+  }
+  o.Set("layers", arr);
+  return o;
+}
+
 // ---- batches ---------------------------------------------------------------------------------
 
 Napi::Int32Array need_int32_array(Napi::Env env, Napi::Value v, const std::string& what) {

@@ -2,8 +2,8 @@
  * trainer_object.cc: the JS class Trainer over lshlab::Trainer.
  *
  *   new Trainer(modelConfig, trainConfig)     validates (errors name the camelCase field)
- *   step(batch)              -> Promise<StepStats>
- *   evaluate(batch, {returnLogits}) -> Promise<{loss, predictions, correct, logits?}>
+ *   step(batch)              -> Promise<StepStats>   (with `attention`: per-layer, per-head counters)
+ *   evaluate(batch, {returnLogits}) -> Promise<{loss, predictions, correct, attention, logits?}>
  *   save(dir) / load(dir)    -> Promise<void>
  *   numParameters, stepCount, config, trainConfig   (getters)
  *
@@ -95,6 +95,7 @@ class TrainerObject : public Napi::ObjectWrap<TrainerObject> {
           o.Set("predictions", static_cast<double>(stats->predictions));
           o.Set("correct", static_cast<double>(stats->correct));
           o.Set("flops", stats->flops);
+          o.Set("attention", attention_stats_to_js(env, stats->attention));
           return o;
         },
         true, done);
@@ -121,6 +122,7 @@ class TrainerObject : public Napi::ObjectWrap<TrainerObject> {
           o.Set("loss", stats->loss);
           o.Set("predictions", static_cast<double>(stats->predictions));
           o.Set("correct", static_cast<double>(stats->correct));
+          o.Set("attention", attention_stats_to_js(env, stats->attention));
           if (want_logits) {
             // V8-owned memory, filled by copy (no external buffers).
             Napi::Float32Array a = Napi::Float32Array::New(env, logits->size());

@@ -4,7 +4,9 @@
  * (forward and backward, no dropout) on random float64 inputs and writes a safetensors file with
  * what a reference implementation needs to replay it:
  *   qkv (B,T,3C) with C = H*D, mask (B,T) as I64, dctx (B,T,C), ctx (B,T,C), dqkv (B,T,3C),
- *   and the variant's debug_state() arrays as "state.<name>" (F64, flat).
+ *   the variant's debug_state() arrays as "state.<name>" (F64, flat), and for each parameter the
+ *   variant owns (e.g. YOSO-C's conv) "param.<name>" (its values, initialised as a model would
+ *   from --seed, HF shape) and "grad.<name>" (d <ctx, dctx> / d param).
  * Metadata: variant, params (k=v;...), B, T, H, D.
  */
 #include <cstdio>
@@ -57,6 +59,8 @@ int cmd_dump_attention(int argc, char** argv) {
   }
   const int C = H * D;
   auto attn = make_attention<double>(variant, params);
+  StandaloneAttentionParams<double> own;
+  own.attach(*attn, H, D, uint64_t(seed));
   std::mt19937_64 rng{uint64_t(seed)};
   std::normal_distribution<double> nd(0.0, 1.0);
   std::vector<double> qkv(size_t(B) * T * 3 * C), dctx(size_t(B) * T * C), ctx(dctx.size()), dqkv(qkv.size());
@@ -78,6 +82,12 @@ int cmd_dump_attention(int argc, char** argv) {
   for (auto& s : state) names.push_back("state." + s.first);
   for (size_t i = 0; i < state.size(); i++)
     t.push_back({names[i], DType::F64, {int64_t(state[i].second.size())}, state[i].second.data()});
+  std::vector<std::string> pnames;
+  for (auto& sp : own.specs) { pnames.push_back("param." + sp.name); pnames.push_back("grad." + sp.name); }
+  for (size_t i = 0; i < own.specs.size(); i++) {
+    t.push_back({pnames[2 * i], DType::F64, own.specs[i].shape, own.data[i].data()});
+    t.push_back({pnames[2 * i + 1], DType::F64, own.specs[i].shape, own.grad[i].data()});
+  }
   std::string ps;
   for (auto& kv : params) ps += (ps.empty() ? "" : ";") + kv.first + "=" + kv.second;
   save_safetensors(out, t, {{"variant", variant}, {"params", ps}, {"B", std::to_string(B)},

@@ -47,10 +47,13 @@ struct Case {
 };
 
 // Dense replay of Algorithm 1 for one call, given the hash draws. Returns ctx and dqkv; counts
-// the pairs it computes (upper-triangle collisions for transposed fill).
+// the pairs it computes between unpadded tokens (upper-triangle collisions for transposed fill,
+// plus fill=masked diagonals), per head, from its own dense collision matrix.
 struct Ref {
   Vec ctx, dqkv;
-  double pairs = 0;
+  double pairs = 0;     // computed unpadded pairs (the counters' dot_products)
+  double fallback = 0;  // of which fill=masked diagonals
+  Vec head_dots, head_pairs;  // (H) computed unpadded pairs; existing unpadded pairs n_b^2
 };
 Ref reference(const Case& cs, const BertLshConfig& cfg,
               const std::vector<std::pair<std::string, Vec>>& state) {
@@ -60,6 +63,8 @@ Ref reference(const Case& cs, const BertLshConfig& cfg,
   Ref r;
   r.ctx.assign(size_t(B) * n * C, 0);
   r.dqkv.assign(size_t(B) * n * ld, 0);
+  r.head_dots.assign(size_t(H), 0);
+  r.head_pairs.assign(size_t(H), 0);
   const double scale = 1 / std::sqrt(double(D));
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
@@ -87,19 +92,21 @@ Ref reference(const Case& cs, const BertLshConfig& cfg,
       std::vector<Vec> A(n, Vec(n, 0));
       std::vector<std::vector<int>> set(n, std::vector<int>(n, 0));
       auto qk = [&](int i, int j) { double s = 0; for (int d = 0; d < D; d++) s += Q(i, d) * K(j, d); return s; };
+      const int32_t* m = cs.mask.data() + size_t(b) * n;
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) r.head_pairs[size_t(h)] += m[i] && m[j];
       for (int i = 0; i < n; i++)
         for (int j = cfg.symmetric_none ? 0 : i; j < n; j++)
           if (col[i][j]) {
-            r.pairs++;
+            if (m[i] && m[j]) { r.pairs++; r.head_dots[size_t(h)]++; }
             A[i][j] = qk(i, j); set[i][j] = 1;
             if (!cfg.symmetric_none) { A[j][i] = A[i][j]; set[j][i] = 1; }
           }
-      const int32_t* m = cs.mask.data() + size_t(b) * n;
       if (cfg.fill_masked)
         for (int i = 0; i < n; i++) {
           bool any = false;
           for (int j = 0; j < n; j++) any = any || (set[i][j] && m[j]);
-          if (!any && m[i]) { A[i][i] = qk(i, i); set[i][i] = 1; r.pairs++; }
+          if (!any && m[i]) { A[i][i] = qk(i, i); set[i][i] = 1; r.pairs++; r.fallback++; r.head_dots[size_t(h)]++; }
         }
       // Softmax over unpadded keys (and, masked, set entries only); P V; dense backward.
       std::vector<Vec> P(n, Vec(n, 0));
@@ -187,6 +194,21 @@ void expect_matches_reference_once(const Params& p, const Case& cs) {
   LSHLAB_EXPECT(fc < 1e-4 && fg < 1e-4);
   LSHLAB_EXPECT(r.counters.dot_products == ref.pairs);
   LSHLAB_EXPECT(f.counters.dot_products == ref.pairs);
+  // Per head: scored pairs and existing unpadded pairs equal the replay's own counts, so the
+  // density per head is the replay's; per-head vectors sum to the totals.
+  for (const Run* x : {&r, &f}) {
+    const AttentionCounters& k = x->counters;
+    LSHLAB_EXPECT(k.head_dot_products == ref.head_dots);
+    LSHLAB_EXPECT(k.head_pairs == ref.head_pairs);
+    LSHLAB_EXPECT(k.collisions == ref.pairs - ref.fallback);
+    double sd = 0, sp = 0, sc = 0;
+    for (int h = 0; h < cs.H; h++) {
+      sd += k.head_dot_products[size_t(h)]; sp += k.head_pairs[size_t(h)]; sc += k.head_collisions[size_t(h)];
+      LSHLAB_EXPECT(k.head_density(h) == (ref.head_pairs[size_t(h)] > 0 ? ref.head_dots[size_t(h)] / ref.head_pairs[size_t(h)] : 0));
+      LSHLAB_EXPECT(k.head_density(h) >= 0 && k.head_density(h) <= 1);
+    }
+    LSHLAB_EXPECT(sd == k.dot_products && sp == k.pairs && sc == k.collisions);
+  }
 }
 
 bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
@@ -227,7 +249,11 @@ LSHLAB_TEST("attention/bert-lsh/everything-collides-equals-exact") {
       const double ec = max_diff(e.ctx, l.ctx), eg = max_diff(e.dqkv, l.dqkv);
       if (ec > 1e-12 || eg > 1e-12) std::fprintf(stderr, "    %s training=%d: ctx %.3g dqkv %.3g\n", fill, training, ec, eg);
       LSHLAB_EXPECT(ec < 1e-12 && eg < 1e-12);
-      LSHLAB_EXPECT(l.counters.dot_products == double(cs.B) * cs.H * cs.T * cs.T);
+      // Every unpadded pair scored: the same counts as exact (density 1 over unpadded pairs).
+      const double unpadded = double(cs.H) * (cs.T * cs.T + (cs.T - cs.padded) * (cs.T - cs.padded));
+      LSHLAB_EXPECT(l.counters.dot_products == unpadded && l.counters.pairs == unpadded);
+      LSHLAB_EXPECT(e.counters.dot_products == unpadded && e.counters.pairs == unpadded);
+      LSHLAB_EXPECT(l.counters.collision_density() == 1 && e.counters.collision_density() == 1);
     }
 }
 
@@ -411,6 +437,39 @@ LSHLAB_TEST("attention/bert-lsh/tiny-model-trains") {
     std::fprintf(stderr, "    fill=%s: loss %.4f -> %.4f after 30 steps\n", fill, first, last);
     LSHLAB_EXPECT(finite && last < first - 0.5);
   }
+}
+
+LSHLAB_TEST("attention/bert-lsh/trainer-returns-counters-per-layer") {
+  // train_step and evaluate hand back every layer's counters (per head inside): unpadded pairs
+  // per head, densities in (0, 1], FLOPs by stage (the backward's only in the step), and the
+  // per-layer counters sum to the totals.
+  BertConfig cfg;
+  cfg.vocab_size = 40; cfg.hidden_size = 32; cfg.num_hidden_layers = 3; cfg.num_attention_heads = 4;
+  cfg.intermediate_size = 64; cfg.max_position_embeddings = 16;
+  cfg.attention = "bert-lsh";
+  TrainConfig tc;
+  Trainer tr(cfg, tc);
+  const int B = 3, T = 11;
+  std::vector<int32_t> ids(B * T), labels(B * T, -100), mask(B * T, 1);
+  for (int i = 0; i < B * T; i++) ids[i] = 4 + int32_t(philox_u32(5, 7, 0, uint64_t(i)) % 36);
+  labels[3] = ids[3];
+  for (int t = 7; t < T; t++) mask[2 * T + t] = 0;
+  Batch bt;
+  bt.B = B; bt.T = T; bt.input_ids = ids.data(); bt.attention_mask = mask.data(); bt.labels = labels.data();
+  EvalStats ev = tr.evaluate(bt);
+  StepStats st = tr.train_step(bt);
+  LSHLAB_EXPECT(st.attention.size() == 3 && ev.attention.size() == 3);
+  const double unpadded = 2.0 * T * T + 7.0 * 7;
+  for (size_t l = 0; l < st.attention.size() && l < ev.attention.size(); l++) {
+    const AttentionCounters& k = st.attention[l];
+    LSHLAB_EXPECT(k.head_pairs.size() == 4 && k.pairs == 4 * unpadded);
+    for (int h = 0; h < 4; h++) LSHLAB_EXPECT(k.head_density(h) > 0 && k.head_density(h) <= 1);
+    LSHLAB_EXPECT(k.flops_scores > 0 && k.flops_backward > 0 && ev.attention[l].flops_backward == 0);
+    LSHLAB_EXPECT(k.pairs == ev.attention[l].pairs);
+  }
+  const AttentionCounters sum = sum_attention_counters(st.attention);
+  LSHLAB_EXPECT(sum.pairs == 3 * 4 * unpadded && sum.head_pairs.size() == 4);
+  LSHLAB_EXPECT(sum.dot_products == st.attention[0].dot_products + st.attention[1].dot_products + st.attention[2].dot_products);
 }
 
 LSHLAB_TEST("attention/bert-lsh/timing") {

@@ -123,8 +123,9 @@ LSHLAB_TEST("exact_tiled_deterministic_and_counters") {
   LSHLAB_EXPECT(a.last_was_tiled());
   LSHLAB_EXPECT(c0 == c1 && g0 == g1);
   const AttentionCounters& k = a.counters();
-  const double pairs = double(B) * H * T * T;
-  LSHLAB_EXPECT(k.pairs == pairs && k.dot_products == pairs);
+  const double pairs = double(B) * H * T * T;  // slots the tiles multiply
+  const double n = T - T / 3 - 2, unpadded = H * n * n;  // pairs of unpadded tokens
+  LSHLAB_EXPECT(k.pairs == unpadded && k.dot_products == unpadded && k.collision_density() == 1);
   LSHLAB_EXPECT(k.flops_scores == 2.0 * pairs * D && k.flops_values == 2.0 * pairs * D);
   LSHLAB_EXPECT(k.flops_softmax == 5.0 * pairs);
   LSHLAB_EXPECT(k.flops_backward == pairs * (10.0 * D + 4.0));
@@ -153,4 +154,37 @@ LSHLAB_TEST("exact_auto_path_choice") {
   std::vector<double> cd, gd;
   run(d, in, 1, 65, 2, 8, true, 0.0, cd, gd);
   LSHLAB_EXPECT(!d.last_was_tiled());
+}
+
+LSHLAB_TEST("exact_counters_per_head_exclude_padding") {
+  // Both paths: pairs and dot products count unpadded (query, key) pairs only, per head, so the
+  // density is 1 per head even where a whole sequence is padding (pad = 2: batch 0 has none).
+  for (int pad : {0, 1, 2}) {
+    const int B = 2, H = 3, D = 8, T = 37;
+    const Inputs in = make_inputs(B, T, H, D, pad, 9);
+    double unpadded = 0;
+    for (int b = 0; b < B; b++) {
+      double n = 0;
+      for (int t = 0; t < T; t++) n += in.mask[size_t(b) * T + t];
+      unpadded += n * n;
+    }
+    for (ExactPath path : {ExactPath::Reference, ExactPath::Tiled}) {
+      ExactAttention<float> a;
+      a.set_path(path);
+      std::vector<float> c, g;
+      run(a, in, B, T, H, D, true, 0.0, c, g);
+      const AttentionCounters& k = a.counters();
+      LSHLAB_EXPECT(k.head_pairs.size() == size_t(H) && k.head_dot_products.size() == size_t(H));
+      double sd = 0, sp = 0;
+      for (int h = 0; h < H; h++) {
+        LSHLAB_EXPECT(k.head_pairs[size_t(h)] == unpadded);
+        LSHLAB_EXPECT(k.head_density(h) == 1.0);
+        LSHLAB_EXPECT(k.head_collisions[size_t(h)] == 0);
+        sd += k.head_dot_products[size_t(h)];
+        sp += k.head_pairs[size_t(h)];
+      }
+      LSHLAB_EXPECT(sd == k.dot_products && sp == k.pairs && k.pairs == H * unpadded);
+      LSHLAB_EXPECT(k.collision_density() == 1.0 && k.collisions == 0);
+    }
+  }
 }

@@ -132,10 +132,17 @@ LSHLAB_TEST("attention/reformer/length-not-multiple-of-chunk") {
   for (float x : ctx) finite = finite && std::isfinite(x);
   for (float x : dq) finite = finite && std::isfinite(x);
   LSHLAB_EXPECT(finite);
-  // Counters: 2 rounds x 320 padded slots x 128-key windows per (b,h).
+  // Counters over unpadded tokens: per round the 20 internal padding slots sort last (chunk 4 of
+  // 5 holds 44 real slots), so the 10 sorted chunks hold [64 64 64 64 44] x 2 real queries and
+  // chunk g sees chunks g-1 (circular) and g: per (b,h) 2 x (64*108 + 3*64*128 + 44*108) = 72480
+  // dot products (the gemms multiply 2 x 320 x 128 slots: flops).
   const auto& k = attn->counters();
-  LSHLAB_EXPECT(k.dot_products == double(B) * H * 2 * 320 * 128);
+  LSHLAB_EXPECT(k.dot_products == double(B) * H * 72480);
+  LSHLAB_EXPECT(k.flops_scores == 2.0 * D * B * H * 2 * 320 * 128);
   LSHLAB_EXPECT(k.pairs == double(B) * H * T * T);
+  for (int h = 0; h < H; h++)
+    LSHLAB_EXPECT(k.head_dot_products[size_t(h)] == B * 72480.0 && k.head_pairs[size_t(h)] == double(B) * T * T);
+  LSHLAB_EXPECT(k.collisions == 0);
   LSHLAB_EXPECT(k.flops_hash == 2.0 * B * H * T * D * 2 * 4);  // auto buckets: 2*5 -> 8
 }
 
@@ -221,4 +228,32 @@ LSHLAB_TEST("attention/reformer/tiny-model-trains") {
   std::fprintf(stderr, "    loss %.4f -> %.4f after 30 steps\n", first, last);
   LSHLAB_EXPECT(finite);
   LSHLAB_EXPECT(last < 0.7 * first);
+}
+
+LSHLAB_TEST("attention/reformer/counters-exclude-padding") {
+  // Standard mode (T <= chunk_length): every unpadded pair is one window entry, density 1. LSH
+  // mode with one round, chunks before 0: the chunks partition the sorted tokens, so the dot
+  // products are the sum of (real slots per chunk)^2 <= pairs, and per-head sums give the totals.
+  const int B = 2, H = 2, D = 4, C = H * D;
+  for (int T : {12, 40}) {
+    const int pad = 5;
+    std::vector<double> qkv(size_t(B) * T * 3 * C), ctx(size_t(B) * T * C);
+    for (size_t i = 0; i < qkv.size(); i++) qkv[i] = philox_normal(4, 9, 0, i);
+    std::vector<int32_t> mask(size_t(B) * T, 1);
+    for (int t = T - pad; t < T; t++) mask[size_t(T) + t] = 0;
+    auto attn = make_attention<double>("reformer", {{"chunk_length", "16"}, {"num_chunks_before", "0"}});
+    AttentionCall call{B, T, H, D, false, 0.0, 5, 2, 3};
+    attn->forward(ctx.data(), qkv.data(), mask.data(), call);
+    const auto& k = attn->counters();
+    const double unpadded = double(T) * T + double(T - pad) * (T - pad);
+    double sd = 0, sp = 0;
+    for (int h = 0; h < H; h++) {
+      LSHLAB_EXPECT(k.head_pairs[size_t(h)] == unpadded);
+      if (T <= 16) LSHLAB_EXPECT(k.head_density(h) == 1.0);
+      else LSHLAB_EXPECT(k.head_density(h) > 0 && k.head_density(h) < 1);
+      sd += k.head_dot_products[size_t(h)];
+      sp += k.head_pairs[size_t(h)];
+    }
+    LSHLAB_EXPECT(sd == k.dot_products && sp == k.pairs && k.collisions == 0);
+  }
 }

@@ -8,6 +8,8 @@
  */
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -364,12 +366,28 @@ LSHLAB_TEST("attention/yoso/bad-params") {
     LSHLAB_EXPECT(throws_naming(v, {{"tau", "x"}}, "tau"));
     LSHLAB_EXPECT(throws_naming(v, {{"num_hash", "0"}}, "num_hash"));
     LSHLAB_EXPECT(throws_naming(v, {{"backward", "autograd"}}, "backward"));
-    LSHLAB_EXPECT(throws_naming(v, {{"conv_window", "33"}}, "conv_window"));
+    LSHLAB_EXPECT(throws_naming(v, {{"conv_window", "34"}}, "odd"));  // HF's padding keeps T for odd w only
     LSHLAB_EXPECT(throws_naming(v, {{"conv_window", "-1"}}, "conv_window"));
+    LSHLAB_EXPECT(throws_naming(v, {{"conv_window", "4097"}}, "conv_window"));
     LSHLAB_EXPECT(throws_naming(v, {{"hash_code_len", "9"}}, "hash_code_len"));
   }
   auto a = make_attention<float>("yoso", {{"conv_window", "0"}, {"tau", "30"}});
   LSHLAB_EXPECT(std::string(a->name()) == "yoso");
+  LSHLAB_EXPECT(a->parameter_specs(2, 8).empty());
+  // conv_window declares its weights; forward without bound weights is a clear error.
+  auto c = make_attention<double>("yoso-e", {{"conv_window", "33"}});
+  auto specs = c->parameter_specs(3, 8);
+  LSHLAB_EXPECT(specs.size() == 1 && specs[0].name == "attention.self.conv.weight");
+  LSHLAB_EXPECT(specs.size() == 1 && specs[0].shape == std::vector<int64_t>({3, 1, 33, 1}));
+  LSHLAB_EXPECT(specs.size() == 1 && std::fabs(specs[0].init_uniform_bound - 1 / std::sqrt(33.0)) < 1e-15);
+  Vec q(3 * 24, 0.5), o(24);
+  bool threw = false;
+  try {
+    c->forward(o.data(), q.data(), nullptr, AttentionCall{1, 1, 3, 8, false, 0.0, 1, 0, 0});
+  } catch (const Error& e) {
+    threw = std::string(e.what()).find("conv_window") != std::string::npos;
+  }
+  LSHLAB_EXPECT(threw);
 }
 
 LSHLAB_TEST("attention/yoso/counters-and-state") {
@@ -395,6 +413,154 @@ LSHLAB_TEST("attention/yoso/counters-and-state") {
   auto e = make_attention<double>("yoso-e", {});
   e->forward(ctx.data(), qkv.data(), nullptr, c);
   LSHLAB_EXPECT(e->counters().dot_products == double(H) * T * T && e->debug_state().empty());
+  LSHLAB_EXPECT(e->counters().collisions == 0 && e->counters().collision_density() == 1);
+}
+
+LSHLAB_TEST("attention/yoso/collision-counters") {
+  // yoso counts (query, key, hash) code matches among unpadded tokens in its forward, per head;
+  // checked against an independent count from the hyperplanes the call drew. dot_products: 0 in
+  // forward, + one per collision in the exact backward; pairs: unpadded only.
+  const int B = 2, T = 13, H = 3, D = 6, C = H * D, m = 5, tau = 3, pad = 4;
+  for (const char* bw : {"surrogate", "exact"}) {
+    Vec qkv = randn(size_t(B) * T * 3 * C, 21), ctx(size_t(B) * T * C), d = randn(size_t(B) * T * C, 22),
+        dqkv(qkv.size());
+    std::vector<int32_t> mask(size_t(B) * T, 1);
+    for (int t = T - pad; t < T; t++) mask[size_t(T) + t] = 0;
+    auto y = make_attention<double>("yoso", {{"tau", "3"}, {"num_hash", "5"}, {"backward", bw}});
+    AttentionCall c{B, T, H, D, true, 0.0, 4, 2, 3};
+    y->forward(ctx.data(), qkv.data(), mask.data(), c);
+    const Vec planes = y->debug_state()[0].second;  // (B,H,m,tau,D)
+    Vec want(H, 0.0);
+    for (int b = 0; b < B; b++)
+      for (int h = 0; h < H; h++)
+        for (int g = 0; g < m; g++) {
+          auto code = [&](int t, int off) {
+            int cd = 0;
+            for (int k = 0; k < tau; k++) {
+              const double* pl = &planes[((size_t(b * H + h) * m + g) * tau + k) * D];
+              cd |= int(dotd(pl, &qkv[(size_t(b) * T + t) * 3 * C + off + h * D], D) > 0) << k;
+            }
+            return cd;
+          };
+          for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++)
+              if (mask[size_t(b) * T + i] && mask[size_t(b) * T + j]) want[size_t(h)] += code(i, 0) == code(j, C);
+        }
+    const AttentionCounters k = y->counters();
+    const double unpadded = T * T + (T - pad) * (T - pad);
+    double sum = 0;
+    for (int h = 0; h < H; h++) {
+      LSHLAB_EXPECT(k.head_collisions[size_t(h)] == want[size_t(h)]);
+      LSHLAB_EXPECT(k.head_pairs[size_t(h)] == unpadded && k.head_dot_products[size_t(h)] == 0);
+      sum += want[size_t(h)];
+    }
+    LSHLAB_EXPECT(k.collisions == sum && sum > 0 && k.dot_products == 0 && k.pairs == H * unpadded);
+    y->backward(dqkv.data(), d.data(), qkv.data(), mask.data(), c);
+    const AttentionCounters& kb = y->counters();
+    const bool exact = std::string(bw) == "exact";
+    for (int h = 0; h < H; h++)
+      LSHLAB_EXPECT(kb.head_dot_products[size_t(h)] == (exact ? want[size_t(h)] : 0.0));
+    LSHLAB_EXPECT(kb.dot_products == (exact ? sum : 0.0) && kb.collisions == sum);
+  }
+}
+
+LSHLAB_TEST("attention/yoso/conv-window-forward-and-backward") {
+  // YOSO-C = the plain variant + HF's depthwise conv of V * mask (kernel (w,1), zero padding
+  // w // 2) after the normalisation; dV, dW against that formula written out here.
+  const int B = 2, T = 9, H = 2, D = 3, C = H * D, w = 5, pad = 3;
+  for (const char* v : {"yoso-e", "yoso"}) {
+    AttentionParams p = {{"tau", "4"}, {"num_hash", "6"}};
+    AttentionParams pc = p;
+    pc["conv_window"] = std::to_string(w);
+    Run base = run(v, p, B, T, H, D, 3, pad);
+    auto a = make_attention<double>(v, pc);
+    StandaloneAttentionParams<double> sp;
+    sp.attach(*a, H, D, 77);
+    LSHLAB_EXPECT(sp.data.size() == 1 && sp.data[0].size() == size_t(H) * w);
+    const Vec W = sp.data[0];
+    for (double x : W) LSHLAB_EXPECT(std::fabs(x) <= 1 / std::sqrt(double(w)) && x != 0);
+    Vec ctx(base.ctx.size()), dqkv(base.qkv.size());
+    AttentionCall c{B, T, H, D, true, 0.0, 9, 3, 2};
+    a->forward(ctx.data(), base.qkv.data(), base.mask.data(), c);
+    a->backward(dqkv.data(), base.dctx.data(), base.qkv.data(), base.mask.data(), c);
+    Vec want_ctx = base.ctx, want_dqkv = base.dqkv, want_dw(size_t(H) * w, 0.0);
+    for (int b = 0; b < B; b++)
+      for (int h = 0; h < H; h++)
+        for (int t = 0; t < T; t++)
+          for (int k = 0; k < w; k++) {
+            const int s = t + k - w / 2;
+            if (s < 0 || s >= T || !base.mask[size_t(b) * T + s]) continue;
+            for (int d = 0; d < D; d++) {
+              const double vs = base.qkv[(size_t(b) * T + s) * 3 * C + 2 * C + h * D + d];
+              const double g = base.dctx[(size_t(b) * T + t) * C + h * D + d];
+              want_ctx[(size_t(b) * T + t) * C + h * D + d] += W[size_t(h) * w + k] * vs;
+              want_dqkv[(size_t(b) * T + s) * 3 * C + 2 * C + h * D + d] += W[size_t(h) * w + k] * g;
+              want_dw[size_t(h) * w + k] += g * vs;
+            }
+          }
+    const double ec = rel(ctx, want_ctx), eg = rel(dqkv, want_dqkv), ew = rel(sp.grad[0], want_dw);
+    if (ec > 1e-13 || eg > 1e-13 || ew > 1e-13) std::fprintf(stderr, "    %s: ctx %.2e dqkv %.2e dw %.2e\n", v, ec, eg, ew);
+    LSHLAB_EXPECT(ec < 1e-13 && eg < 1e-13 && ew < 1e-13);
+    // The gradient accumulates (the model zeroes it between steps).
+    a->backward(dqkv.data(), base.dctx.data(), base.qkv.data(), base.mask.data(), c);
+    for (size_t i = 0; i < want_dw.size(); i++) want_dw[i] *= 2;
+    LSHLAB_EXPECT(rel(sp.grad[0], want_dw) < 1e-13);
+  }
+}
+
+LSHLAB_TEST("attention/yoso/conv-window-model-trains-and-checkpoints") {
+  // A model with conv_window: the conv weights sit in the parameter layout under HF's name and
+  // shape, get gradients and AdamW updates, the loss falls, and a checkpoint round-trips them.
+  BertConfig cfg;
+  cfg.vocab_size = 40; cfg.hidden_size = 32; cfg.num_hidden_layers = 2; cfg.num_attention_heads = 2;
+  cfg.intermediate_size = 64; cfg.max_position_embeddings = 16;
+  cfg.hidden_dropout_prob = 0; cfg.attention_probs_dropout_prob = 0;
+  cfg.attention = "yoso-e";
+  cfg.attention_params = {{"tau", "6"}, {"conv_window", "5"}};
+  TrainConfig tc;
+  tc.lr = 3e-3; tc.weight_decay = 0; tc.seed = 1;
+  Trainer tr(cfg, tc);
+  ParamSet<float>& ps = tr.model().params();
+  const ParamInfo* pi = ps.find("bert.encoder.layer.1.attention.self.conv.weight");
+  LSHLAB_EXPECT(pi != nullptr);
+  if (!pi) return;
+  LSHLAB_EXPECT(pi->shape == std::vector<int64_t>({2, 1, 5, 1}) && pi->decay);
+  const std::vector<float> w0(ps.data.data() + pi->offset, ps.data.data() + pi->offset + pi->size);
+  for (float x : w0) LSHLAB_EXPECT(std::fabs(x) <= 1 / std::sqrt(5.0) && x != 0);
+  const int B = 8, T = 12;
+  std::vector<int32_t> ids(B * T), labels(B * T, -100), mask(B * T, 1);
+  for (int i = 0; i < B * T; i++) ids[i] = 4 + int32_t(philox_u32(99, 7, 0, uint64_t(i)) % 36);
+  for (int b = 0; b < B; b++)
+    for (int kk = 0; kk < 3; kk++) {
+      const int i = b * T + 1 + (b * 5 + kk * 4) % 11;
+      labels[i] = ids[i];
+      ids[i] = 3;
+    }
+  for (int t = 9; t < T; t++) mask[(B - 1) * T + t] = 0;
+  Batch bt;
+  bt.B = B; bt.T = T; bt.input_ids = ids.data(); bt.attention_mask = mask.data(); bt.labels = labels.data();
+  double first = 0, last = 0;
+  for (int s = 0; s < 30; s++) {
+    last = tr.train_step(bt).loss;
+    if (s == 0) first = last;
+  }
+  std::fprintf(stderr, "    yoso-e conv_window=5: loss %.4f -> %.4f in 30 steps\n", first, last);
+  LSHLAB_EXPECT(std::isfinite(last) && last < 0.7 * first);
+  const std::vector<float> w1(ps.data.data() + pi->offset, ps.data.data() + pi->offset + pi->size);
+  LSHLAB_EXPECT(w1 != w0);  // trained
+  char tmpl[] = "/tmp/lshlab-test-yoso-conv-XXXXXX";
+  const char* made = mkdtemp(tmpl);
+  LSHLAB_EXPECT(made != nullptr);
+  if (!made) return;
+  const std::string dir = made;
+  tr.save(dir);
+  Trainer tr2(cfg, tc);
+  tr2.load(dir);
+  const ParamInfo* p2 = tr2.model().params().find(pi->name);
+  const float* d2 = tr2.model().params().data.data() + p2->offset;
+  LSHLAB_EXPECT(std::vector<float>(d2, d2 + p2->size) == w1);
+  LSHLAB_EXPECT(tr2.evaluate(bt).loss == tr.evaluate(bt).loss);
+  std::filesystem::remove_all(dir);
 }
 
 LSHLAB_TEST("attention/yoso/tiny-model-trains") {

@@ -57,6 +57,51 @@ export interface Batch {
   endPositions?: Int32Array;
 }
 
+/** Attention work or time by stage (FLOPs count a multiply-add as 2; times in seconds). */
+export interface AttentionStages {
+  hash: number;
+  scores: number;
+  softmax: number;
+  values: number;
+  /** 0 in evaluate (forward only). */
+  backward: number;
+}
+
+/**
+ * Attention counters of one layer, or summed over layers. Counted over UNPADDED tokens (see
+ * native/engine/attention/attention.h for each variant's definitions):
+ * - pairs: (query, key) pairs that exist, heads x sum over the batch of n_b^2.
+ * - dotProducts: query-key dot products computed between unpadded tokens (exact, yoso-e: all
+ *   pairs; bert-lsh: the colliding pairs it scores, i <= j under the default transposed fill;
+ *   yoso: 0 in forward, + one per collision with backward=exact; reformer: window entries of
+ *   the attended chunks, once per hashing round).
+ * - density = dotProducts / pairs (can exceed 1 only for reformer with several rounds).
+ * - collisions: LSH bucket matches (yoso: (query, key, hash function) triples with equal codes;
+ *   bert-lsh: the colliding pairs it scores; 0 for exact, yoso-e, reformer).
+ */
+export interface AttentionCounterSet {
+  dotProducts: number;
+  pairs: number;
+  density: number;
+  collisions: number;
+  flops: AttentionStages;
+  timeS: AttentionStages;
+}
+
+/** One encoder layer's counters, with per-head arrays (length numAttentionHeads). */
+export interface AttentionLayerStats extends AttentionCounterSet {
+  /** headDotProducts[h] / headPairs[h] (0 where a head has no pairs). */
+  headDensity: number[];
+  headDotProducts: number[];
+  headPairs: number[];
+  headCollisions: number[];
+}
+
+/** Totals over layers plus each layer (index = layer). */
+export interface AttentionStats extends AttentionCounterSet {
+  layers: AttentionLayerStats[];
+}
+
 export interface StepStats {
   step: number;
   loss: number;
@@ -67,12 +112,16 @@ export interface StepStats {
   predictions: number;
   correct: number;
   flops: number;
+  /** Attention counters of this step (forward + backward), per layer and per head. */
+  attention: AttentionStats;
 }
 
 export interface EvalResult {
   loss: number;
   predictions: number;
   correct: number;
+  /** Attention counters of this forward pass, per layer and per head. */
+  attention: AttentionStats;
   /** mlm (P,V) at labelled positions; classification (B,numLabels); qa (B,T,2). */
   logits?: Float32Array;
 }

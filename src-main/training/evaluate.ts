@@ -3,8 +3,9 @@
  *   mlm             loss (mean over masked tokens), accuracy on masked tokens, perplexity
  *   classification  loss, accuracy, and F1 of label 1 when there are two labels
  *   qa              loss, SQuAD exact match and F1 (official normalisation) over whole examples
- * MLM evaluation masks with a fixed stream (seeded by the run, indexed by batch), so every
- * evaluation of a run sees the same masked tokens and curves are comparable across steps.
+ * MLM evaluation masks with a fixed stream (seeded by the run, indexed by batch), and a capped
+ * evaluation reads a fixed sample of rows, so every evaluation of a run sees the same examples and
+ * masked tokens and curves are comparable across steps.
  * It runs no optimiser step and changes no weights (the engine's evaluate has no dropout).
  */
 import type { Batch, NativeTrainer } from '../engine/types.js';
@@ -38,8 +39,16 @@ export async function evaluateSplit(trainer: NativeTrainer, set: EvalSet, o: Eva
     o.task === 'mlm'
       ? mlmTransform({ vocabSize: o.vocabSize, special: o.special, prob: o.mlmProb, seed: (o.seed ^ 0x5eed1e55) >>> 0 })
       : undefined;
-  const batcher = new Batcher(set.features, { batchSize: o.batchSize, shuffle: false, ...(transform ? { transform } : {}) });
-  const limit = o.task === 'qa' || o.maxBatches === 0 ? batcher.batchesPerEpoch : Math.min(o.maxBatches, batcher.batchesPerEpoch);
+  // A capped evaluation reads a fixed random sample of rows (the same at every evaluation of the
+  // run), not the first rows: splits are often ordered (by label, by source document).
+  const whole = o.task === 'qa' || o.maxBatches === 0;
+  const batcher = new Batcher(set.features, {
+    batchSize: o.batchSize,
+    shuffle: !whole,
+    seed: (o.seed ^ 0x0e7a1) >>> 0,
+    ...(transform ? { transform } : {}),
+  });
+  const limit = whole ? batcher.batchesPerEpoch : Math.min(o.maxBatches, batcher.batchesPerEpoch);
   const order = batcher.order(0);
 
   if (o.task === 'mlm') {

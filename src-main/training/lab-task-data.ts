@@ -1,7 +1,28 @@
-/** lab-task-data.ts: placeholder until lab/task-data.ts lands (work in progress this session). */
+/**
+ * lab-task-data.ts: a lab dataset as the training loop wants it: the 'train' split to learn from
+ * and an evaluation split ('validation', else the first other split the dataset has, else none:
+ * the run then trains without evaluations and says so in its status). Features come from the
+ * dataset's token cache (lab/task-data.ts); nothing is tokenized again and the database is not
+ * opened (this runs in the training process).
+ */
+import { openDataset, taskData } from '../lab/task-data.js';
 import type { TaskData } from './loop.js';
 import type { RunSpec } from './spec.js';
 
 export async function loadLabTaskData(dataDir: string, spec: RunSpec): Promise<TaskData> {
-  throw new Error(`dataset ${spec.dataset} in ${dataDir}: lab datasets are not wired yet`);
+  const d = await openDataset(dataDir, spec.dataset);
+  const splits = d.cache.header.splits;
+  if (!splits.includes('train')) throw new Error(`dataset "${spec.dataset}" has no train split (has: ${splits.join(', ')})`);
+  const opts = { task: spec.task, maxSeqLen: spec.model.maxSeqLen, docStride: spec.docStride };
+  const train = await taskData(d, { ...opts, split: 'train' });
+  const evalSplit = splits.includes('validation') ? 'validation' : splits.find((s) => s !== 'train');
+  const ev = evalSplit !== undefined ? await taskData(d, { ...opts, split: evalSplit }) : undefined;
+  if (train.features.count === 0) throw new Error(`dataset "${spec.dataset}": the train split has no rows for task ${spec.task}`);
+  return {
+    train: { split: 'train', features: train.features },
+    ...(ev && ev.features.count > 0 ? { evaluation: { split: ev.split, features: ev.features, ...(ev.records ? { qaRecords: ev.records } : {}) } } : {}),
+    vocabSize: train.vocabSize,
+    numLabels: train.numLabels,
+    special: train.special,
+  };
 }

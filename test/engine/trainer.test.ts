@@ -178,3 +178,63 @@ test('two Trainers and a benchmark can be in flight together (the engine seriali
   assert.equal(sa.loss, sb.loss); // same seed, same batch: same result
   assert.ok(g.gflops > 0);
 });
+
+test('a bert-lsh step and evaluate return attention counters per layer and per head', async () => {
+  const { Trainer } = loadEngine();
+  const layers = 3;
+  const heads = 4;
+  const tr = new Trainer({ ...TINY, numHiddenLayers: layers, numAttentionHeads: heads, attention: 'bert-lsh' }, { seed: 6 });
+  const batch = mlmBatch(3, 16, 64);
+  const mask = batch.attentionMask as Int32Array;
+  for (let t = 10; t < 16; t++) mask[2 * 16 + t] = 0; // last sequence: 10 real tokens
+  const unpaddedPerHead = 2 * 16 * 16 + 10 * 10;
+  for (const result of [await tr.step(batch), await tr.evaluate(batch)]) {
+    const a = result.attention;
+    assert.equal(a.layers.length, layers);
+    assert.equal(a.pairs, layers * heads * unpaddedPerHead);
+    assert.ok(a.density > 0 && a.density <= 1, `density ${a.density}`);
+    assert.ok(a.flops.scores > 0 && a.flops.hash > 0 && a.timeS.hash >= 0);
+    let dots = 0;
+    for (const l of a.layers) {
+      assert.equal(l.headDensity.length, heads);
+      assert.equal(l.headPairs.length, heads);
+      for (let h = 0; h < heads; h++) {
+        const d = l.headDensity[h] as number;
+        assert.ok(d > 0 && d <= 1, `head density ${d}`);
+        assert.equal(l.headPairs[h], unpaddedPerHead);
+        assert.ok(Math.abs(d - (l.headDotProducts[h] as number) / unpaddedPerHead) < 1e-12);
+      }
+      assert.equal(l.headDotProducts.reduce((x, y) => x + y, 0), l.dotProducts);
+      assert.equal(l.collisions, l.dotProducts); // fill=zero: no diagonal fallbacks
+      dots += l.dotProducts;
+    }
+    assert.equal(dots, a.dotProducts);
+  }
+  const ev = await tr.evaluate(batch);
+  assert.equal(ev.attention.flops.backward, 0); // forward only
+});
+
+test('exact attention reports density 1 over unpadded pairs', async () => {
+  const { Trainer } = loadEngine();
+  const tr = new Trainer(TINY, { seed: 7 });
+  const batch = mlmBatch(2, 8, 64);
+  (batch.attentionMask as Int32Array).fill(0, 13, 16); // second sequence: 5 real tokens
+  const s = await tr.step(batch);
+  assert.equal(s.attention.pairs, 2 * 2 * (64 + 25));
+  assert.equal(s.attention.density, 1);
+  assert.deepEqual(s.attention.layers.map((l) => l.headDensity), [[1, 1], [1, 1]]);
+  assert.equal(s.attention.collisions, 0);
+});
+
+test('yoso-e with conv_window adds H x w conv weights per layer and trains', async () => {
+  const { Trainer } = loadEngine();
+  const plain = new Trainer({ ...TINY, attention: 'yoso-e' }, { seed: 8 });
+  const conv = new Trainer({ ...TINY, attention: 'yoso-e', attentionParams: { conv_window: 3 } }, { seed: 8, lr: 3e-3, weightDecay: 0 });
+  assert.equal(conv.numParameters - plain.numParameters, 2 * 2 * 3); // layers x heads x w
+  const batch = mlmBatch(4, 16, 64);
+  const first = (await conv.step(batch)).loss;
+  let last = first;
+  for (let i = 0; i < 15; i++) last = (await conv.step(batch)).loss;
+  assert.ok(Number.isFinite(last) && last < first, `${first} -> ${last}`);
+  assert.throws(() => new Trainer({ ...TINY, attention: 'yoso-e', attentionParams: { conv_window: 4 } }), /conv_window must be odd/);
+});

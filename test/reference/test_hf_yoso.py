@@ -19,6 +19,14 @@ hyperplanes the call drew) and replays it in PyTorch (float64):
       codes twice, notes B.11), so the reference is a torch transcription of v1: codes from the dumped
       hyperplanes, scatter_add cumulation, and the surrogate/exact LSH gradients written densely with
       the collision-count matrix (notes B.10 item 4).
+  yoso-e + conv_window (YOSO-C): unpadded, HF's whole YosoSelfAttention (use_expectation=True,
+      conv_window=w) with its query/key/value Linears replaced by column slices of our qkv and its
+      conv weight set to the dumped one, so HF itself places the depthwise conv (on V * mask, added
+      after the output normalisation). Padded: HF's self-attention cannot take a mask that both its
+      conv (multiplies V by it) and its cumulation (`1.0 + mask/10000.0`, notes B.11) read right,
+      so the padded case composes YosoCumulation with the 0/1 mask and HF's own conv module (the
+      nn.Conv2d that YosoSelfAttention builds) on V * mask, as its forward does. The conv weight's
+      gradient is compared too (dconv).
 Metric: ||a - b|| / ||b|| < 1e-4 per tensor (ctx, dq, dk, dv); gradients use max(||b||, 1e-8 ||dctx||).
 Its last output line is always `N passed, N failed`; exit status 1 if anything failed.
 """
@@ -49,6 +57,8 @@ CASES = [
     ("yoso-e exact tau=8 vs autograd of v2 f(0.98x)", "yoso-e", {"tau": 8, "backward": "exact"}, dict(batch=2, seq=16, heads=2, head_dim=8, padded=3)),
     ("yoso surrogate tau=4 m=16 vs torch v1 LSH", "yoso", {"tau": 4, "num_hash": 16}, dict(batch=2, seq=33, heads=2, head_dim=5, padded=4)),
     ("yoso exact tau=3 m=8 vs torch LSH", "yoso", {"tau": 3, "num_hash": 8, "backward": "exact"}, dict(batch=2, seq=20, heads=2, head_dim=8, padded=2)),
+    ("yoso-e conv_window=3 vs HF YosoSelfAttention", "yoso-e", {"tau": 8, "conv_window": 3}, dict(batch=2, seq=16, heads=2, head_dim=8, padded=0)),
+    ("yoso-e conv_window=5 padded vs HF YosoCumulation + HF conv", "yoso-e", {"tau": 9, "conv_window": 5}, dict(batch=2, seq=11, heads=3, head_dim=4, padded=3)),
 ]
 
 
@@ -141,6 +151,48 @@ def yoso_lsh(q, k, v, mask, planes, tau, m, exact):
     return F.normalize(x, p=2, dim=-1)
 
 
+def hf_self_attention(B, T, H, D, tau, w, weight):
+    """HF's YosoSelfAttention (expectation, conv_window=w) reading Q, K, V as column slices of qkv."""
+    from transformers import YosoConfig
+    from transformers.models.yoso.modeling_yoso import YosoSelfAttention
+    C = H * D
+
+    class Cols(torch.nn.Module):
+        def __init__(self, i):
+            super().__init__()
+            self.i = i
+
+        def forward(self, x):
+            return x[..., self.i * C:(self.i + 1) * C]
+
+    cfg = YosoConfig(hidden_size=C, num_attention_heads=H, hash_code_len=tau, use_expectation=True,
+                     conv_window=w)
+    att = YosoSelfAttention(cfg).double()
+    att.query, att.key, att.value = Cols(0), Cols(1), Cols(2)
+    with torch.no_grad():
+        att.conv.weight.copy_(weight)
+    return att
+
+
+def run_conv_case(t, params, shape):
+    """yoso-e + conv_window against HF (see the module docstring)."""
+    B, T, H, D = shape["batch"], shape["seq"], shape["heads"], shape["head_dim"]
+    tau, w = int(params["tau"]), int(params["conv_window"])
+    qkv = t["qkv"].clone().requires_grad_(True)
+    att = hf_self_attention(B, T, H, D, tau, w, t["param.attention.self.conv.weight"])
+    if shape["padded"] == 0:
+        ctx = att(qkv, attention_mask=torch.ones(B, T, dtype=torch.float64))[0]
+    else:
+        m01 = t["mask"].double()
+        q, k, v = split_heads(qkv, B, T, H, D)
+        mask = m01[:, None, :].expand(B, H, T).reshape(B * H, T)
+        x = yoso_e_hf(q, k, v, mask, tau).view(B, H, T, D)
+        x = x + att.conv(v.view(B, H, T, D) * m01[:, None, :, None])  # as YosoSelfAttention.forward
+        ctx = x.permute(0, 2, 1, 3).reshape(B, T, H * D)
+    ctx.backward(t["dctx"])
+    return qkv, ctx, att.conv.weight.grad
+
+
 def run_case(driver, work, name, variant, params, shape, seed):
     out = os.path.join(work, f"{variant}-{abs(hash(name))}.safetensors")
     cmd = [driver, "dump-attention", "--variant", variant, "--out", out, "--seed", str(seed),
@@ -153,6 +205,15 @@ def run_case(driver, work, name, variant, params, shape, seed):
         return False, f"dump-attention exit {r.returncode}: {(r.stderr or r.stdout).strip()[-300:]}"
     t = load_file(out)
     B, T, H, D = shape["batch"], shape["seq"], shape["heads"], shape["head_dim"]
+    fl = 1e-8 * float(t["dctx"].norm())
+    if "conv_window" in params:
+        qkv, ctx, dconv = run_conv_case(t, params, shape)
+        dq, dk, dv = split_heads(qkv.grad, B, T, H, D)
+        eq, ek, ev = split_heads(t["dqkv"], B, T, H, D)
+        errs = {"ctx": rel_err(t["ctx"], ctx.detach()), "dq": rel_err(eq, dq, fl), "dk": rel_err(ek, dk, fl),
+                "dv": rel_err(ev, dv, fl), "dconv": rel_err(t["grad.attention.self.conv.weight"], dconv, fl)}
+        ok = all(e < REL_TOL for e in errs.values())
+        return ok, " ".join(f"{kk} {e:.2e}" for kk, e in errs.items())
     qkv = t["qkv"].clone().requires_grad_(True)
     mask = t["mask"].double()[:, None, :].expand(B, H, T).reshape(B * H, T)
     q, k, v = split_heads(qkv, B, T, H, D)

@@ -170,6 +170,8 @@ AttentionBenchResult run_attention_bench(const AttentionBenchConfig& cfg) {
   const bool rss_ok = reset_peak_rss();
   const double rss0 = proc_status_bytes("VmRSS");
   auto attn = make_attention<float>(cfg.variant, cfg.params);
+  StandaloneAttentionParams<float> own;  // variant-owned weights (YOSO-C conv), model-style init
+  own.attach(*attn, H, D, cfg.seed);
   auto run_call = [&](uint32_t step) {
     call.step = step;
     attn->forward(ctx.data(), qkv.data(), nullptr, call);
@@ -229,10 +231,12 @@ AttentionBenchResult run_attention_bench(const AttentionBenchConfig& cfg) {
     exact->forward(ref.data(), qkv.data(), nullptr, call);
     if (cfg.backward) exact->backward(dref.data(), dctx.data(), qkv.data(), nullptr, call);
     std::unique_ptr<Attention<float>> ye;
+    StandaloneAttentionParams<float> ye_own;
     std::vector<float> yref(ctx.size());
     if (is_yoso_lsh(cfg.variant)) {
       try {
         ye = make_attention<float>("yoso-e", params_accepted_by("yoso-e", cfg.params));
+        ye_own.attach(*ye, H, D, cfg.seed);  // the same conv weights as the variant's
         ye->forward(yref.data(), qkv.data(), nullptr, call);
       } catch (const std::exception& e) {
         r.quality_note = std::string("no yoso-e reference: ") + e.what() + "; ";

@@ -50,14 +50,18 @@ void BertLshAttention<T>::build_rows(Head& hd, int n, const int32_t* m) const {
   hd.row_ptr.assign(size_t(n) + 1, 0);
   int64_t* deg = hd.row_ptr.data() + 1;
   const size_t P0 = hd.pi.size();
+  int64_t udots = 0;  // computed pairs with both tokens unpadded (the counters' dot products)
   for (size_t p = 0; p < P0; p++) {
     const int i = hd.pi[p], j = hd.pj[p];
     if (valid(j)) deg[i]++;
     if (!cfg_.symmetric_none && i < j && valid(i)) deg[j]++;
+    udots += valid(i) && valid(j);
   }
+  hd.fallback = 0;
   if (cfg_.fill_masked)
     for (int r = 0; r < n; r++)
-      if (deg[r] == 0 && valid(r)) { hd.pi.push_back(r); hd.pj.push_back(r); deg[r] = 1; }
+      if (deg[r] == 0 && valid(r)) { hd.pi.push_back(r); hd.pj.push_back(r); deg[r] = 1; hd.fallback++; }
+  hd.udots = udots + hd.fallback;
   for (int r = 0; r < n; r++) deg[r] += hd.row_ptr[size_t(r)];
   const size_t E = size_t(hd.row_ptr[size_t(n)]);
   hd.ecol.resize(E); hd.epair.resize(E);
@@ -67,6 +71,20 @@ void BertLshAttention<T>::build_rows(Head& hd, int n, const int32_t* m) const {
     if (valid(j)) { const int64_t e = hd.cur[size_t(i)]++; hd.ecol[size_t(e)] = j; hd.epair[size_t(e)] = int32_t(p); }
     if (!cfg_.symmetric_none && i < j && valid(i)) { const int64_t e = hd.cur[size_t(j)]++; hd.ecol[size_t(e)] = i; hd.epair[size_t(e)] = int32_t(p); }
   }
+}
+
+// Counters over unpadded pairs (attention.h): per head, the pairs each (b, h) scored (udots) and
+// those that came from a collision (less the fill=masked diagonal fallbacks).
+template <typename T>
+void BertLshAttention<T>::count_pairs(const int32_t* mask, int B, int n, int H) {
+  AttentionCounters& k = this->counters_;
+  k.set_unpadded_pairs(mask, B, n, H);
+  for (int bh = 0; bh < B * H; bh++) {
+    const Head& hd = heads_[size_t(bh)];
+    k.head_dot_products[size_t(bh % H)] += double(hd.udots);
+    k.head_collisions[size_t(bh % H)] += double(hd.udots - hd.fallback);
+  }
+  k.sum_heads();
 }
 
 template <typename T>
@@ -80,7 +98,7 @@ void BertLshAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, con
   if ((int)heads_.size() < B * H) heads_.resize(size_t(B) * H);
   blocked_ = blocked_ok(n, drop) && !dense_;
   if (blocked_) {  // one hash (or combine=and): bucket-blocked dense gemms, bert_lsh_block.cc
-    this->counters_.reset();
+    this->counters_.reset(H);
     forward_blocked(ctx, qkv, mask, c);
     return;
   }
@@ -95,7 +113,7 @@ void BertLshAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, con
   const uint32_t threshold = uint32_t(c.dropout * 16777216.0);
   const T inv_keep = drop ? T(1.0 / (1.0 - c.dropout)) : T(1);
   ThreadPool& pool = ThreadPool::global();
-  this->counters_.reset();
+  this->counters_.reset(H);
   auto head_ptr = [&](int bh) { return qkv + int64_t(bh / H) * n * ld + (bh % H) * D; };
 
   // Phase 1 (hash): draw, bucket ids of Q and K rows, colliding pairs, row lists.
@@ -238,8 +256,7 @@ void BertLshAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, con
   double P = 0, E = 0;
   for (int bh = 0; bh < B * H; bh++) { P += double(heads_[size_t(bh)].pi.size()); E += double(heads_[size_t(bh)].ecol.size()); }
   const double rows = double(B) * H * n;
-  this->counters_.pairs = double(B) * H * TT;  // all (query, key) slots incl. padding, as exact
-  this->counters_.dot_products = P;
+  count_pairs(mask, B, n, H);
   this->counters_.flops_hash = 2.0 * rows * 2 * D * cfg_.bands * cfg_.num_hashes;  // Q and K rows
   this->counters_.flops_scores = 2.0 * D * P;
   this->counters_.flops_softmax = 5.0 * E + (cfg_.fill_masked ? 0.0 : 5.0 * rows);

@@ -15,8 +15,9 @@
  *   - blocked (bert_lsh_block.cc), T >= bert_lsh_block_min_tokens() with one hash function or
  *     combine=and: collisions are disjoint buckets; per (b, h, bucket) dense gemms on gathered
  *     rows (G = Q_b K_b^T, P V, and the backward), the reference's triangle / padding rules
- *     applied on the block. Counters: dot_products = pairs the semantics use; flops_* = the full
- *     blocks executed (both triangles of a bucket, about 2x the used pairs).
+ *     applied on the block. Counters: dot_products = unpadded pairs the semantics use (as the
+ *     pair path, see attention.h); flops_* = the full blocks executed (both triangles of a
+ *     bucket, about 2x the used pairs).
  *   - pairs (bert_lsh.cc): bucket sort, enumerate pairs, dot products of those pairs only, sparse
  *     softmax / P V / backward. Small T and combine=or with several hash functions (overlapping
  *     buckets) use it.
@@ -134,11 +135,13 @@ class BertLshAttention : public Attention<T> {
     std::vector<T> side;                  // (T, D) ctx from L blocks; dV from L blocks (backward)
     int nvalid = 0;
     int64_t fallback = 0;                 // fill=masked diagonal rows (deg 0, unpadded)
+    int64_t udots = 0;                    // scored pairs with both tokens unpadded, incl. fallback
   };
   // One bucket of one (b, h) on the blocked path: query rows qrows[q0, q0+qn), key rows
   // krows[k0, k0+kn); its (qn, kn) matrices start at arena offset `off`.
   struct Block { int bh, q0, qn, k0, kn; int64_t off; };
   void build_rows(Head& hd, int n, const int32_t* m) const;
+  void count_pairs(const int32_t* mask, int B, int n, int H);  // counters from heads_[].udots
   bool blocked_ok(int n, bool drop) const;
   void forward_blocked(T* ctx, const T* qkv, const int32_t* mask, const AttentionCall& c);
   void backward_blocked(T* dqkv, const T* dctx, const T* qkv, const int32_t* mask,

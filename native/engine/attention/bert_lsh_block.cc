@@ -14,7 +14,7 @@
  * g = PU (DU' - rd_i) + PL (DL' - rd_j), dQ[Qb] = g K[Kb] / sqrt(D), dK[Kb] = g^T Q[Qb] / sqrt(D),
  * dV[Kb] = WU^T dC[Qb], dV[Qb] += WL dC[Kb]. All gemms run single-threaded inside the pool's
  * parallel_for over (b, h, bucket) blocks.
- * Counters: dot_products counts the pairs the semantics use (as the pair path); flops_* count the
+ * Counters: dot_products counts the unpadded pairs the semantics use (as the pair path); flops_* count the
  * full blocks actually multiplied (about twice the used pairs: the block holds both triangles).
  * Stage times: hash; scores (gemm + per-block partial softmax); values (normalisation, dropout,
  * P V, per-head combine); time_softmax_s stays 0 (its work is split between the two).
@@ -328,19 +328,31 @@ void BertLshAttention<T>::forward_blocked(T* ctx, const T* qkv, const int32_t* m
   });
   this->counters_.time_values_s = since(t0);
 
-  double used = 0, full = 0, fb = 0;
+  // Counters: the unpadded pairs the semantics use, per (b, h) (attention.h); O(n log n) per head.
+  double full = 0;
+  for (int bh = 0; bh < B * H; bh++) heads_[size_t(bh)].udots = heads_[size_t(bh)].fallback;
+  std::vector<int32_t> suffix;
   for (const Block& bl : blocks_) {
-    const Head& hd = heads_[size_t(bl.bh)];
+    Head& hd = heads_[size_t(bl.bh)];
+    const int32_t* m = mrow(bl.bh);
+    auto ok = [m](int t) { return !m || m[t] != 0; };
     full += double(bl.qn) * bl.kn;
-    if (symn) { used += double(bl.qn) * bl.kn; continue; }
     const int32_t* kr = hd.krows.data() + bl.k0;
+    const int32_t* qr = hd.qrows.data() + bl.q0;
+    if (symn) {
+      int64_t vq = 0, vk = 0;
+      for (int a = 0; a < bl.qn; a++) vq += ok(qr[a]);
+      for (int a = 0; a < bl.kn; a++) vk += ok(kr[a]);
+      hd.udots += vq * vk;
+      continue;
+    }
+    suffix.assign(size_t(bl.kn) + 1, 0);  // suffix[a] = unpadded keys among kr[a..kn)
+    for (int a = bl.kn - 1; a >= 0; a--) suffix[size_t(a)] = suffix[size_t(a) + 1] + (ok(kr[a]) ? 1 : 0);
     for (int i = 0; i < bl.qn; i++)
-      used += double(kr + bl.kn - std::lower_bound(kr, kr + bl.kn, hd.qrows[size_t(bl.q0 + i)]));
+      if (ok(qr[i])) hd.udots += suffix[size_t(std::lower_bound(kr, kr + bl.kn, qr[i]) - kr)];
   }
-  for (int bh = 0; bh < B * H; bh++) fb += double(heads_[size_t(bh)].fallback);
   const double rows = double(B) * H * n;
-  this->counters_.pairs = double(B) * H * TT;
-  this->counters_.dot_products = used + fb;  // pairs the semantics use (the block computes `full`)
+  count_pairs(mask, B, n, H);
   this->counters_.flops_hash = 2.0 * rows * 2 * D * cfg_.bands * cfg_.num_hashes;
   this->counters_.flops_scores = 2.0 * D * full;
   this->counters_.flops_softmax = 5.0 * full * (symn ? 1 : 2) + (masked ? 0.0 : 5.0 * rows);

@@ -45,7 +45,7 @@ void ExactAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask,
       const size_t rows = size_t(c.B) * c.T;
       lse_.resize(rows * c.H);
       out_.resize(rows * c.H * c.D);
-      this->counters_.reset();
+      this->counters_.reset(c.H);
       exact_tiled::forward(ctx, lse_.data(), qkv, mask, c, this->counters_);
       std::copy(ctx, ctx + rows * c.H * c.D, out_.data());
       return;
@@ -80,7 +80,7 @@ void ExactAttention<T>::forward_reference(T* ctx, const T* qkv, const int32_t* m
   }
   ThreadPool& pool = ThreadPool::global();
   const T scale = T(1.0 / std::sqrt(double(D)));
-  this->counters_.reset();
+  this->counters_.reset(H);
 
   // Phase 1: S = Q K^T / sqrt(D) for every (b, h).
   auto t0 = Clock::now();
@@ -125,9 +125,10 @@ void ExactAttention<T>::forward_reference(T* ctx, const T* qkv, const int32_t* m
   });
   this->counters_.time_values_s = seconds_since(t0);
 
-  const double pairs = double(B) * H * TT;
-  this->counters_.pairs = pairs;
-  this->counters_.dot_products = pairs;
+  const double pairs = double(B) * H * TT;  // slots the gemms multiply (flops)
+  this->counters_.set_unpadded_pairs(mask, B, Tn, H);
+  this->counters_.head_dot_products = this->counters_.head_pairs;  // density 1
+  this->counters_.sum_heads();
   this->counters_.flops_scores = 2.0 * pairs * D;
   this->counters_.flops_softmax = 5.0 * pairs;  // max, subtract, exp, sum, scale per element
   this->counters_.flops_values = 2.0 * pairs * D;

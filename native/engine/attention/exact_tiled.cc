@@ -213,9 +213,11 @@ void forward(float* ctx, float* lse, const float* qkv, const int32_t* mask, cons
   // Scores, softmax and values run fused in one kernel: its whole time is reported under
   // time_scores_s (time_softmax_s and time_values_s stay 0).
   counters.time_scores_s = seconds_since(t0);
-  const double pairs = double(B) * H * Tn * Tn;
-  counters.pairs = pairs;
-  counters.dot_products = pairs;
+  const double pairs = double(B) * H * Tn * Tn;  // slots the tiles multiply (flops)
+  counters.set_unpadded_pairs(mask, B, Tn, H);
+  counters.head_dot_products = counters.head_pairs;
+  counters.head_collisions.assign(size_t(H), 0.0);
+  counters.sum_heads();
   counters.flops_scores = 2.0 * pairs * D;
   counters.flops_softmax = 5.0 * pairs;
   counters.flops_values = 2.0 * pairs * D;

@@ -98,6 +98,7 @@ void ReformerAttention<T>::plan(const AttentionCall& c, const int32_t* mask) {
   lse_.resize(BH * rows);
   outs_.resize(BH * rows * s.D);
   wts_.resize(BH * s.R * s.n);
+  cvalid_.resize(BH * s.G);
 }
 
 // Stage 1 for one (b,h): rotations, buckets, counting sort per round, gather Q, normalised K and
@@ -157,8 +158,11 @@ void ReformerAttention<T>::hash_and_gather(int bh, const T* qkv) {
   T* kx = kx_.data() + size_t(bh) * s.Gx * c * D;
   T* vx = vx_.data() + size_t(bh) * s.Gx * c * D;
   int32_t* xp = xpos_.data() + size_t(bh) * s.Gx * c;
+  int32_t* cv = cvalid_.data() + size_t(bh) * s.G;  // unpadded query slots per sorted chunk
+  std::fill(cv, cv + s.G, 0);
   for (int j = 0; j < s.G * c; j++) {
     const int t = order[j];
+    cv[j / c] += valid[t];
     T* dst = qs + size_t(j) * D;
     if (t < s.n) std::copy(q + int64_t(t) * ld, q + int64_t(t) * ld + D, dst);
     else std::fill(dst, dst + D, T(0));
@@ -274,7 +278,7 @@ void ReformerAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, co
   const int BH = s.B * s.H, tasks = BH * s.G;
   ThreadPool& pool = ThreadPool::global();
   AttentionCounters& k = this->counters_;
-  k.reset();
+  k.reset(s.H);
   if (s.drop)  // one mask over every (b,h,slot,window key), keyed by the layer's dropout site
     dropout_mask(keep_.data(), int64_t(BH) * s.G * s.c * s.W, s.p, call.seed, call.step, call.site);
 
@@ -294,8 +298,20 @@ void ReformerAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, co
 
   const double dots = double(BH) * s.G * s.c * s.W;  // every window entry is a computed dot
   k.flops_hash = s.standard ? 0 : 2.0 * BH * s.n * s.D * s.R * (s.nb / 2);
-  k.dot_products = dots;
-  k.pairs = double(BH) * s.n * s.n;
+  // Counters over unpadded tokens (attention.h): chunk g's unpadded query slots times the
+  // unpadded keys of its window (chunks g-bef .. g+aft mod G). O(G (1+bef+aft)) per (b, h).
+  k.set_unpadded_pairs(mask, s.B, s.n, s.H);
+  for (int bh = 0; bh < BH; bh++) {
+    const int32_t* cv = cvalid_.data() + size_t(bh) * s.G;
+    double d = 0;
+    for (int g = 0; g < s.G; g++) {
+      int64_t keys = 0;
+      for (int x = -s.bef; x <= s.aft; x++) keys += cv[((g + x) % s.G + s.G) % s.G];
+      d += double(cv[g]) * double(keys);
+    }
+    k.head_dot_products[size_t(bh % s.H)] += d;
+  }
+  k.sum_heads();
   k.flops_scores = 2.0 * dots * s.D;
   k.flops_softmax = 5.0 * dots;
   k.flops_values = 2.0 * dots * s.D + (s.R > 1 ? 2.0 * BH * s.n * s.R * s.D : 0.0);

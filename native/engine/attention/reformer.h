@@ -103,6 +103,7 @@ class ReformerAttention : public Attention<T> {
   Buffer<T> lse_;          // (B,H,G*c) per-slot logsumexp
   Buffer<T> outs_;         // (B,H,G*c,D) per-round outputs, sorted
   Buffer<T> wts_;          // (B,H,R,T) round weights exp(lse_r - LSE)
+  Buffer<int32_t> cvalid_; // (B,H,G) unpadded query slots per sorted chunk (counters)
   // Backward.
   Buffer<T> dout_;         // (B,H,G*c,D) d out per slot
   Buffer<T> drow_;         // (B,H,G*c) dlse - delta per slot

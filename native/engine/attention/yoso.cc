@@ -5,6 +5,7 @@
  *   hash    normalise Q, K; yoso: draw planes, hash the unit Q and K into codes
  *   scores  yoso-e only: E = mask_i mask_j f(s q_i.k_j) (T,T), and s f'(s x) for backward=exact
  *   values  X = E V (yoso-e) or the LSH cumulation (yoso_lsh.cc); ctx = X / |X|
+ *           (+ the YOSO-C depthwise conv of V * mask when conv_window > 0)
  * Normalisation follows F.normalize: x / max(|x|, 1e-12), with the matching backward.
  */
 #include "attention/yoso.h"
@@ -12,6 +13,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "attention/params.h"
 #include "core/threadpool.h"
@@ -66,12 +69,74 @@ YosoOptions parse_yoso_options(const char* variant, const AttentionParams& p) {
   o.num_hash = int(param_int(variant, p, "num_hash", 64, 1, 1024));    // HF num_hash = 64
   o.exact_backward = param_choice(variant, p, "backward", {"surrogate", "exact"}, 0) == 1;
   o.conv_window = int(param_int(variant, p, "conv_window", 0, 0, 4095));
-  if (o.conv_window != 0)
-    throw Error(std::string(variant) + ": conv_window is not implemented yet (YOSO-C needs a "
-                "learnable per-head kernel the attention interface cannot own); use conv_window=0 (got '" +
+  if (o.conv_window % 2 == 0 && o.conv_window != 0)
+    throw Error(std::string(variant) + ": conv_window must be odd (HF's Conv2d with padding w // 2 "
+                "keeps the sequence length only for odd windows) or 0 = off (got '" +
                 p.at("conv_window") + "')");
   return o;
 }
+
+template <typename T>
+std::vector<AttentionParamSpec> YosoAttention<T>::parameter_specs(int H, int D) const {
+  (void)D;
+  if (o_.conv_window == 0) return {};
+  // HF: nn.Conv2d(H, H, (w, 1), groups=H, bias=False).weight, PyTorch's default init
+  // kaiming_uniform_(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = 1 * w * 1.
+  const int w = o_.conv_window;
+  return {{"attention.self.conv.weight", {H, 1, w, 1}, 1.0 / std::sqrt(double(w))}};
+}
+
+template <typename T>
+void YosoAttention<T>::bind_parameters(const std::vector<T*>& data, const std::vector<T*>& grad) {
+  const size_t want = o_.conv_window ? 1 : 0;
+  LSHLAB_CHECK(data.size() == want && grad.size() == want,
+               "yoso: bind_parameters got " + std::to_string(data.size()) + " tensors, expected " +
+                   std::to_string(want));
+  conv_w_ = want ? data[0] : nullptr;
+  conv_g_ = want ? grad[0] : nullptr;
+}
+
+namespace {
+// YOSO-C: out (T rows, stride ldo) += sum_k w[k] * mask[s] v[s], s = t + k - w/2 in [0, T) (HF's
+// depthwise Conv2d over value * mask, kernel (w, 1), zero padding w // 2). Returns the taps done.
+template <typename T>
+double conv_add(T* out, int ldo, const T* v, int ldv, const int32_t* mk, const T* w, int W, int n,
+                int D) {
+  const int pad = W / 2;
+  double taps = 0;
+  for (int t = 0; t < n; t++) {
+    T* o = out + int64_t(t) * ldo;
+    for (int k = 0; k < W; k++) {
+      const int s = t + k - pad;
+      if (s < 0 || s >= n || (mk && !mk[s])) continue;
+      const T wk = w[k];
+      const T* vs = v + int64_t(s) * ldv;
+      for (int d = 0; d < D; d++) o[d] += wk * vs[d];
+      taps++;
+    }
+  }
+  return taps;
+}
+// Backward of conv_add: dv[s] += mask[s] sum_k w[k] g[s - k + pad]; dw[k] += sum_t g[t].v[t+k-pad].
+template <typename T>
+void conv_backward(T* dv, int lddv, double* dw, const T* g, int ldg, const T* v, int ldv,
+                   const int32_t* mk, const T* w, int W, int n, int D) {
+  const int pad = W / 2;
+  for (int t = 0; t < n; t++) {
+    const T* gt = g + int64_t(t) * ldg;
+    for (int k = 0; k < W; k++) {
+      const int s = t + k - pad;
+      if (s < 0 || s >= n || (mk && !mk[s])) continue;
+      const T* vs = v + int64_t(s) * ldv;
+      T* ds = dv + int64_t(s) * lddv;
+      const T wk = w[k];
+      double acc = 0;
+      for (int d = 0; d < D; d++) { acc += double(gt[d]) * vs[d]; ds[d] += wk * gt[d]; }
+      dw[k] += acc;
+    }
+  }
+}
+}  // namespace
 
 template <typename T>
 void YosoAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, const AttentionCall& c) {
@@ -88,9 +153,13 @@ void YosoAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, const 
     e_.resize(BH * TT);
     if (o_.exact_backward) fp_.resize(BH * TT);
   }
+  const int W = o_.conv_window;
+  LSHLAB_CHECK(W == 0 || conv_w_ != nullptr,
+               "yoso: conv_window needs its conv weights bound (bind_parameters) before forward");
   ThreadPool& pool = ThreadPool::global();
   AttentionCounters& k = this->counters_;
-  k.reset();
+  k.reset(H);
+  std::vector<double> coll(o_.lsh ? size_t(BH) : 0, 0.0), taps(W ? size_t(BH) : 0, 0.0);
 
   // Phase 1: unit Q and K; yoso: planes and codes (hashing the unit rows, shared planes).
   auto t0 = Clock::now();
@@ -138,25 +207,32 @@ void YosoAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, const 
     T* X = y_.data() + bh * TD;
     if (o_.lsh)
       yoso_cumulate(X, qcode_.data() + bh * m * Tn, mk, kcode_.data() + bh * m * Tn, mk, v, ld,
-                    Tn, D, m, tau);
+                    Tn, D, m, tau, &coll[size_t(bh)]);
     else
       gemm<T>(false, false, Tn, D, Tn, T(1), e_.data() + bh * TT, Tn, v, ld, T(0), X, D);
     l2_rows(X, D, ynrm_.data() + bh * Tn, X, D, Tn, D);
     T* o = ctx + int64_t(b) * Tn * C + h * D;
     for (int i = 0; i < Tn; i++) std::copy(X + int64_t(i) * D, X + int64_t(i + 1) * D, o + int64_t(i) * C);
+    // YOSO-C: + depthwise conv of V * mask, after the normalisation (HF: context_layer += conv).
+    if (W) taps[size_t(bh)] = conv_add(o, C, v, ld, mk, conv_w_ + int64_t(h) * W, W, Tn, D);
   });
   k.time_values_s = seconds_since(t0);
 
-  const double pairs = double(BH) * TT, rows = double(BH) * Tn;
-  k.pairs = pairs;
+  const double pairs = double(BH) * TT, rows = double(BH) * Tn;  // slots (flops)
+  k.set_unpadded_pairs(mask, B, Tn, H);
+  for (int64_t bh = 0; bh < BH; bh++) {
+    if (o_.lsh) k.head_collisions[size_t(bh % H)] += coll[size_t(bh)];
+    if (W) k.flops_values += 2.0 * taps[size_t(bh)] * D;
+  }
+  if (!o_.lsh) k.head_dot_products = k.head_pairs;  // the dense Qn Kn^T
+  k.sum_heads();
   k.flops_hash = 2 * 3.0 * rows * D;  // two row normalisations (square-sum, scale)
   k.flops_values = 3.0 * rows * D;    // output normalisation
   if (o_.lsh) {
     k.flops_hash += 2.0 * (2 * rows) * D * m * tau;  // projections of Q and K: the hashing gemm
     k.flops_values += 2.0 * rows * m * D + rows * D;  // scatter adds, gather adds, 1/m
-    k.dot_products = 0;                               // no query-key dot product is ever formed
+    // dot_products stays 0: no query-key dot product is formed (values are summed by bucket)
   } else {
-    k.dot_products = pairs;
     k.flops_scores = 2.0 * pairs * D + 3.0 * pairs;  // Qn Kn^T; clamp, acos, pow as 1 each
     k.flops_values += 2.0 * pairs * D;
   }
@@ -172,7 +248,8 @@ void YosoAttention<T>::backward(T* dqkv, const T* dctx, const T* qkv, const int3
   const int64_t TD = int64_t(Tn) * D, TT = int64_t(Tn) * Tn, BH = int64_t(B) * H;
   const int64_t per = 3 * TD + (o_.lsh ? 0 : TT);  // g, dQn, dKn (and W for yoso-e) per (b, h)
   scratch_.resize(BH * per);
-  std::vector<double> flops(BH, 0.0), coll(BH, 0.0);
+  const int W = o_.conv_window;
+  std::vector<double> flops(BH, 0.0), coll(BH, 0.0), dw(size_t(BH) * W, 0.0);
   auto t0 = Clock::now();
   ThreadPool::global().parallel_for(int(BH), [&](int bh) {
     const int b = bh / H, h = bh % H;
@@ -218,14 +295,24 @@ void YosoAttention<T>::backward(T* dqkv, const T* dctx, const T* qkv, const int3
     l2_rows_backward(dq, ld, dqn, D, qn, qnrm_.data() + bh * Tn, Tn, D);
     l2_rows_backward(dk, ld, dkn, D, kn, knrm_.data() + bh * Tn, Tn, D);
     flops[bh] = fl + 8.0 * Tn * D;
+    // YOSO-C: dV += conv^T(dctx) on unpadded keys; per-(b, h) partial dW, summed below in order.
+    if (W) {
+      conv_backward(dv, ld, dw.data() + bh * W, dctx + int64_t(b) * Tn * C + h * D, C, v, ld, mk,
+                    conv_w_ + int64_t(h) * W, W, Tn, D);
+      flops[bh] += 4.0 * double(Tn) * W * D;
+    }
   });
+  for (int64_t bh = 0; bh < BH; bh++)  // fixed order: deterministic for any thread count
+    for (int kk = 0; kk < W; kk++) conv_g_[(bh % H) * W + kk] += T(dw[size_t(bh) * W + kk]);
   AttentionCounters& k = this->counters_;
   k.time_backward_s = seconds_since(t0);
   k.flops_backward = 0;
   for (int64_t i = 0; i < BH; i++) {
     k.flops_backward += flops[i];
-    if (o_.exact_backward) k.dot_products += coll[i];  // exact LSH weights need q.k per collision
+    // exact LSH weights need q.k per collision (yoso-e's exact backward reuses fp_: none)
+    if (o_.lsh && o_.exact_backward) k.head_dot_products[size_t(i % H)] += coll[size_t(i)];
   }
+  k.sum_heads();
 }
 
 template <typename T>

@@ -14,9 +14,16 @@
  *               in its forward, so its gradient is the true one (gradient-checked); yoso's forward is
  *               sampling and cannot be scaled, so its backward is an unbiased estimate of yoso-e
  *               exact's (importance weight s f'(s x) / f(x) per colliding pair, cost = collisions).
- * Not here: conv_window (YOSO-C) needs learnable per-head weights (H x w) that the attention
- * interface cannot own yet: any value but 0 is rejected; the fast Hadamard hash (we use Gaussian
- * projections, one set per (b, h, hash), as v1's hashing()); causal masking.
+ * YOSO-C (conv_window = w, odd; 0 = off): HF's depthwise nn.Conv2d(H, H, (w, 1), padding
+ *   (w // 2, 0), groups=H, bias=False) over V * mask laid out (B,H,T,D), added to the normalised
+ *   output: ctx = X / |X| + conv(V * mask). One length-w kernel per head, shared by the D channels.
+ *   The weights are variant-owned parameters (attention.h): "attention.self.conv.weight", shape
+ *   (H, 1, w, 1), init U(-1/sqrt(w), 1/sqrt(w)) (PyTorch's kaiming_uniform_(a = sqrt(5)) for
+ *   fan_in = w). Padded query rows get the conv term too (HF does not mask the conv output).
+ *   Backward: dV += conv^T(dctx) on unpadded keys; dW[h,k] += sum_{b,t} dctx[b,t,h].(V*mask)[b,t+k-w/2,h]
+ *   (exact for every backward mode: the conv path is linear and hash-free).
+ * Not here: the fast Hadamard hash (we use Gaussian projections, one set per (b, h, hash), as
+ * v1's hashing()); causal masking.
  */
 #pragma once
 #include <cstdint>
@@ -31,7 +38,7 @@ struct YosoOptions {
   int tau = 9;             // hash bits per code (HF hash_code_len), 1..30
   int num_hash = 64;       // hash functions m (HF num_hash), 1..1024
   bool exact_backward = false;
-  int conv_window = 0;     // 0 = off (the only value accepted for now)
+  int conv_window = 0;     // YOSO-C kernel length (odd); 0 = off
 };
 // Parses and validates "tau", "num_hash", "backward", "conv_window"; throws naming the parameter.
 YosoOptions parse_yoso_options(const char* variant, const AttentionParams& params);
@@ -46,9 +53,14 @@ class YosoAttention : public Attention<T> {
                 const AttentionCall& call) override;
   // yoso: "hyperplanes" (B,H,num_hash,tau,D) of the last forward. yoso-e: nothing (no draws).
   std::vector<std::pair<std::string, std::vector<double>>> debug_state() const override;
+  // conv_window > 0: one tensor "attention.self.conv.weight" (H,1,w,1); else none.
+  std::vector<AttentionParamSpec> parameter_specs(int H, int D) const override;
+  void bind_parameters(const std::vector<T*>& data, const std::vector<T*>& grad) override;
 
  private:
   YosoOptions o_;
+  T* conv_w_ = nullptr;        // (H, w) conv weights (bound), and their gradient
+  T* conv_g_ = nullptr;
   int B_ = 0, T_ = 0, H_ = 0, D_ = 0;
   Buffer<T> qn_, kn_;          // (B,H,T,D) unit-normalised Q and K
   Buffer<T> qnrm_, knrm_;      // (B,H,T) max(|q|, eps) and max(|k|, eps)
@@ -72,9 +84,12 @@ template <typename T>
 void yoso_hash(int32_t* codes, const T* x, int ldx, int n, const T* planes, int m, int tau, int D);
 // out (n,D) = (1/m) sum_h Table_h[qcode_h(i)] of val (row stride ldv) scattered by kcode;
 // rows with qmask 0 get 0, rows with kmask 0 are not scattered (masks may be null = all ones).
+// *collisions (if given) = the (query, key, hash) code matches among unmasked rows, counted from
+// the bucket sizes (O(n) per hash).
 template <typename T>
 void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int32_t* kcode,
-                   const int32_t* kmask, const T* val, int ldv, int n, int D, int m, int tau);
+                   const int32_t* kmask, const T* val, int ldv, int n, int D, int m, int tau,
+                   double* collisions = nullptr);
 // Raw LSH gradients of X_i = (1/m) sum_h sum_{j collides} v_j w.r.t. q and k, given g = dL/dX:
 //   surrogate: dq_i = (1/m) sum_h sum_{j collides} (tau/2) (g_i.v_j) k_j, dk_j symmetric with q_i
 //   exact:     weight s f'(s x_ij)/f(x_ij) instead of tau/2 (x_ij = q_i.k_j)

@@ -232,11 +232,20 @@ void yoso_hash(int32_t* codes, const T* x, int ldx, int n, const T* planes, int 
 
 template <typename T>
 void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int32_t* kcode,
-                   const int32_t* kmask, const T* val, int ldv, int n, int D, int m, int tau) {
+                   const int32_t* kmask, const T* val, int ldv, int n, int D, int m, int tau,
+                   double* collisions) {
   auto& s = scratch<T>();
   s.kslot.resize(n);
   s.qslot.resize(n);
   std::fill(out, out + int64_t(n) * D, T(0));
+  int64_t coll = 0;
+  // Collisions of one hash from its slots: keys per slot, then the queries' slots. O(n + nb).
+  auto count = [&](const int32_t* kslot, const int32_t* qslot, int nb) {
+    if (!collisions) return;
+    s.cur.assign(size_t(nb), 0);
+    for (int j = 0; j < n; j++) if (kslot[j] >= 0) s.cur[size_t(kslot[j])]++;
+    for (int i = 0; i < n; i++) if (qslot[i] >= 0) coll += s.cur[size_t(qslot[i])];
+  };
   if (use_avx2<T>(D)) {  // groups of G hashes: out is swept once per group
     constexpr int G = 4;
     s.kslot.resize(size_t(G) * n);
@@ -244,11 +253,14 @@ void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int
     for (int h0 = 0; h0 < m; h0 += G) {
       const int g = std::min(G, m - h0);
       int64_t toff[G + 1] = {0};
-      for (int u = 0; u < g; u++)
+      for (int u = 0; u < g; u++) {
         toff[u + 1] = toff[u] + s.slots.map(kcode + int64_t(h0 + u) * n, kmask,
                                             qcode + int64_t(h0 + u) * n, qmask, n, tau,
                                             s.kslot.data() + int64_t(u) * n,
                                             s.qslot.data() + int64_t(u) * n);
+        count(s.kslot.data() + int64_t(u) * n, s.qslot.data() + int64_t(u) * n,
+              int(toff[u + 1] - toff[u]));
+      }
       T* tables = aligned64(s.table, size_t(toff[g]) * D);
       std::fill(tables, tables + toff[g] * D, T(0));
       yoso_detail::cumulate_group_avx2(reinterpret_cast<float*>(tables), toff, g,
@@ -260,6 +272,7 @@ void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int
     for (int hh = 0; hh < m; hh++) {
       const int nb = s.slots.map(kcode + int64_t(hh) * n, kmask, qcode + int64_t(hh) * n, qmask, n,
                                  tau, s.kslot.data(), s.qslot.data());
+      count(s.kslot.data(), s.qslot.data(), nb);
       s.table.assign(size_t(nb) * D, T(0));
       for (int j = 0; j < n; j++) {  // scatter: Table[bucket(k_j)] += v_j
         if (s.kslot[j] < 0) continue;
@@ -277,6 +290,7 @@ void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int
   }
   const T inv = T(1.0 / m);
   for (int64_t e = 0; e < int64_t(n) * D; e++) out[e] *= inv;
+  if (collisions) *collisions = double(coll);
 }
 
 template <typename T>
@@ -432,7 +446,7 @@ double yoso_collision_theory(double angle, int tau) { return std::pow(1.0 - angl
   template void yoso_planes<T>(T*, uint64_t, uint32_t, uint32_t, int, int, int, int, int);    \
   template void yoso_hash<T>(int32_t*, const T*, int, int, const T*, int, int, int);          \
   template void yoso_cumulate<T>(T*, const int32_t*, const int32_t*, const int32_t*,          \
-                                 const int32_t*, const T*, int, int, int, int, int);          \
+                                 const int32_t*, const T*, int, int, int, int, int, double*); \
   template double yoso_lsh_grad_qk<T>(T*, T*, const T*, const T*, int, const T*, const T*,    \
                                       const int32_t*, const int32_t*, const int32_t*, int, int, \
                                       int, int, bool, double*);

@@ -199,14 +199,18 @@ GradCheckResult check_cross_entropy(std::mt19937_64& rng) {
 // Attention variants: d ctx / d qkv with the variant's random draws (hashes, rotations) fixed,
 // which holds because a draw is a pure function of (seed, step, site) and every call here uses the
 // same AttentionCall. `label` names the check ("attention/<label>").
+// Variant-owned parameters (e.g. YOSO-C's conv weights) are checked too; params_only skips qkv
+// (for variants whose qkv backward is an estimate, not a derivative, while the parameters' is).
 GradCheckResult check_attention(const std::string& label, const std::string& variant,
                                 const AttentionParams& params, bool dropout, std::mt19937_64& rng,
-                                int T = 5, int D = 3) {
+                                int T = 5, int D = 3, bool params_only = false) {
   GradCheckResult r = make("attention/" + label);
   g_allow_kinks = variant != "exact" && variant != "yoso-e";
   struct Reset { ~Reset() { g_allow_kinks = false; } } reset;
   const int B = 2, H = 2, C = H * D;
   auto attn = make_attention<double>(variant, params);
+  StandaloneAttentionParams<double> own;
+  own.attach(*attn, H, D, 13);
   Vec qkv = randn(B * T * 3 * C, rng), R = randn(B * T * C, rng), ctx(B * T * C), dqkv(B * T * 3 * C);
   std::vector<int32_t> mask(B * T, 1);
   mask[B * T - 1] = mask[B * T - 2] = 0;  // second sequence padded
@@ -216,16 +220,25 @@ GradCheckResult check_attention(const std::string& label, const std::string& var
     return dot(ctx.data(), R.data(), ctx.size());
   };
   fwd();
+  own.zero_grad();
   attn->backward(dqkv.data(), R.data(), qkv.data(), mask.data(), call);
   Vec g = dqkv;  // backward output is overwritten by later forwards' state, keep a copy
-  check_entries(r, qkv.data(), g.data(), qkv.size(), fwd, rng, 120);
+  if (!params_only) check_entries(r, qkv.data(), g.data(), qkv.size(), fwd, rng, 120);
+  for (size_t i = 0; i < own.data.size(); i++) {
+    const Vec gp = own.grad[i];
+    check_entries(r, own.data[i].data(), gp.data(), gp.size(), fwd, rng, 60, own.specs[i].name.c_str());
+  }
   return r;
 }
 
 // ---- whole model ----------------------------------------------------------------------------
-GradCheckResult check_model(Task task, std::mt19937_64& rng) {
-  GradCheckResult r = make(std::string("model/") + task_name(task));
+GradCheckResult check_model(Task task, std::mt19937_64& rng, const std::string& attention = "exact",
+                            const AttentionParams& attention_params = {}) {
+  GradCheckResult r = make(std::string("model/") + task_name(task) +
+                           (attention == "exact" ? "" : "+" + attention));
   BertConfig cfg;
+  cfg.attention = attention;
+  cfg.attention_params = attention_params;
   cfg.vocab_size = 23; cfg.hidden_size = 8; cfg.num_hidden_layers = 2; cfg.num_attention_heads = 2;
   cfg.intermediate_size = 12; cfg.max_position_embeddings = 9; cfg.type_vocab_size = 2;
   cfg.num_labels = 3; cfg.task = task;
@@ -278,6 +291,11 @@ std::vector<GradCheckResult> run_gradchecks(const std::string& only) {
       // yoso-e: only backward=exact is a derivative (surrogate and LSH are tested in test_yoso.cc).
       {"attention/yoso-e+exact", [&] { return check_attention("yoso-e+exact", "yoso-e", {{"backward", "exact"}}, false, rng, 7, 5); }},
       {"attention/yoso-e+exact+tau2+dropout", [&] { return check_attention("yoso-e+exact+tau2+dropout", "yoso-e", {{"backward", "exact"}, {"tau", "2"}}, true, rng, 3, 4); }},
+      // YOSO-C: conv weights and qkv through the conv path (exact backward: a true derivative);
+      // with the LSH forward only the conv weights (hash-free, linear) have an exact gradient.
+      {"attention/yoso-e+exact+conv", [&] { return check_attention("yoso-e+exact+conv", "yoso-e", {{"backward", "exact"}, {"conv_window", "3"}}, false, rng, 7, 4); }},
+      {"attention/yoso-e+exact+conv5-wide", [&] { return check_attention("yoso-e+exact+conv5-wide", "yoso-e", {{"backward", "exact"}, {"conv_window", "5"}, {"tau", "3"}}, false, rng, 4, 3); }},
+      {"attention/yoso+conv-weights", [&] { return check_attention("yoso+conv-weights", "yoso", {{"conv_window", "3"}, {"num_hash", "4"}, {"tau", "3"}}, false, rng, 7, 4, true); }},
       {"attention/bert-lsh", [&] { return check_attention("bert-lsh", "bert-lsh", {}, false, rng, 8, 4); }},
       {"attention/bert-lsh+masked", [&] { return check_attention("bert-lsh+masked", "bert-lsh", {{"fill", "masked"}}, false, rng, 8, 4); }},
       {"attention/bert-lsh+masked+dropout", [&] { return check_attention("bert-lsh+masked+dropout", "bert-lsh", {{"fill", "masked"}}, true, rng, 8, 4); }},
@@ -290,6 +308,7 @@ std::vector<GradCheckResult> run_gradchecks(const std::string& only) {
       {"model/mlm", [&] { return check_model(Task::MaskedLM, rng); }},
       {"model/classification", [&] { return check_model(Task::SequenceClassification, rng); }},
       {"model/qa", [&] { return check_model(Task::QuestionAnswering, rng); }},
+      {"model/mlm+yoso-e", [&] { return check_model(Task::MaskedLM, rng, "yoso-e", {{"backward", "exact"}, {"tau", "3"}, {"conv_window", "3"}}); }},
   };
   std::vector<GradCheckResult> out;
   for (auto& [name, fn] : all) {

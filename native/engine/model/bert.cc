@@ -23,8 +23,20 @@ template <typename T>
 BertModel<T>::BertModel(const BertConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
   ps_.build(bert_param_layout(cfg_));
-  for (int l = 0; l < cfg_.num_hidden_layers; l++)
+  const int H = cfg_.num_attention_heads, D = cfg_.hidden_size / H;
+  for (int l = 0; l < cfg_.num_hidden_layers; l++) {
     attn_.push_back(make_attention<T>(cfg_.attention, cfg_.attention_params));
+    // Variant-owned parameters live in the flat layout (bert_param_layout added them); the
+    // variant reads and accumulates into them through these pointers.
+    std::vector<T*> data, grad;
+    for (const AttentionParamSpec& sp : attn_.back()->parameter_specs(H, D)) {
+      const ParamInfo* pi = ps_.find("bert.encoder.layer." + std::to_string(l) + "." + sp.name);
+      LSHLAB_CHECK(pi != nullptr, "layout lacks attention parameter " + sp.name);
+      data.push_back(ps_.data.data() + pi->offset);
+      grad.push_back(ps_.grad.data() + pi->offset);
+    }
+    attn_.back()->bind_parameters(data, grad);
+  }
   layers_.resize(cfg_.num_hidden_layers);
   x_.resize(cfg_.num_hidden_layers + 1);
   resolve_offsets();

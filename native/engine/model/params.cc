@@ -3,6 +3,7 @@
  */
 #include "model/params.h"
 
+#include "attention/attention.h"
 #include "core/philox.h"
 
 namespace lshlab {
@@ -29,6 +30,9 @@ std::vector<ParamInfo> bert_param_layout(const BertConfig& cfg) {
     pi.decay = is_decayed(name);
     L.push_back(pi);
   };
+  const std::vector<AttentionParamSpec> attn_specs = attention_parameter_specs(
+      cfg.attention, cfg.attention_params, cfg.num_attention_heads,
+      cfg.num_attention_heads > 0 ? cfg.hidden_size / cfg.num_attention_heads : 0);
   const std::string e = "bert.embeddings.";
   add(e + "word_embeddings.weight", {V, C});
   add(e + "position_embeddings.weight", {cfg.max_position_embeddings, C});
@@ -44,6 +48,10 @@ std::vector<ParamInfo> bert_param_layout(const BertConfig& cfg) {
     add(p + "attention.self.query.bias", {C});
     add(p + "attention.self.key.bias", {C});
     add(p + "attention.self.value.bias", {C});
+    for (const AttentionParamSpec& sp : attn_specs) {  // variant-owned (e.g. YOSO-C conv)
+      add(p + sp.name, sp.shape);
+      L.back().init_uniform_bound = sp.init_uniform_bound;
+    }
     add(p + "attention.output.dense.weight", {C, C});
     add(p + "attention.output.dense.bias", {C});
     add(p + "attention.output.LayerNorm.weight", {C});
@@ -124,7 +132,11 @@ void bert_init_weights(ParamSet<T>& ps, const BertConfig& cfg, uint64_t seed) {
     const ParamInfo& pi = ps.infos[t];
     T* w = ps.data.data() + pi.offset;
     const bool is_ln = pi.name.find("LayerNorm") != std::string::npos;
-    if (pi.shape.size() == 2) {
+    if (pi.init_uniform_bound > 0) {
+      const double b = pi.init_uniform_bound;
+      for (size_t i = 0; i < pi.size; i++)
+        w[i] = T(b * (2.0 * philox_uniform(seed, uint32_t(Stream::Init), 0, (uint64_t(t) << 36) + i) - 1.0));
+    } else if (pi.shape.size() == 2) {
       for (size_t i = 0; i < pi.size; i++)
         w[i] = T(cfg.initializer_range *
                  philox_normal(seed, uint32_t(Stream::Init), 0, (uint64_t(t) << 36) + i));

@@ -20,9 +20,12 @@ struct ParamInfo {
   size_t offset = 0;           // in elements, into the flat buffer
   size_t size = 0;             // elements
   bool decay = true;           // AdamW weight decay applies (not to biases and LayerNorm weights)
+  double init_uniform_bound = 0;  // > 0: initialised U(-b, b) (attention-variant parameters)
 };
 
-// The parameter list of a BERT model for cfg.task, in flat-buffer order.
+// The parameter list of a BERT model for cfg.task, in flat-buffer order. Parameters the attention
+// variant declares (attention.h: parameter_specs) follow each layer's value bias, named
+// "bert.encoder.layer.{i}." + the spec's suffix.
 std::vector<ParamInfo> bert_param_layout(const BertConfig& cfg);
 
 template <typename T>
@@ -39,7 +42,10 @@ struct ParamSet {
 };
 
 // HF's BertPreTrainedModel._init_weights, drawn from Philox stream Init: weights N(0, std),
-// biases 0, LayerNorm weight 1 / bias 0, the padding row of the word embeddings 0.
+// biases 0, LayerNorm weight 1 / bias 0, the padding row of the word embeddings 0; tensors with
+// init_uniform_bound b > 0 (attention-variant parameters, e.g. YOSO-C's conv, which HF leaves at
+// PyTorch's default Conv2d init) get U(-b, b): element i of tensor t is b (2u - 1) with
+// u = philox_uniform(seed, Init, 0, (t << 36) + i).
 template <typename T>
 void bert_init_weights(ParamSet<T>& ps, const BertConfig& cfg, uint64_t seed);
 

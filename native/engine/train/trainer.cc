@@ -33,6 +33,19 @@ static void validate_train_config(const TrainConfig& t) {
   if (t.total_steps < 0) throw Error("total_steps must be >= 0");
 }
 
+// The counters every layer's variant kept for the last call (a copy: L small structs).
+static void gather_attention(const BertModel<float>& m, std::vector<AttentionCounters>& out) {
+  const int L = m.config().num_hidden_layers;
+  out.resize(size_t(L));
+  for (int l = 0; l < L; l++) out[size_t(l)] = m.attention_counters(l);
+}
+
+AttentionCounters sum_attention_counters(const std::vector<AttentionCounters>& layers) {
+  AttentionCounters t;
+  for (const auto& c : layers) t.add(c);
+  return t;
+}
+
 Trainer::Trainer(const BertConfig& cfg, const TrainConfig& tcfg) {
   validate_train_config(tcfg);
   impl_ = std::make_unique<Impl>(cfg, tcfg);
@@ -76,6 +89,7 @@ StepStats Trainer::train_step(const Batch& batch) {
   }
   st.step = I.step;
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  gather_attention(I.model, st.attention);
   return st;
 }
 
@@ -86,6 +100,7 @@ EvalStats Trainer::evaluate(const Batch& batch, std::vector<float>* logits) {
   es.loss = fr.loss;
   es.predictions = fr.predictions;
   es.correct = fr.correct;
+  gather_attention(impl_->model, es.attention);
   if (logits) logits->assign(impl_->model.logits(), impl_->model.logits() + impl_->model.logits_size());
   return es;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/attention.h"
 #include "model/bert_config.h"
 
 namespace lshlab {
@@ -48,13 +49,20 @@ struct StepStats {
   int64_t predictions = 0;   // masked positions (mlm), examples (classification, qa)
   int64_t correct = 0;       // argmax hits among predictions (qa: start and end both right)
   double flops = 0;          // analytic forward+backward FLOPs of this step
+  // Attention counters of every layer for this step (forward + backward), per head inside; see
+  // attention/attention.h for what dot products, pairs and collisions count per variant.
+  std::vector<AttentionCounters> attention;
 };
 
 struct EvalStats {
   double loss = 0;
   int64_t predictions = 0;
   int64_t correct = 0;
+  std::vector<AttentionCounters> attention;  // per layer, forward only
 };
+
+// Sum of per-layer counters (per-head vectors elementwise).
+AttentionCounters sum_attention_counters(const std::vector<AttentionCounters>& layers);
 
 template <typename T>
 class BertModel;  // model/bert.h
