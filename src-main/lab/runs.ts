@@ -8,7 +8,6 @@
  * whose message names it.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type {
   CheckpointRow,
   EvaluationRow,
@@ -19,6 +18,7 @@ import type {
   RunRow,
 } from '../store/types.js';
 import { buildComparison, csvRecord, historyCsvHeader, historyCsvRecords, jsonNumber, type Comparison, type CompareInput } from './compare.js';
+import { runDirOf } from '../training/host.js';
 
 export class RunNotFoundError extends Error {
   constructor(readonly ref: string) {
@@ -58,7 +58,7 @@ export function resolveRuns(store: LabStore, refs: readonly string[]): RunRow[] 
 /** `<dataDir>/runs/<uuid>/`: the run's own directory (checkpoints, logs). */
 export function runDir(dataDir: string, run: Pick<RunRow, 'uuid'>): string {
   if (!/^[0-9a-f]{32}$/i.test(run.uuid)) throw new Error(`run uuid '${run.uuid}' is not 32 hex digits`);
-  return path.join(dataDir, 'runs', run.uuid);
+  return runDirOf(dataDir, run);
 }
 
 /** Seconds from start to end (or to `now` while running); null if the run never started. */

@@ -1,0 +1,74 @@
+/**
+ * index.ts: the run store's front door. `openStore(file, opts)` opens (creating or upgrading)
+ * the lab's SQLite database and returns a `LabStore` (types.ts); `storePath(dataDir)` is where the
+ * lab keeps it. Only store/ touches SQL.
+ *
+ * Concurrency model: one process, the training host, opens with `{host: {command}}` and holds
+ * `<file>.host-lock` while it writes runs; any number of short commands open without it and
+ * share the file through SQLite's WAL locking (busy timeout 5 s). A store object is not meant to
+ * be shared across worker threads (better-sqlite3 connections are per thread).
+ *
+ * It does not resolve the data directory (lab/datadir.ts) and does not mark orphaned runs on
+ * open: a host calls runs.markOrphansCrashed() once it holds the lock.
+ */
+import * as path from 'node:path';
+import { datasetsApi } from './datasets.js';
+import { metricsApi } from './metrics.js';
+import { openDatabase, toStoreError, type OpenStoreOptions } from './open.js';
+import { benchmarksApi, checkpointsApi, environmentsApi, evaluationsApi } from './records.js';
+import { runsApi } from './runs.js';
+import type { LabStore } from './types.js';
+
+export * from './types.js';
+export type { OpenStoreOptions } from './open.js';
+export { APPLICATION_ID, LATEST_VERSION } from './migrations.js';
+export { RUN_PALETTE } from './runs.js';
+
+/** The store's file in a lab data directory. */
+export function storePath(dataDir: string): string {
+  return path.join(dataDir, 'lab.db');
+}
+
+/**
+ * Opens `file` (created if absent, migrated to the latest schema unless read-only). Throws
+ * StoreError ('not-sqlite', 'foreign', 'newer-schema', 'corrupt': the file is left untouched;
+ * 'in-use': another host holds the lock; 'io').
+ */
+export function openStore(file: string, opts: OpenStoreOptions = {}): LabStore {
+  const { db, file: abs, lock } = openDatabase(file, opts);
+  let parts;
+  try {
+    parts = {
+      datasets: datasetsApi(db),
+      runs: runsApi(db),
+      metrics: metricsApi(db),
+      evaluations: evaluationsApi(db),
+      benchmarks: benchmarksApi(db),
+      environments: environmentsApi(db),
+      checkpoints: checkpointsApi(db),
+    };
+  } catch (e) {
+    db.close();
+    lock?.release();
+    throw toStoreError(abs, e);
+  }
+  let closed = false;
+  return {
+    path: abs,
+    schemaVersion: () => db.pragma('user_version', { simple: true }) as number,
+    integrityCheck() {
+      const rows = db.pragma('integrity_check') as { integrity_check: string }[];
+      return rows.map((r) => r.integrity_check).join('\n');
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        db.close();
+      } finally {
+        lock?.release();
+      }
+    },
+    ...parts,
+  };
+}

@@ -1,0 +1,228 @@
+/**
+ * migrations.ts: the store's schema, as an ordered list of migrations. Each one runs in its own
+ * transaction and records its version in PRAGMA user_version, so a database is always at exactly
+ * one version and a crash mid-upgrade leaves the previous one. A migration, once released, is
+ * never edited: a schema change is a new entry at the end.
+ *
+ * It does not open files or decide whether a file may be migrated (open.ts does), and nothing
+ * outside store/ reads these tables.
+ *
+ * Layout choices (why):
+ * - metrics is WITHOUT ROWID with PRIMARY KEY (run_id, key_id, step): appends in step order go
+ *   to the right edge of one B-tree (no separate rowid table and index to keep in step), a
+ *   series is one contiguous range of that B-tree, and a repeated (run, key, step) is a conflict
+ *   that INSERT OR REPLACE resolves instead of a duplicate.
+ * - NaN cannot be stored in a REAL (SQLite turns it into NULL), so a non-finite value is stored as
+ *   value NULL plus flag 1 (NaN), 2 (+Inf) or 3 (-Inf); flag 0 costs no bytes in a record.
+ *   min()/max() skip the NULLs, which is the rule we want: non-finite values never become a min
+ *   or a max.
+ * - metric_summary (v2) and metric_blocks (v3) are kept up to date on every append so that run
+ *   lists never touch metrics and a long series is downsampled from a few thousand block rows
+ *   instead of a million points (see metrics.ts).
+ */
+import type Database from 'better-sqlite3';
+
+/** PRAGMA application_id of an lshlab database: 'LSHL'. */
+export const APPLICATION_ID = 0x4c53484c;
+
+/** metric_blocks: level L groups the steps [b * 8^L, (b + 1) * 8^L) of one (run, key). */
+export const BLOCK_FANOUT = 8;
+export const BLOCK_LEVELS = 6; // 8 .. 262,144 steps per block
+export const blockSize = (level: number): number => BLOCK_FANOUT ** level;
+
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Database.Database): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'core tables: datasets, environments, runs, tags, metrics, evaluations, benchmarks, checkpoints',
+    up(db) {
+      db.exec(`
+        CREATE TABLE datasets (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          kind TEXT NOT NULL CHECK (kind IN ('text', 'classification', 'qa')),
+          source TEXT NOT NULL,
+          format TEXT NOT NULL,
+          dir TEXT NOT NULL,
+          tokenizer TEXT NOT NULL,
+          num_records INTEGER NOT NULL,
+          num_tokens INTEGER NOT NULL,
+          splits TEXT NOT NULL,
+          label_set TEXT NOT NULL,
+          stats TEXT NOT NULL,
+          sha256 TEXT NOT NULL,
+          builtin INTEGER NOT NULL CHECK (builtin IN (0, 1)),
+          created_at INTEGER NOT NULL
+        );
+        CREATE TABLE environments (
+          id INTEGER PRIMARY KEY,
+          sha256 TEXT NOT NULL UNIQUE,
+          json TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        );
+        -- AUTOINCREMENT: a removed run's id is never handed out again, so "run 12" in a note or a
+        -- shell history cannot silently come to mean another run.
+        CREATE TABLE runs (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          uuid TEXT NOT NULL UNIQUE CHECK (length(uuid) = 32),
+          name TEXT NOT NULL,
+          status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'finished', 'failed', 'crashed', 'diverged', 'cancelled')),
+          task TEXT NOT NULL CHECK (task IN ('mlm', 'classification', 'qa')),
+          dataset_name TEXT NOT NULL,
+          dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+          model_config TEXT NOT NULL,
+          attention TEXT NOT NULL,
+          attention_params TEXT NOT NULL,
+          train_config TEXT NOT NULL,
+          seed TEXT NOT NULL,
+          color TEXT NOT NULL,
+          notes TEXT NOT NULL DEFAULT '',
+          created_at INTEGER NOT NULL,
+          started_at INTEGER,
+          ended_at INTEGER,
+          error TEXT,
+          last_step INTEGER NOT NULL DEFAULT 0,
+          environment_id INTEGER REFERENCES environments(id),
+          pid INTEGER
+        );
+        -- ON DELETE SET NULL from datasets would scan runs without it.
+        CREATE INDEX runs_dataset ON runs(dataset_id);
+        CREATE TABLE run_tags (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          tag TEXT NOT NULL,
+          PRIMARY KEY (run_id, tag)
+        ) WITHOUT ROWID;
+        CREATE TABLE metric_keys (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE metrics (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          key_id INTEGER NOT NULL,
+          step INTEGER NOT NULL,
+          value REAL,
+          flag INTEGER NOT NULL DEFAULT 0,
+          time INTEGER NOT NULL,
+          PRIMARY KEY (run_id, key_id, step)
+        ) WITHOUT ROWID;
+        CREATE TABLE evaluations (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          step INTEGER NOT NULL,
+          split TEXT NOT NULL,
+          metrics TEXT NOT NULL,
+          time INTEGER NOT NULL,
+          PRIMARY KEY (run_id, step, split)
+        ) WITHOUT ROWID;
+        CREATE TABLE benchmarks (
+          id INTEGER PRIMARY KEY,
+          run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE,
+          kind TEXT NOT NULL,
+          config TEXT NOT NULL,
+          result TEXT NOT NULL,
+          environment_id INTEGER REFERENCES environments(id),
+          created_at INTEGER NOT NULL
+        );
+        CREATE INDEX benchmarks_run ON benchmarks(run_id);
+        CREATE TABLE checkpoints (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          step INTEGER NOT NULL,
+          path TEXT NOT NULL,
+          bytes INTEGER NOT NULL,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (run_id, step)
+        ) WITHOUT ROWID;
+      `);
+      // Inside the same transaction as the tables: a file carries our id only once it has our
+      // schema (open.ts treats an id-less file with tables as another program's).
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+    },
+  },
+  {
+    version: 2,
+    description: 'metric_summary (per run and key, kept on append) with a backfill; indexes for run lookups',
+    up(db) {
+      db.exec(`
+        CREATE TABLE metric_summary (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          key_id INTEGER NOT NULL,
+          count INTEGER NOT NULL,
+          last REAL,
+          last_flag INTEGER NOT NULL DEFAULT 0,
+          last_step INTEGER NOT NULL,
+          min REAL,
+          min_step INTEGER,
+          max REAL,
+          max_step INTEGER,
+          PRIMARY KEY (run_id, key_id)
+        ) WITHOUT ROWID;
+        INSERT INTO metric_summary (run_id, key_id, count, last, last_flag, last_step, min, min_step, max, max_step)
+        SELECT s.run_id, s.key_id, s.n,
+               (SELECT value FROM metrics m WHERE m.run_id = s.run_id AND m.key_id = s.key_id AND m.step = s.hi),
+               (SELECT flag FROM metrics m WHERE m.run_id = s.run_id AND m.key_id = s.key_id AND m.step = s.hi),
+               s.hi,
+               s.mn, (SELECT min(step) FROM metrics m WHERE m.run_id = s.run_id AND m.key_id = s.key_id AND m.value = s.mn),
+               s.mx, (SELECT min(step) FROM metrics m WHERE m.run_id = s.run_id AND m.key_id = s.key_id AND m.value = s.mx)
+          FROM (SELECT run_id, key_id, count(*) AS n, max(step) AS hi, min(value) AS mn, max(value) AS mx
+                  FROM metrics GROUP BY run_id, key_id) s;
+        CREATE INDEX runs_status ON runs(status);
+        CREATE INDEX runs_name ON runs(name);
+        CREATE INDEX run_tags_tag ON run_tags(tag);
+      `);
+    },
+  },
+  {
+    version: 3,
+    description: 'metric_blocks: per-level step blocks (8^1 .. 8^6 steps) for fast downsampled series, with a backfill',
+    up(db) {
+      db.exec(`
+        CREATE TABLE metric_blocks (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          key_id INTEGER NOT NULL,
+          level INTEGER NOT NULL,
+          block INTEGER NOT NULL,
+          count INTEGER NOT NULL,
+          first_step INTEGER NOT NULL,
+          last_step INTEGER NOT NULL,
+          min REAL,
+          max REAL,
+          PRIMARY KEY (run_id, key_id, level, block)
+        ) WITHOUT ROWID;
+      `);
+      const fill = db.prepare(`
+        INSERT INTO metric_blocks (run_id, key_id, level, block, count, first_step, last_step, min, max)
+        SELECT run_id, key_id, @level, step / @size, count(*), min(step), max(step), min(value), max(value)
+          FROM metrics GROUP BY run_id, key_id, step / @size`);
+      // BigInt so that step / @size is integer division (a JS number binds as REAL).
+      for (let level = 1; level <= BLOCK_LEVELS; level++) fill.run({ level: BigInt(level), size: BigInt(blockSize(level)) });
+    },
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/**
+ * Applies every migration above the database's user_version, each in one IMMEDIATE transaction
+ * that re-reads the version first (two processes opening a fresh file at once must not both run
+ * migration 1). `upTo` stops early (tests build old versions with it). Returns the new version.
+ */
+export function migrate(db: Database.Database, upTo = LATEST_VERSION): number {
+  // Up to date (every open but the first): no write lock, so a CLI open never queues behind the
+  // host's appends.
+  if ((db.pragma('user_version', { simple: true }) as number) >= upTo) return db.pragma('user_version', { simple: true }) as number;
+  for (const m of MIGRATIONS) {
+    if (m.version > upTo) break;
+    db.transaction(() => {
+      const current = db.pragma('user_version', { simple: true }) as number;
+      if (current >= m.version) return;
+      if (current !== m.version - 1) throw new Error(`schema ${current} cannot be migrated to ${m.version}`);
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+  return db.pragma('user_version', { simple: true }) as number;
+}
