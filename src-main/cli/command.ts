@@ -2,10 +2,12 @@
  * command.ts: what every lshlab command looks like, the global flags, and the context handed to a
  * command when it runs (output streams, the engine, the data directory).
  */
-import type { FlagSpecs, ParsedFlags } from './args.js';
+import { UsageError, type FlagSpecs, type ParsedFlags } from './args.js';
 import type { NativeAddon } from '../engine/index.js';
 import { loadEngine } from '../engine/index.js';
 import { ensureDataDir, resolveDataDir, type ResolvedDataDir } from '../lab/datadir.js';
+import { openStore, storePath } from '../store/index.js';
+import type { LabStore } from '../store/types.js';
 
 export const GLOBAL_FLAGS = {
   threads: {
@@ -70,6 +72,15 @@ export class Context {
   }
 }
 
+/** How many positional arguments a command takes (`datasets import PATH`, `runs compare A B ...`). */
+export interface PositionalSpec {
+  min: number;
+  /** Infinity: any number. */
+  max: number;
+  /** What they are, for the error when too few are given: "a run (id, uuid prefix or name)". */
+  what: string;
+}
+
 export interface Command<S extends FlagSpecs = FlagSpecs> {
   /** Command words, e.g. ["bench", "gemm"]. */
   path: readonly string[];
@@ -79,10 +90,42 @@ export interface Command<S extends FlagSpecs = FlagSpecs> {
   /** Extra help paragraphs. */
   details?: string;
   flags: S;
-  run(flags: ParsedFlags<S>, ctx: Context): Promise<number>;
+  /** Absent: the command takes no positional arguments. */
+  positionals?: PositionalSpec;
+  /** `args`: the positional arguments, already checked against `positionals`. */
+  run(flags: ParsedFlags<S>, ctx: Context, args: string[]): Promise<number>;
 }
 
 /** Identity helper that keeps the flag types of a command literal. */
 export function defineCommand<S extends FlagSpecs>(c: Command<S>): Command<S> {
   return c;
+}
+
+/** Checks the positional arguments of a command against its spec (main.ts calls it). */
+export function checkPositionals(c: Pick<Command, 'path' | 'positionals'>, args: readonly string[]): void {
+  const name = c.path.join(' ');
+  const spec = c.positionals ?? { min: 0, max: 0, what: '' };
+  if (args.length < spec.min) throw new UsageError(`'${name}' needs ${spec.what}`, name);
+  if (args.length > spec.max) throw new UsageError(`unexpected argument '${args[spec.max]}'`, name);
+}
+
+/** A command with positional arguments, written run(flags, args, ctx) for readability. */
+export function defineWithArgs<S extends FlagSpecs>(c: Omit<Command<S>, 'run' | 'positionals'> & {
+  positionals: PositionalSpec;
+  run(flags: ParsedFlags<S>, args: string[], ctx: Context): Promise<number>;
+}): Command<S> {
+  const { run, ...rest } = c;
+  return { ...rest, run: (flags, ctx, args) => run(flags, args, ctx) };
+}
+
+/** Opens the lab store (creating the data directory) for one command, runs `f`, closes it. Not as
+ *  host: short commands may run while a host trains (SQLite's locking keeps that safe). */
+export async function withLab<T>(ctx: Context, f: (store: LabStore, dataDir: string) => T | Promise<T>): Promise<T> {
+  const dir = ctx.ensureDataDir().dir;
+  const store = openStore(storePath(dir));
+  try {
+    return await f(store, dir);
+  } finally {
+    store.close();
+  }
 }

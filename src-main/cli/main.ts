@@ -4,12 +4,24 @@
  *   0 success, 1 failure (a check failed, the engine threw), 2 usage error.
  */
 import { formatFlags, parseArgs, UsageError, type FlagSpecs } from './args.js';
-import { Context, GLOBAL_FLAGS, type Command, type GlobalFlags, type Output } from './command.js';
+import { checkPositionals, Context, GLOBAL_FLAGS, type Command, type GlobalFlags, type Output } from './command.js';
 import { infoCommand } from './commands/info.js';
 import { checkCommand } from './commands/check.js';
 import { benchGemmCommand } from './commands/bench-gemm.js';
 import { benchTrainCommand } from './commands/bench-train.js';
 import { benchAttentionCommand } from './commands/bench-attention.js';
+import { RUNS_COMMANDS } from './commands/runs.js';
+import { trainCommand } from './commands/train.js';
+import { demoCommand } from './commands/demo.js';
+import { benchMetricsCommand } from './commands/bench-metrics.js';
+import { datasetsImportCommand } from './commands/datasets-import.js';
+import { datasetsListCommand } from './commands/datasets-list.js';
+import { datasetsShowCommand } from './commands/datasets-show.js';
+import { datasetsRmCommand } from './commands/datasets-rm.js';
+import { datasetsAddBuiltinCommand } from './commands/datasets-add-builtin.js';
+import { tokenizerTrainCommand } from './commands/tokenizer-train.js';
+import { tokenizerListCommand } from './commands/tokenizer-list.js';
+import { benchDatasetsCommand } from './commands/bench-datasets.js';
 import { packageVersion } from '../engine/index.js';
 
 export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
@@ -18,6 +30,18 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   benchGemmCommand,
   benchTrainCommand,
   benchAttentionCommand,
+  benchMetricsCommand,
+  benchDatasetsCommand,
+  datasetsImportCommand,
+  datasetsListCommand,
+  datasetsShowCommand,
+  datasetsRmCommand,
+  datasetsAddBuiltinCommand,
+  tokenizerTrainCommand,
+  tokenizerListCommand,
+  demoCommand,
+  trainCommand,
+  ...RUNS_COMMANDS,
 ] as unknown as ReadonlyArray<Command<FlagSpecs>>;
 
 function topHelp(): string {
@@ -106,7 +130,7 @@ export async function main(
     }
     const name = command.path.join(' ');
     const specs = { ...command.flags, ...GLOBAL_FLAGS } as FlagSpecs;
-    const parsed = parseArgs(specs, rest, { command: name });
+    const parsed = parseArgs(specs, rest, { command: name, maxPositionals: command.positionals?.max ?? 0 });
     if (parsed.help) {
       io.stdout.write(commandHelp(command) + '\n');
       return 0;
@@ -117,7 +141,8 @@ export async function main(
       'data-dir': flags['data-dir'] as string | undefined,
     };
     const ctx = new Context(globals, io.stdout, io.stderr, io.env ?? process.env);
-    return await command.run(flags as never, ctx);
+    checkPositionals(command, parsed.positionals);
+    return await command.run(flags as never, ctx, parsed.positionals);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`lshlab: ${e.message}`);

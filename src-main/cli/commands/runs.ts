@@ -14,11 +14,10 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UsageError, type FlagSpecs, type ParsedFlags } from '../args.js';
-import { defineCommand, type Command, type Context } from '../command.js';
+import { UsageError } from '../args.js';
+import { defineWithArgs, withLab, type Context } from '../command.js';
 import { num, table } from '../format.js';
-import { openStore, storePath } from '../../store/index.js';
-import { RUN_STATUSES, type LabStore, type RunRow, type RunStatus } from '../../store/types.js';
+import { RUN_STATUSES, type RunRow, type RunStatus } from '../../store/types.js';
 import { COMPARE_FORMATS, renderComparison, type CompareFormat } from '../../lab/compare.js';
 import {
   compareRuns,
@@ -38,52 +37,6 @@ import {
 } from '../../lab/runs.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-/** How many positional arguments a runs command takes; main.ts passes them as run()'s third argument. */
-export interface PositionalSpec {
-  min: number;
-  /** Infinity: any number. */
-  max: number;
-}
-
-type RunsCommand<S extends FlagSpecs> = Command<S> & { positionals: PositionalSpec };
-
-function defineRunsCommand<S extends FlagSpecs>(c: {
-  path: readonly string[];
-  summary: string;
-  usage: string;
-  details?: string;
-  flags: S;
-  positionals: PositionalSpec & { what: string };
-  run(flags: ParsedFlags<S>, args: string[], ctx: Context): Promise<number>;
-}): RunsCommand<S> {
-  const name = c.path.join(' ');
-  const cmd = defineCommand<S>({
-    path: c.path,
-    summary: c.summary,
-    usage: c.usage,
-    ...(c.details !== undefined ? { details: c.details } : {}),
-    flags: c.flags,
-    run: (flags: ParsedFlags<S>, ctx: Context, positionals: readonly string[] = []): Promise<number> => {
-      const args = [...positionals];
-      if (args.length < c.positionals.min) throw new UsageError(`'${name}' needs ${c.positionals.what}`, name);
-      if (args.length > c.positionals.max) throw new UsageError(`unexpected argument '${args[c.positionals.max]}'`, name);
-      return c.run(flags, args, ctx);
-    },
-  } as Command<S>);
-  return Object.assign(cmd, { positionals: { min: c.positionals.min, max: c.positionals.max } });
-}
-
-/** Opens the lab store (creating the data directory), runs `f`, closes the store. */
-async function withStore<T>(ctx: Context, f: (store: LabStore, dataDir: string) => T | Promise<T>): Promise<T> {
-  const dir = ctx.ensureDataDir().dir;
-  const store = openStore(storePath(dir));
-  try {
-    return await f(store, dir);
-  } finally {
-    store.close();
-  }
-}
 
 /** Writes chunks to `file` atomically: a temp file beside it, fsync, rename. */
 export function writeFileAtomic(file: string, chunks: Iterable<string>): void {
@@ -140,7 +93,7 @@ const who = (r: RunRow): string => `'${r.name}' (id ${r.id})`;
 
 // ---- runs list --------------------------------------------------------------------------------
 
-export const runsListCommand = defineRunsCommand({
+export const runsListCommand = defineWithArgs({
   path: ['runs', 'list'],
   summary: 'list recorded runs, newest first',
   usage: 'runs list [--status S] [--tag T] [--attention A] [--limit N] [--json]',
@@ -153,7 +106,7 @@ export const runsListCommand = defineRunsCommand({
   },
   positionals: { min: 0, max: 0, what: '' },
   async run(flags, _args, ctx) {
-    const items = await withStore(ctx, (store) =>
+    const items = await withLab(ctx, (store) =>
       listRuns(store, {
         ...(flags.status !== undefined ? { status: flags.status as RunStatus } : {}),
         ...(flags.tag !== undefined ? { tag: flags.tag } : {}),
@@ -189,14 +142,14 @@ export const runsListCommand = defineRunsCommand({
 
 // ---- runs show --------------------------------------------------------------------------------
 
-export const runsShowCommand = defineRunsCommand({
+export const runsShowCommand = defineWithArgs({
   path: ['runs', 'show'],
   summary: 'one run: its row, metric summaries, evaluations, checkpoints, environment',
   usage: 'runs show REF [--json]',
   flags: { json: { type: 'boolean', description: 'print one JSON object' } },
   positionals: { min: 1, max: 1, what: 'a run (id, uuid prefix or name)' },
   async run(flags, args, ctx) {
-    const d = await withStore(ctx, (store) => showRun(store, args[0] as string));
+    const d = await withLab(ctx, (store) => showRun(store, args[0] as string));
     if (flags.json) {
       ctx.stdout.write(json(d));
       return 0;
@@ -269,7 +222,7 @@ export const runsShowCommand = defineRunsCommand({
 
 // ---- runs compare -----------------------------------------------------------------------------
 
-export const runsCompareCommand = defineRunsCommand({
+export const runsCompareCommand = defineWithArgs({
   path: ['runs', 'compare'],
   summary: 'the paper-style comparison table of runs (losses, accuracy, perplexity, runtime, throughput)',
   usage: 'runs compare REF... [--format text|markdown|latex|csv|json] [--out FILE]',
@@ -284,7 +237,7 @@ export const runsCompareCommand = defineRunsCommand({
   },
   positionals: { min: 1, max: Infinity, what: 'at least one run (id, uuid prefix or name)' },
   async run(flags, args, ctx) {
-    const c = await withStore(ctx, (store) => compareRuns(store, args));
+    const c = await withLab(ctx, (store) => compareRuns(store, args));
     emit(ctx, flags.out, [renderComparison(c, flags.format as CompareFormat)]);
     return 0;
   },
@@ -292,7 +245,7 @@ export const runsCompareCommand = defineRunsCommand({
 
 // ---- runs export ------------------------------------------------------------------------------
 
-export const runsExportCommand = defineRunsCommand({
+export const runsExportCommand = defineWithArgs({
   path: ['runs', 'export'],
   summary: 'export runs as JSON (rows, summaries, evaluations) or CSV (--metrics: every metric point)',
   usage: 'runs export REF... | --all [--format json|csv] [--metrics] [--out FILE]',
@@ -310,7 +263,7 @@ export const runsExportCommand = defineRunsCommand({
   async run(flags, args, ctx) {
     if (flags.all && args.length > 0) throw new UsageError('give runs or --all, not both', 'runs export');
     if (!flags.all && args.length === 0) throw new UsageError("'runs export' needs at least one run, or --all", 'runs export');
-    await withStore(ctx, (store) => {
+    await withLab(ctx, (store) => {
       const refs = flags.all ? store.runs.list().map((r) => String(r.id)) : args;
       if (flags.format === 'json') {
         emit(ctx, flags.out, [exportJson(exportRuns(store, refs, { metrics: flags.metrics }))]);
@@ -325,7 +278,7 @@ export const runsExportCommand = defineRunsCommand({
 
 // ---- runs rm / tag / note / rename ------------------------------------------------------------
 
-export const runsRmCommand = defineRunsCommand({
+export const runsRmCommand = defineWithArgs({
   path: ['runs', 'rm'],
   summary: 'delete runs: their rows and their run directories (checkpoints)',
   usage: 'runs rm REF... [--force]',
@@ -333,13 +286,13 @@ export const runsRmCommand = defineRunsCommand({
   flags: { force: { type: 'boolean', description: "also delete runs whose status is 'running'" } },
   positionals: { min: 1, max: Infinity, what: 'at least one run (id, uuid prefix or name)' },
   async run(flags, args, ctx) {
-    const removed = await withStore(ctx, (store, dir) => removeRuns(store, dir, args, { force: flags.force }));
+    const removed = await withLab(ctx, (store, dir) => removeRuns(store, dir, args, { force: flags.force }));
     for (const r of removed) ctx.out(`removed run ${who(r.run)}${r.dirRemoved ? ` and ${r.dirRemoved}` : ''}`);
     return 0;
   },
 });
 
-export const runsTagCommand = defineRunsCommand({
+export const runsTagCommand = defineWithArgs({
   path: ['runs', 'tag'],
   summary: 'add tags to a run (or remove them with --remove)',
   usage: 'runs tag REF TAG... [--remove]',
@@ -347,13 +300,13 @@ export const runsTagCommand = defineRunsCommand({
   positionals: { min: 2, max: Infinity, what: 'a run and at least one tag' },
   async run(flags, args, ctx) {
     const [ref, ...tags] = args as [string, ...string[]];
-    const run = await withStore(ctx, (store) => (flags.remove ? untagRun(store, ref, tags) : tagRun(store, ref, tags)));
+    const run = await withLab(ctx, (store) => (flags.remove ? untagRun(store, ref, tags) : tagRun(store, ref, tags)));
     ctx.out(`tags of ${who(run)}: ${run.tags.length > 0 ? run.tags.join(', ') : '(none)'}`);
     return 0;
   },
 });
 
-export const runsNoteCommand = defineRunsCommand({
+export const runsNoteCommand = defineWithArgs({
   path: ['runs', 'note'],
   summary: "set a run's notes ('' clears them)",
   usage: 'runs note REF TEXT',
@@ -362,13 +315,13 @@ export const runsNoteCommand = defineRunsCommand({
   positionals: { min: 2, max: Infinity, what: 'a run and the text' },
   async run(_flags, args, ctx) {
     const [ref, ...words] = args as [string, ...string[]];
-    const run = await withStore(ctx, (store) => setRunNotes(store, ref, words.join(' ')));
+    const run = await withLab(ctx, (store) => setRunNotes(store, ref, words.join(' ')));
     ctx.out(run.notes === '' ? `cleared the notes of ${who(run)}` : `notes of ${who(run)}: ${run.notes}`);
     return 0;
   },
 });
 
-export const runsRenameCommand = defineRunsCommand({
+export const runsRenameCommand = defineWithArgs({
   path: ['runs', 'rename'],
   summary: 'rename a run',
   usage: 'runs rename REF NAME',
@@ -376,7 +329,7 @@ export const runsRenameCommand = defineRunsCommand({
   positionals: { min: 2, max: 2, what: 'a run and its new name' },
   async run(_flags, args, ctx) {
     const [ref, name] = args as [string, string];
-    const run = await withStore(ctx, (store) => renameRun(store, ref, name));
+    const run = await withLab(ctx, (store) => renameRun(store, ref, name));
     ctx.out(`renamed run ${run.id} to '${run.name}'`);
     return 0;
   },

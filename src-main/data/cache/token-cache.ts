@@ -9,8 +9,9 @@
  *   (label index, -1 if none), splits[N] (index into header.splits), pairStart[N],
  *   answerBounds[N+1] + answerSpans[2A] (QA char start/end), impossible[N] (QA: 0/1).
  * The reader checks magic, header, section sizes against the file length and the checksum, and
- * names the file on any error. buildTokenCache holds the whole dataset in memory: fine for the
- * study's sizes, not for multi-gigabyte corpora (a chunked writer would be the next step).
+ * names the file on any error. buildTokenCache tokenizes in chunks through encodeBatch (with
+ * progress and cancellation) but holds the whole dataset in memory: fine for the study's sizes,
+ * not for multi-gigabyte corpora (a chunked writer would be the next step).
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -37,52 +38,103 @@ export interface TokenCacheHeader {
 export type TokenCacheArrays = Record<SectionName, Int32Array>;
 export interface TokenCache { header: TokenCacheHeader; arrays: TokenCacheArrays }
 
-/** Tokenizes records (classification: text then textPair; QA: question then context). */
+export interface BuildTokenCacheOptions {
+  /** Checked between chunks: an aborted build throws TokenCacheCancelledError. */
+  signal?: AbortSignal | undefined;
+  /** Called after each chunk with records done and the total. */
+  onProgress?: ((recordsDone: number, totalRecords: number) => void) | undefined;
+}
+
+/** Thrown by buildTokenCache when its signal fires. */
+export class TokenCacheCancelledError extends Error {
+  constructor(readonly dataset: string) {
+    super(`tokenization cancelled: ${dataset}`);
+    this.name = 'TokenCacheCancelledError';
+  }
+}
+
+/** Records per encodeBatch call, and the text characters after which a chunk is cut early. */
+const CHUNK_RECORDS = 2048;
+const CHUNK_CHARS = 2 << 20;
+
+function concatInt32(parts: Int32Array[], total: number): Int32Array {
+  const out = new Int32Array(total);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** Tokenizes records (classification: text then textPair; QA: question then context), in chunks
+ *  through encodeBatch (the tokenizer's parallel path; same ids and offsets as encode). */
 export async function buildTokenCache(
   records: readonly LocatedRecord[],
   tokenizer: WordPieceTokenizer,
   meta: { name: string; kind: DatasetKind; tokenizer: string; labelSet?: readonly string[] },
+  opts: BuildTokenCacheOptions = {},
 ): Promise<TokenCache> {
   const labelSet = [...(meta.labelSet ?? [])];
   const splits: string[] = [];
-  const ids: number[] = [], offsets: number[] = [], bounds: number[] = [0], labels: number[] = [];
-  const splitIdx: number[] = [], pairStart: number[] = [], answerBounds: number[] = [0], answerSpans: number[] = [];
-  const impossible: number[] = [];
-  for (const { record: r, split, at } of records) {
-    if (r.kind !== meta.kind) throw new DataError(at, `record of kind ${r.kind} in a ${meta.kind} dataset`);
-    const first = r.kind === 'qa' ? r.question : r.text;
-    const second = r.kind === 'qa' ? r.context : r.kind === 'classification' ? r.textPair : undefined;
-    const add = async (t: string): Promise<void> => {
-      const e = await tokenizer.encode(t);
-      for (const v of e.ids) ids.push(v);
-      for (const v of e.offsets) offsets.push(v);
-    };
-    await add(first);
-    pairStart.push(ids.length);
-    if (second !== undefined) await add(second);
-    bounds.push(ids.length);
-    let label = -1;
-    if (r.kind === 'classification') {
-      label = labelSet.indexOf(r.label);
-      if (label < 0) { labelSet.push(r.label); label = labelSet.length - 1; }
+  const idParts: Int32Array[] = [], offParts: Int32Array[] = [];
+  let numTokens = 0;
+  const N = records.length;
+  const bounds = new Int32Array(N + 1), labels = new Int32Array(N), splitIdx = new Int32Array(N);
+  const pairStart = new Int32Array(N), answerBounds = new Int32Array(N + 1), impossible = new Int32Array(N);
+  const answerSpans: number[] = [];
+  for (let c0 = 0; c0 < N; ) {
+    if (opts.signal?.aborted) throw new TokenCacheCancelledError(meta.name);
+    // One chunk: the texts of consecutive records, first and second interleaved in record order.
+    const texts: string[] = [];
+    const hasSecond: boolean[] = [];
+    let chars = 0;
+    let c1 = c0;
+    while (c1 < N && c1 - c0 < CHUNK_RECORDS && chars < CHUNK_CHARS) {
+      const { record: r, at } = records[c1]!;
+      if (r.kind !== meta.kind) throw new DataError(at, `record of kind ${r.kind} in a ${meta.kind} dataset`);
+      const first = r.kind === 'qa' ? r.question : r.text;
+      const second = r.kind === 'qa' ? r.context : r.kind === 'classification' ? r.textPair : undefined;
+      texts.push(first);
+      chars += first.length;
+      if (second !== undefined) { texts.push(second); chars += second.length; }
+      hasSecond.push(second !== undefined);
+      c1++;
     }
-    labels.push(label);
-    const s = split ?? 'train';
-    if (!splits.includes(s)) splits.push(s);
-    splitIdx.push(splits.indexOf(s));
-    if (r.kind === 'qa') for (const a of r.answers) answerSpans.push(a.start, a.start + a.text.length);
-    answerBounds.push(answerSpans.length / 2);
-    impossible.push(r.kind === 'qa' && r.isImpossible ? 1 : 0);
+    const encs = await tokenizer.encodeBatch(texts);
+    let e = 0;
+    for (let i = c0; i < c1; i++) {
+      const { record: r, split } = records[i]!;
+      const add = (enc: { ids: Int32Array; offsets: Int32Array }): void => {
+        idParts.push(enc.ids);
+        offParts.push(enc.offsets);
+        numTokens += enc.ids.length;
+      };
+      add(encs[e++]!);
+      pairStart[i] = numTokens;
+      if (hasSecond[i - c0]) add(encs[e++]!);
+      bounds[i + 1] = numTokens;
+      let label = -1;
+      if (r.kind === 'classification') {
+        label = labelSet.indexOf(r.label);
+        if (label < 0) { labelSet.push(r.label); label = labelSet.length - 1; }
+      }
+      labels[i] = label;
+      const s = split ?? 'train';
+      if (!splits.includes(s)) splits.push(s);
+      splitIdx[i] = splits.indexOf(s);
+      if (r.kind === 'qa') for (const a of r.answers) answerSpans.push(a.start, a.start + a.text.length);
+      answerBounds[i + 1] = answerSpans.length / 2;
+      impossible[i] = r.kind === 'qa' && r.isImpossible ? 1 : 0;
+    }
+    c0 = c1;
+    opts.onProgress?.(c0, N);
   }
   const arrays: TokenCacheArrays = {
-    ids: Int32Array.from(ids), offsets: Int32Array.from(offsets), bounds: Int32Array.from(bounds),
-    labels: Int32Array.from(labels), splits: Int32Array.from(splitIdx), pairStart: Int32Array.from(pairStart),
-    answerBounds: Int32Array.from(answerBounds), answerSpans: Int32Array.from(answerSpans), impossible: Int32Array.from(impossible),
+    ids: concatInt32(idParts, numTokens), offsets: concatInt32(offParts, 2 * numTokens), bounds,
+    labels, splits: splitIdx, pairStart, answerBounds, answerSpans: Int32Array.from(answerSpans), impossible,
   };
   const sections = Object.fromEntries(SECTIONS.map((s) => [s, arrays[s].length])) as Record<SectionName, number>;
   return {
-    header: { version: 1, name: meta.name, kind: meta.kind, tokenizer: meta.tokenizer, numRecords: records.length,
-      numTokens: ids.length, labelSet, splits, sections, sha256: '' },
+    header: { version: 1, name: meta.name, kind: meta.kind, tokenizer: meta.tokenizer, numRecords: N,
+      numTokens, labelSet, splits, sections, sha256: '' },
     arrays,
   };
 }
@@ -145,8 +197,14 @@ export async function readTokenCache(file: string): Promise<TokenCache> {
   let off = 0;
   for (const s of SECTIONS) {
     const n = header.sections[s];
-    const a = new Int32Array(n);
-    for (let i = 0; i < n; i++) a[i] = body.readInt32LE(off + i * 4);
+    let a: Int32Array;
+    if (os.endianness() === 'LE') {
+      a = new Int32Array(n);
+      new Uint8Array(a.buffer).set(body.subarray(off, off + n * 4)); // a copy: aligned, owned
+    } else {
+      a = new Int32Array(n);
+      for (let i = 0; i < n; i++) a[i] = body.readInt32LE(off + i * 4);
+    }
     arrays[s] = a;
     off += n * 4;
   }

@@ -8,7 +8,7 @@
  * It does not import or validate datasets (labels outside the list are an error here too, but the
  * importer is where the user gets a file and line) and does not batch (batcher.ts does).
  */
-import { DataError, type ClassificationRecord, type WordPieceTokenizer } from '../types.js';
+import { DataError, type ClassificationRecord, type SpecialTokens, type WordPieceTokenizer } from '../types.js';
 import type { Features } from './batcher.js';
 
 export interface ClassificationOptions {
@@ -61,6 +61,39 @@ function writeRow(
   f.inputIds.fill(pad, p, o + T);
 }
 
+/** One pre-tokenized example (e.g. from the token cache): text ids, optional pair ids, label id. */
+export interface ClassificationIdsExample {
+  text: Int32Array;
+  pair?: Int32Array;
+  label: number;
+}
+
+/** The padded features of pre-tokenized examples: the rows encodeClassification builds. */
+export function buildClassificationFeatures(
+  examples: readonly ClassificationIdsExample[],
+  special: SpecialTokens,
+  maxSeqLen: number,
+): Features {
+  const T = maxSeqLen;
+  const hasPair = examples.some((x) => x.pair !== undefined);
+  if (!Number.isInteger(T) || T < (hasPair ? 3 : 2)) throw new RangeError(`maxSeqLen too small: ${T}`);
+  const count = examples.length;
+  const f: Features = {
+    count,
+    seqLen: T,
+    inputIds: new Int32Array(count * T),
+    tokenTypeIds: new Int32Array(count * T),
+    attentionMask: new Int32Array(count * T),
+    labels: new Int32Array(count),
+  };
+  const { cls, sep, pad } = special;
+  examples.forEach((x, i) => {
+    f.labels![i] = x.label;
+    writeRow(f, i, x.text, x.pair, cls, sep, pad);
+  });
+  return f;
+}
+
 /** Encodes classification records into padded features (one row per record, in order). */
 export async function encodeClassification(
   records: readonly ClassificationRecord[],
@@ -72,31 +105,20 @@ export async function encodeClassification(
   if (!Number.isInteger(T) || T < (hasPair ? 3 : 2)) throw new RangeError(`maxSeqLen too small: ${T}`);
   const labelId = new Map(opts.labels.map((l, i) => [l, i] as const));
   if (labelId.size !== opts.labels.length) throw new Error(`duplicate labels in [${opts.labels.join(', ')}]`);
-
-  const count = records.length;
-  const f: Features = {
-    count,
-    seqLen: T,
-    inputIds: new Int32Array(count * T),
-    tokenTypeIds: new Int32Array(count * T),
-    attentionMask: new Int32Array(count * T),
-    labels: new Int32Array(count),
-  };
   const encA = await tokenizer.encodeBatch(records.map((r) => r.text));
   const pairIdx: number[] = [];
   records.forEach((r, i) => r.textPair !== undefined && pairIdx.push(i));
   const encB = await tokenizer.encodeBatch(pairIdx.map((i) => records[i]!.textPair!));
   const bOf = new Map(pairIdx.map((i, k) => [i, encB[k]!.ids] as const));
-  const { cls, sep, pad } = tokenizer.special;
-  for (let i = 0; i < count; i++) {
-    const id = labelId.get(records[i]!.label);
+  const examples = records.map((r, i): ClassificationIdsExample => {
+    const id = labelId.get(r.label);
     if (id === undefined) {
-      throw new DataError({ file: '(records)', row: i }, `label "${records[i]!.label}" is not one of [${opts.labels.join(', ')}]`);
+      throw new DataError({ file: '(records)', row: i }, `label "${r.label}" is not one of [${opts.labels.join(', ')}]`);
     }
-    f.labels![i] = id;
-    writeRow(f, i, encA[i]!.ids, bOf.get(i), cls, sep, pad);
-  }
-  return f;
+    const pair = bOf.get(i);
+    return { text: encA[i]!.ids, ...(pair ? { pair } : {}), label: id };
+  });
+  return buildClassificationFeatures(examples, tokenizer.special, T);
 }
 
 /** Row-wise argmax of (B, numLabels) logits, as the engine's evaluate() returns them. */

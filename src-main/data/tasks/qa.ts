@@ -14,9 +14,12 @@
  * doc_stride follows HF's tokenizer `stride`: the number of context tokens two consecutive windows
  * share (so windows advance by window length - doc_stride), not Google's step between starts.
  *
+ * buildQaFeatures does the same on pre-tokenized examples (the lab's token cache), so a dataset
+ * tokenized once at import gives the features prepareQaFeatures would.
+ *
  * It does not validate answers against contexts (the importer does) and does not batch.
  */
-import type { QaRecord, WordPieceTokenizer } from '../types.js';
+import type { Encoding, QaRecord, SpecialTokens, WordPieceTokenizer } from '../types.js';
 import type { Features } from './batcher.js';
 
 export interface QaOptions {
@@ -61,12 +64,31 @@ export function windowStarts(n: number, len: number, stride: number): number[] {
   return starts;
 }
 
+/** One QA example already tokenized: question and context encodings (no special tokens) and the
+ *  character span [start, end) of its labelled answer in the context (null: unanswerable). */
+export interface QaEncodedExample {
+  question: Encoding;
+  context: Encoding;
+  answer: { start: number; end: number } | null;
+}
+
 /** Encodes QA records into windows with labels (the first answer of each record is the label). */
 export async function prepareQaFeatures(
   records: readonly QaRecord[],
   tokenizer: WordPieceTokenizer,
   opts: QaOptions = {},
 ): Promise<QaFeatures> {
+  checkQaOptions(opts);
+  const qs = await tokenizer.encodeBatch(records.map((r) => r.question));
+  const cs = await tokenizer.encodeBatch(records.map((r) => r.context));
+  const examples = records.map((r, ex): QaEncodedExample => {
+    const a = r.isImpossible ? undefined : r.answers[0];
+    return { question: qs[ex]!, context: cs[ex]!, answer: a ? { start: a.start, end: a.start + a.text.length } : null };
+  });
+  return buildQaFeatures(examples, tokenizer.special, opts);
+}
+
+function checkQaOptions(opts: QaOptions): { T: number; stride: number; maxQ: number } {
   const T = opts.maxSeqLen ?? 384;
   const stride = opts.docStride ?? 128;
   const maxQ = opts.maxQueryLength ?? 64;
@@ -74,19 +96,23 @@ export async function prepareQaFeatures(
   if (maxWindow <= stride) {
     throw new RangeError(`maxSeqLen ${T} leaves ${maxWindow} context tokens: must exceed docStride ${stride}`);
   }
-  const qs = await tokenizer.encodeBatch(records.map((r) => r.question));
-  const cs = await tokenizer.encodeBatch(records.map((r) => r.context));
-  const { cls, sep, pad } = tokenizer.special;
+  return { T, stride, maxQ };
+}
+
+/** The windows and labels of pre-tokenized examples (e.g. from the token cache): the same
+ *  features prepareQaFeatures builds from records and a tokenizer. */
+export function buildQaFeatures(examples: readonly QaEncodedExample[], special: SpecialTokens, opts: QaOptions = {}): QaFeatures {
+  const { T, stride, maxQ } = checkQaOptions(opts);
+  const { cls, sep, pad } = special;
 
   // First pass: the windows, so the feature arrays can be allocated once.
   type Win = { ex: number; qLen: number; ws: number; wl: number; label: [number, number] };
   const wins: Win[] = [];
-  records.forEach((r, ex) => {
-    const qLen = Math.min(qs[ex]!.ids.length, maxQ);
-    const n = cs[ex]!.ids.length;
+  examples.forEach((x, ex) => {
+    const qLen = Math.min(x.question.ids.length, maxQ);
+    const n = x.context.ids.length;
     const budget = T - 3 - qLen; // > stride, since qLen <= maxQ
-    const a = r.isImpossible ? undefined : r.answers[0];
-    const span = a ? answerTokenSpan(cs[ex]!.offsets, a.start, a.start + a.text.length) : null;
+    const span = x.answer ? answerTokenSpan(x.context.offsets, x.answer.start, x.answer.end) : null;
     for (const ws of windowStarts(n, budget, stride)) {
       const wl = Math.min(budget, n - ws);
       const ctx0 = qLen + 2; // sequence position of the window's first context token
@@ -110,8 +136,8 @@ export async function prepareQaFeatures(
   };
   wins.forEach((w, r) => {
     const o = r * T;
-    const q = qs[w.ex]!.ids;
-    const c = cs[w.ex]!;
+    const q = examples[w.ex]!.question.ids;
+    const c = examples[w.ex]!.context;
     f.inputIds[o] = cls;
     f.inputIds.set(q.subarray(0, w.qLen), o + 1);
     f.inputIds[o + w.qLen + 1] = sep;
