@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openStore } from './index.js';
 import type { LabStore, MetricPoint, NewRun } from './types.js';
+import { mulberry32 } from '../data/random.js';
 
 interface SeedOptions {
   runs: number;
@@ -45,17 +46,7 @@ function parseArgs(argv: string[]): SeedOptions {
   return o;
 }
 
-/** mulberry32: reproducible values without pulling in the data layer. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NewRun } from '../../src-main/store/types.js';
+import { mulberry32 } from '../../src-main/data/random.js';
 
 /** The compiled store, for child processes (this file runs from dist/test/store/). */
 export const STORE_JS = path.resolve(__dirname, '../../src-main/store/index.js');
@@ -41,16 +42,7 @@ export function newRun(over: Partial<NewRun> = {}): NewRun {
 export const sha256File = (file: string): string => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 /** Seeded PRNG (mulberry32) so a failing case can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /**
  * Starts `node -e <code>` with `openStore` and `file` in scope; resolves once the child has
