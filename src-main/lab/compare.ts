@@ -12,8 +12,9 @@
  *   Runtime (s)      endedAt - startedAt in seconds; if the run has no end (or no start), the sum
  *                    of every 'train/step_s' point (footnoted); a running run without step times:
  *                    now - startedAt (footnoted); else missing.
- *   Samples/s        run.lastStep * trainConfig.batchSize / runtime.
- *   Steps/s          run.lastStep / runtime.
+ *   Samples/s        steps trained * trainConfig.batchSize / runtime, where steps trained =
+ *                    run.lastStep - the metric 'train/start_step' (recorded by resumed runs).
+ *   Steps/s          steps trained / runtime.
  *   Exact match      `exact_match` of E (row shown only when some run has it: QA).
  *   F1               `f1` of E (row shown only when some run has it: QA, 2-class classification).
  *   Attention dot products  metric 'attn/dot_products', last value (shown when some run has it).
@@ -84,8 +85,8 @@ export const ROWS: readonly CompareRowDef[] = [
     always: true,
     format: fixed(2),
   },
-  { key: 'samples_per_s', label: 'Samples/s', source: 'lastStep * trainConfig.batchSize / runtime', always: true, format: sig(4) },
-  { key: 'steps_per_s', label: 'Steps/s', source: 'lastStep / runtime', always: true, format: sig(4) },
+  { key: 'samples_per_s', label: 'Samples/s', source: "(lastStep - 'train/start_step') * trainConfig.batchSize / runtime", always: true, format: sig(4) },
+  { key: 'steps_per_s', label: 'Steps/s', source: "(lastStep - 'train/start_step') / runtime", always: true, format: sig(4) },
   { key: 'exact_match', label: 'Exact match', source: "'exact_match' of the latest 'validation' evaluation", always: false, format: fixed(4) },
   { key: 'f1', label: 'F1', source: "'f1' of the latest 'validation' evaluation", always: false, format: fixed(4) },
   { key: 'dot_products', label: 'Attention dot products', source: "last value of metric 'attn/dot_products'", always: false, format: sig(4) },
@@ -193,8 +194,10 @@ export function buildComparison(inputs: readonly CompareInput[], now: number = D
     put('accuracy', metricOf(m['accuracy']));
     put('perplexity', perplexity);
     put('runtime_s', runtime);
-    put('samples_per_s', usable !== null && batch !== null ? (run.lastStep * batch) / usable : null);
-    put('steps_per_s', usable !== null ? run.lastStep / usable : null);
+    // Steps this run trained: a run resumed from a checkpoint of step s records 'train/start_step' = s.
+    const trained = run.lastStep - (summary('train/start_step') ?? 0);
+    put('samples_per_s', usable !== null && batch !== null ? (trained * batch) / usable : null);
+    put('steps_per_s', usable !== null ? trained / usable : null);
     put('exact_match', metricOf(m['exact_match']));
     put('f1', metricOf(m['f1']));
     put('dot_products', summary('attn/dot_products'));

@@ -137,6 +137,8 @@ export class RunHost {
               events.onStatus?.(m.text);
               break;
             case 'ready':
+              // A resumed run's steps start after the checkpoint's: rates must not count those.
+              if (m.startStep > 0) writer.add([{ key: 'train/start_step', step: m.startStep, value: m.startStep }]);
               events.onReady?.(m);
               break;
             case 'step':

@@ -142,7 +142,7 @@ test('runs compare: text with - and footnotes, latex escaping, csv, --out writte
     assert.deepEqual((JSON.parse(js.stdout) as { rows: Array<{ key: string; values: unknown[] }> }).rows[5], {
       key: 'samples_per_s',
       label: 'Samples/s',
-      source: 'lastStep * trainConfig.batchSize / runtime',
+      source: "(lastStep - 'train/start_step') * trainConfig.batchSize / runtime",
       values: [64, null],
     });
   } finally {
