@@ -37,7 +37,8 @@ test('train: a synthetic run finishes, is listed, and resumes from its checkpoin
     assert.equal(out.evaluations.length, 1);
     assert.match(r.stderr, /first: step 6\/6 {2}loss \d/);
 
-    const resumed = await lshlab(dir, ['train', ...tiny, '--steps', '9', '--from-checkpoint', 'first', '--name', 'second']);
+    // The resumed run's settings (task, dataset, model, batch) come from the run it resumes.
+    const resumed = await lshlab(dir, ['train', '--steps', '9', '--from-checkpoint', 'first', '--name', 'second']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /resuming at step 6/);
     assert.match(resumed.stdout, /run 2 \(second\) finished after step 9/);

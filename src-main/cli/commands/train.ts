@@ -9,7 +9,8 @@ import { ATTENTION_PARAM_FLAG_SPECS, collectAttentionParams } from '../attention
 import { describeEnd, openLabAsHost, trainOne } from '../run-training.js';
 import { defaultSpec, DEFAULT_MODEL, SpecError, type RunSpec } from '../../training/spec.js';
 import { checkpointsDir, listCheckpoints } from '../../training/checkpoints.js';
-import { runDirOf } from '../../training/host.js';
+import { runDirOf, specOfRun } from '../../training/host.js';
+import type { LabStore, RunRow } from '../../store/types.js';
 import type { Task } from '../../engine/types.js';
 import { num } from '../format.js';
 
@@ -27,12 +28,13 @@ export const trainCommand = defineCommand({
     'Defaults: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512), sequence 128, batch 32, lr 1e-3 with 20 warmup',
     'steps and linear decay, AdamW (weight decay 0.01), clipping at 1.0, seed 42. --dataset synthetic:random trains',
     'masked-LM on random tokens (a throughput workload). --from-checkpoint takes a checkpoint directory or a run',
-    "(id, uuid prefix or name: its latest checkpoint) and continues to --steps with the checkpoint's step count.",
+    '(id, uuid prefix or name: its latest checkpoint, and its settings as the defaults of this run) and continues',
+    "to --steps with the checkpoint's step count: `lshlab train --from-checkpoint RUN --steps 2000`.",
   ].join('\n'),
   flags: {
-    task: { type: 'string', choices: ['mlm', 'classification', 'qa'], required: true, metavar: 'mlm|classification|qa', description: 'task' },
-    dataset: { type: 'string', required: true, metavar: 'NAME', description: "a dataset of 'lshlab datasets list', or synthetic:random" },
-    attention: { type: 'string', default: 'exact', metavar: 'V', description: 'exact, bert-lsh, yoso-e, yoso or reformer' },
+    task: { type: 'string', choices: ['mlm', 'classification', 'qa'], metavar: 'mlm|classification|qa', description: 'task (required unless resuming a run)' },
+    dataset: { type: 'string', metavar: 'NAME', description: "a dataset of 'lshlab datasets list', or synthetic:random (required unless resuming a run)" },
+    attention: { type: 'string', metavar: 'V', description: 'exact (default), bert-lsh, yoso-e, yoso or reformer' },
     ...ATTENTION_PARAM_FLAG_SPECS,
     hidden: int('hidden size', 8, 4096),
     layers: int('encoder layers', 1, 64),
@@ -61,42 +63,17 @@ export const trainCommand = defineCommand({
   async run(flags, ctx) {
     const cmd = 'train';
     if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps and --epochs exclude each other', cmd);
-    const model = { ...DEFAULT_MODEL };
-    if (flags.hidden !== undefined) model.hiddenSize = flags.hidden;
-    if (flags.layers !== undefined) model.numHiddenLayers = flags.layers;
-    if (flags.heads !== undefined) model.numAttentionHeads = flags.heads;
-    if (flags.intermediate !== undefined) model.intermediateSize = flags.intermediate;
-    if (flags['max-seq-len'] !== undefined) model.maxSeqLen = flags['max-seq-len'];
-    if (flags.dropout !== undefined) model.hiddenDropoutProb = model.attentionProbsDropoutProb = flags.dropout;
-    const over: Partial<RunSpec> & Pick<RunSpec, 'task' | 'dataset'> = {
-      task: flags.task as Task,
-      dataset: flags.dataset,
-      attention: flags.attention,
-      attentionParams: collectAttentionParams(flags as Record<string, unknown>, cmd),
-      model,
-    };
-    if (flags.steps !== undefined) over.steps = flags.steps;
-    else if (flags.epochs !== undefined) over.epochs = flags.epochs;
-    else over.steps = 200;
-    if (flags.batch !== undefined) over.batchSize = flags.batch;
-    if (flags.lr !== undefined) over.lr = flags.lr;
-    if (flags.warmup !== undefined) over.warmupSteps = flags.warmup;
-    if (flags['weight-decay'] !== undefined) over.weightDecay = flags['weight-decay'];
-    if (flags['max-grad-norm'] !== undefined) over.maxGradNorm = flags['max-grad-norm'];
-    if (flags.seed !== undefined) over.seed = flags.seed;
-    if (flags['eval-every'] !== undefined) over.evalEvery = flags['eval-every'];
-    if (flags['eval-batches'] !== undefined) over.evalBatches = flags['eval-batches'];
-    if (flags['save-every'] !== undefined) over.saveEvery = flags['save-every'];
-    if (flags['doc-stride'] !== undefined) over.docStride = flags['doc-stride'];
-    if (flags.name !== undefined) over.name = flags.name;
-    if (flags.notes !== undefined) over.notes = flags.notes;
-    if (flags.tag.length > 0) over.tags = flags.tag;
-    const spec = defaultSpec(over);
-
     const lab = openLabAsHost(ctx, 'lshlab train');
     try {
-      const from = flags['from-checkpoint'];
-      if (from !== undefined) spec.fromCheckpoint = resolveCheckpoint(from, lab);
+      // Resuming a run: its spec is the base, and the flags given here override it.
+      const from = flags['from-checkpoint'] !== undefined ? resolveCheckpoint(flags['from-checkpoint'], lab) : undefined;
+      const base = from?.run ? specOfRun(from.run) : undefined;
+      const task = flags.task ?? base?.task;
+      const dataset = flags.dataset ?? base?.dataset;
+      if (task === undefined) throw new UsageError('missing required flag --task', cmd);
+      if (dataset === undefined) throw new UsageError('missing required flag --dataset', cmd);
+      const spec = specFromFlags(flags, base, task as Task, dataset);
+      if (from) spec.fromCheckpoint = from.path;
       let row;
       try {
         row = await trainOne(ctx, lab, spec);
@@ -121,11 +98,52 @@ export const trainCommand = defineCommand({
   },
 });
 
+type TrainFlags = Parameters<(typeof trainCommand)['run']>[0];
+
+/** The run's spec: the defaults (or the resumed run's spec), then every flag given. */
+function specFromFlags(flags: TrainFlags, base: RunSpec | undefined, task: Task, dataset: string): RunSpec {
+  const model = { ...(base?.model ?? DEFAULT_MODEL) };
+  if (flags.hidden !== undefined) model.hiddenSize = flags.hidden;
+  if (flags.layers !== undefined) model.numHiddenLayers = flags.layers;
+  if (flags.heads !== undefined) model.numAttentionHeads = flags.heads;
+  if (flags.intermediate !== undefined) model.intermediateSize = flags.intermediate;
+  if (flags['max-seq-len'] !== undefined) model.maxSeqLen = flags['max-seq-len'];
+  if (flags.dropout !== undefined) model.hiddenDropoutProb = model.attentionProbsDropoutProb = flags.dropout;
+  const params = collectAttentionParams(flags as Record<string, unknown>, 'train');
+  const { fromCheckpoint: _f, name: _n, tags: _t, notes: _no, ...inherited } = base ?? ({} as Partial<RunSpec>);
+  const over: Partial<RunSpec> & Pick<RunSpec, 'task' | 'dataset'> = { ...inherited, task, dataset, model };
+  if (flags.attention !== undefined) {
+    over.attention = flags.attention;
+    over.attentionParams = params;
+  } else if (Object.keys(params).length > 0) over.attentionParams = { ...(base?.attentionParams ?? {}), ...params };
+  if (flags.steps !== undefined) {
+    over.steps = flags.steps;
+    delete over.epochs;
+  } else if (flags.epochs !== undefined) {
+    over.epochs = flags.epochs;
+    delete over.steps;
+  } else if (over.steps === undefined && over.epochs === undefined) over.steps = 200;
+  if (flags.batch !== undefined) over.batchSize = flags.batch;
+  if (flags.lr !== undefined) over.lr = flags.lr;
+  if (flags.warmup !== undefined) over.warmupSteps = flags.warmup;
+  if (flags['weight-decay'] !== undefined) over.weightDecay = flags['weight-decay'];
+  if (flags['max-grad-norm'] !== undefined) over.maxGradNorm = flags['max-grad-norm'];
+  if (flags.seed !== undefined) over.seed = flags.seed;
+  if (flags['eval-every'] !== undefined) over.evalEvery = flags['eval-every'];
+  if (flags['eval-batches'] !== undefined) over.evalBatches = flags['eval-batches'];
+  if (flags['save-every'] !== undefined) over.saveEvery = flags['save-every'];
+  if (flags['doc-stride'] !== undefined) over.docStride = flags['doc-stride'];
+  if (flags.name !== undefined) over.name = flags.name;
+  if (flags.notes !== undefined) over.notes = flags.notes;
+  if (flags.tag.length > 0) over.tags = flags.tag;
+  return defaultSpec(over);
+}
+
 /** A checkpoint directory, or the latest checkpoint of a run given by id, uuid prefix or name. */
-function resolveCheckpoint(ref: string, lab: { store: import('../../store/types.js').LabStore; dataDir: string }): string {
+function resolveCheckpoint(ref: string, lab: { store: LabStore; dataDir: string }): { path: string; run?: RunRow } {
   const run = /[/\\]/.test(ref) ? undefined : lab.store.runs.resolve(ref);
-  if (!run) return ref; // a directory: checked by the training process, which names it on error
+  if (!run) return { path: ref }; // a directory: checked by the training process, which names it on error
   const c = lab.store.checkpoints.latest(run.id) ?? listCheckpoints(runDirOf(lab.dataDir, run)).pop();
   if (!c) throw new Error(`run ${run.id} (${run.name}) has no checkpoint (looked in ${checkpointsDir(runDirOf(lab.dataDir, run))})`);
-  return c.path;
+  return { path: c.path, run };
 }
