@@ -18,6 +18,7 @@ reset is not allowed. A size that cannot run (memory, time) is reported with "sk
 
 What it is not: part of lshlab (a dev tool, run from .venv-ref made by scripts/setup-python.sh).
 Usage: .venv-ref/bin/python bench/pytorch_attention.py [--threads 2] [--sizes 1024,4096,16384]
+       [--peers sdpa,reformer] (--peers sdpa: the SDPA rows only)
 """
 import os
 
@@ -125,14 +126,19 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=30.0, help="timed work per cell")
     ap.add_argument("--max-memory-gb", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--peers", default="sdpa,reformer", help="comma list of sdpa, reformer")
     a = ap.parse_args()
+    peers = [p for p in a.peers.split(",") if p]
+    for p in peers:
+        if p not in ("sdpa", "reformer"):
+            ap.error(f"--peers: unknown peer '{p}' (sdpa, reformer)")
     torch.set_num_threads(a.threads)
     gen = torch.Generator().manual_seed(a.seed)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows = []
     reformer_cfg = None
     for n in [int(s) for s in a.sizes.split(",") if s]:
-        for peer in ("sdpa", "reformer"):
+        for peer in peers:
             row = {"peer": peer, "seq": n, "backward": True}
             # sdpa's CPU kernel is blockwise (no n x n matrix); Reformer's chunks are linear in n.
             # Only a math fallback would need B*H*n^2 floats x 3: say so instead of trying.

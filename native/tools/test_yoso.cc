@@ -203,7 +203,12 @@ LSHLAB_TEST("attention/yoso/float-kernels-match-double") {
   // m not a multiple of the hash group; small tau (big buckets: matrix path) and tau = 9.
   struct Case { int n, D, m, tau; bool masked; };
   const Case cases[] = {{300, 64, 13, 9, true}, {257, 24, 8, 6, false}, {200, 128, 5, 9, true},
-                        {150, 20, 7, 9, true}, {400, 64, 6, 2, false}, {64, 8, 3, 4, true}};
+                        {150, 20, 7, 9, true}, {400, 64, 6, 2, false}, {64, 8, 3, 4, true},
+                        {700, 64, 9, 3, true}, {333, 32, 5, 5, false}, {260, 16, 4, 4, true}};
+  // Every float kernel this CPU runs (AVX-512 pair loop, AVX2, portable), each against double.
+  for (const char* kern : {"avx512", "avx2", "portable"}) {
+  try { yoso_force_kernel(kern); } catch (const Error&) { continue; }
+  std::fprintf(stderr, "    kernel %s\n", yoso_kernel_name());
   for (const Case& cs : cases) {
     const int n = cs.n, D = cs.D, m = cs.m, tau = cs.tau;
     Vec q = randn(size_t(n) * D, 11), k = randn(size_t(n) * D, 12), v = randn(size_t(n) * D, 13),
@@ -244,7 +249,23 @@ LSHLAB_TEST("attention/yoso/float-kernels-match-double") {
     yoso_lsh_grad_qk<float>(dqf2.data(), dkf2.data(), gf.data(), vf.data(), D, qf.data(), kf.data(),
                             qc.data(), kc.data(), mk, n, D, m, tau, false);
     LSHLAB_EXPECT(xf2 == xf && dqf2 == dqf && dkf2 == dkf);
+    // The value gradient summed in the same bucket walk equals the swapped-role cumulation,
+    // and passing dv changes nothing else.
+    std::vector<float> dvf(x.size()), dvc(x.size()), dqf3(x.size()), dkf3(x.size());
+    yoso_cumulate<float>(dvc.data(), kc.data(), mk, qc.data(), mk, gf.data(), D, n, D, m, tau);
+    yoso_lsh_grad_qk<float>(dqf3.data(), dkf3.data(), gf.data(), vf.data(), D, qf.data(),
+                            kf.data(), qc.data(), kc.data(), mk, n, D, m, tau, false, nullptr,
+                            dvf.data());
+    LSHLAB_EXPECT(dqf3 == dqf && dkf3 == dkf);
+    LSHLAB_EXPECT(rel(Vec(dvf.begin(), dvf.end()), Vec(dvc.begin(), dvc.end())) < 1e-6);
+    Vec dvd(x.size()), dvd_c(x.size()), dq4(x.size()), dk4(x.size());
+    yoso_cumulate<double>(dvd_c.data(), kc.data(), mk, qc.data(), mk, g.data(), D, n, D, m, tau);
+    yoso_lsh_grad_qk<double>(dq4.data(), dk4.data(), g.data(), v.data(), D, q.data(), k.data(),
+                             qc.data(), kc.data(), mk, n, D, m, tau, true, nullptr, dvd.data());
+    LSHLAB_EXPECT(rel(dvd, dvd_c) < 1e-12);
   }
+  }
+  yoso_force_kernel("");
 }
 
 LSHLAB_TEST("attention/yoso/surrogate-backward-equals-formula") {

@@ -246,7 +246,8 @@ void YosoAttention<T>::backward(T* dqkv, const T* dctx, const T* qkv, const int3
   const int B = c.B, Tn = c.T, H = c.H, D = c.D, C = H * D, ld = 3 * C, m = o_.num_hash,
             tau = o_.tau;
   const int64_t TD = int64_t(Tn) * D, TT = int64_t(Tn) * Tn, BH = int64_t(B) * H;
-  const int64_t per = 3 * TD + (o_.lsh ? 0 : TT);  // g, dQn, dKn (and W for yoso-e) per (b, h)
+  // g, dQn, dKn and dV (yoso) or W (yoso-e) per (b, h)
+  const int64_t per = 3 * TD + (o_.lsh ? TD : TT);
   scratch_.resize(BH * per);
   const int W = o_.conv_window;
   std::vector<double> flops(BH, 0.0), coll(BH, 0.0), dw(size_t(BH) * W, 0.0);
@@ -267,13 +268,14 @@ void YosoAttention<T>::backward(T* dqkv, const T* dctx, const T* qkv, const int3
         if (!mk[i]) std::fill(g + int64_t(i) * D, g + int64_t(i + 1) * D, T(0));
     double fl = 4.0 * Tn * D;
     if (o_.lsh) {
-      // dV_j = (1/m) sum_h sum_{i collides} g_i: the cumulation with query and key roles swapped.
+      // dV_j = (1/m) sum_h sum_{i collides} g_i (the cumulation with query and key roles
+      // swapped), summed in the same bucket walk as dQn, dKn (into the third scratch slice).
       const int32_t *qc = qcode_.data() + bh * m * Tn, *kc = kcode_.data() + bh * m * Tn;
-      yoso_cumulate(dqn, kc, mk, qc, mk, g, D, Tn, D, m, tau);
-      for (int j = 0; j < Tn; j++) std::copy(dqn + int64_t(j) * D, dqn + int64_t(j + 1) * D, dv + int64_t(j) * ld);
+      T* dvs = dkn + TD;
       fl += 2.0 * Tn * m * D + Tn * D;
       fl += yoso_lsh_grad_qk(dqn, dkn, g, v, ld, qn, kn, qc, kc, mk, Tn, D, m, tau,
-                             o_.exact_backward, &coll[bh]);
+                             o_.exact_backward, &coll[bh], dvs);
+      for (int j = 0; j < Tn; j++) std::copy(dvs + int64_t(j) * D, dvs + int64_t(j + 1) * D, dv + int64_t(j) * ld);
     } else {
       // W = (g V^T) * (tau/2 E | fp); dQn = W Kn; dKn = W^T Qn; dV = E^T g.
       const T* E = e_.data() + bh * TT;

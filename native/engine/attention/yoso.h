@@ -9,7 +9,9 @@
  *   nothing; padded queries output 0.
  * Backward (param backward):
  *   surrogate (default, HF/v1): f'(x) replaced by (tau/2) f(x), bounded; for yoso estimated by the
- *                               same collisions (linear cost, see yoso_lsh.cc).
+ *                               same collisions (per bucket: the colliding pairs, or two D x D
+ *                               matrices when the bucket is big; see yoso_lsh.cc). dV comes from
+ *                               the same bucket walk.
  *   exact (v2): the derivative of the scaled kernel f(s x), s = 0.98. yoso-e then also uses f(s x)
  *               in its forward, so its gradient is the true one (gradient-checked); yoso's forward is
  *               sampling and cannot be scaled, so its backward is an unbiased estimate of yoso-e
@@ -27,6 +29,7 @@
  */
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "attention/attention.h"
 #include "core/common.h"
@@ -95,10 +98,19 @@ void yoso_cumulate(T* out, const int32_t* qcode, const int32_t* qmask, const int
 //   exact:     weight s f'(s x_ij)/f(x_ij) instead of tau/2 (x_ij = q_i.k_j)
 // dq, dk (n,D) overwritten; q, k, g have row stride D. Returns the FLOPs spent; *collisions
 // (if given) = the (query, key, hash) collisions among unmasked tokens.
+// dv (n,D), if given, is overwritten with the value gradient from the same buckets:
+//   dv_j = (1/m) sum_h sum_{i collides} g_i (unmasked j; masked rows 0), i.e. what
+//   yoso_cumulate(dv, kcode, mask, qcode, mask, g, D, ...) computes, without a second pass.
 template <typename T>
 double yoso_lsh_grad_qk(T* dq, T* dk, const T* g, const T* v, int ldv, const T* q, const T* k,
                         const int32_t* qcode, const int32_t* kcode, const int32_t* mask, int n,
-                        int D, int m, int tau, bool exact, double* collisions = nullptr);
+                        int D, int m, int tau, bool exact, double* collisions = nullptr,
+                        T* dv = nullptr);
+
+// Float inner loops: "avx512" (pair loop of the surrogate backward; the rest stays AVX2),
+// "avx2", "portable", or "" = the best this CPU runs (the default). Throws if the CPU lacks it.
+void yoso_force_kernel(const std::string& name);
+const char* yoso_kernel_name();
 
 // For the collision benchmark: do x and y (D) share a tau-bit code under draw `draw` of seed?
 bool yoso_collide(const double* x, const double* y, int D, int tau, uint64_t seed, uint64_t draw);
