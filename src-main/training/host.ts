@@ -170,7 +170,7 @@ export class RunHost {
         const patch = { endedAt: Date.now(), pid: null } as const;
         let row: RunRow;
         if (t?.type === 'done') row = store.runs.update(run.id, { ...patch, status: 'finished', error: null });
-        else if (t?.type === 'cancelled') row = store.runs.update(run.id, { ...patch, status: 'cancelled', error: `cancelled at step ${t.step}` });
+        else if (t?.type === 'cancelled') row = store.runs.update(run.id, { ...patch, status: 'cancelled', error: null });
         else if (t?.type === 'diverged')
           row = store.runs.update(run.id, { ...patch, status: 'diverged', error: `${t.what} is ${t.value} at step ${t.step}` });
         else if (t?.type === 'error') row = store.runs.update(run.id, { ...patch, status: 'failed', error: t.message });

@@ -65,6 +65,9 @@ async function run(m: Extract<HostMessage, { type: 'start' }>): Promise<void> {
 }
 
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C in a terminal reaches the whole process group; the host turns it into a 'cancel' message
+// (or a kill on the second press), so the training process itself ignores it.
+process.on('SIGINT', () => undefined);
 process.on('message', (m: HostMessage) => {
   if (m.type === 'cancel') {
     cancelled = true;
