@@ -1,20 +1,24 @@
 /**
  * dataset-create.ts: the one way a dataset enters the lab, shared by `datasets import` and
- * `datasets add-builtin`: given parsed records (splits assigned) and a tokenizer, it writes
- * records.jsonl, the token cache, a copy of the tokenizer and the manifest into a temporary
- * folder, renames it to <dataDir>/datasets/<name>/ (withAtomicDir), and only then inserts the
- * database row; if the insert fails the folder is removed again. A failure or cancellation at
- * any point leaves no folder, no temp folder and no row.
+ * `datasets add-builtin`: given parsed records (splits assigned; an array or a stream) and a
+ * tokenizer, it streams them once: each record goes to records.jsonl and to the token cache
+ * writer (streamTokenCache: chunked, bounded memory, tokenized by a worker pool when the input
+ * is larger than one chunk and the tokenizer has files to load from), then writes a copy of the
+ * tokenizer and the manifest into a temporary folder, renames it to <dataDir>/datasets/<name>/
+ * (withAtomicDir), and only then inserts the database row; if the insert fails the folder is
+ * removed again. A failure or cancellation at any point leaves no folder, no temp folder and no
+ * row. Memory: one chunk of records in flight per worker, plus the manifest's emptyPairs list.
  * It does not parse files (data/import/) or decide splits (datasets.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withAtomicDir } from '../data/cache/atomic-dir.js';
-import { buildTokenCache, writeTokenCache } from '../data/cache/token-cache.js';
+import { workerEncoder, tokenizeWorkers } from '../data/cache/encode-pool.js';
+import { CHUNK_RECORDS, inlineEncoder, streamTokenCache, type ChunkEncoder, type TokenCacheHeader } from '../data/cache/token-cache.js';
 import type { DatasetKind, LocatedRecord } from '../data/types.js';
 import type { DatasetRow, LabStore } from '../store/types.js';
 import {
-  checkLabName, datasetDir, RECORDS_FILE, TOKENIZER_SUBDIR, TOKENS_FILE, writeManifest, writeRecordsJsonl,
+  checkLabName, datasetDir, RECORDS_FILE, RecordsJsonlWriter, TOKENIZER_SUBDIR, TOKENS_FILE, writeManifest,
   type DatasetManifest,
 } from './dataset-files.js';
 import type { ResolvedTokenizer } from './tokenizers.js';
@@ -36,8 +40,13 @@ export interface CreateDatasetInput {
   source: string;
   format: string;
   builtin: boolean;
-  /** Every record with its split set. */
-  records: readonly LocatedRecord[];
+  /** Every record with its split set, in dataset order (read once). */
+  records: readonly LocatedRecord[] | AsyncIterable<LocatedRecord>;
+  /** How many records `records` holds, when it is a stream (progress, and the choice of encoder). */
+  numRecords?: number | undefined;
+  /** 'auto' (default): worker threads (encode-pool.ts) for more than one chunk of records, else
+   *  this thread; 'inline' / 'workers' force one (tests). */
+  encoder?: 'auto' | 'inline' | 'workers' | undefined;
   tokenizer: ResolvedTokenizer;
   /** Classification: the labels in id order. */
   labelSet: readonly string[];
@@ -60,33 +69,43 @@ export function checkDatasetFree(store: LabStore, dataDir: string, name: string)
 
 export async function createDataset(store: LabStore, dataDir: string, input: CreateDatasetInput): Promise<DatasetRow> {
   const target = checkDatasetFree(store, dataDir, input.name);
-  const { records, tokenizer: tk, name } = input;
+  const { tokenizer: tk, name } = input;
   const progress = (phase: DatasetPhase, done: number, total: number, unit: DatasetProgress['unit']): void =>
     input.onProgress?.({ dataset: name, phase, done, total, unit });
   const t0 = Date.now();
+  const total = Array.isArray(input.records) ? input.records.length : input.numRecords;
   const manifest = await withAtomicDir(target, async (tmp) => {
-    const cache = await buildTokenCache(records, tk.tokenizer, { name, kind: input.kind, tokenizer: tk.name, labelSet: input.labelSet }, {
-      signal: input.signal,
-      onProgress: (done, total) => progress('tokenize', done, total, 'records'),
-    });
-    const tTok = Date.now();
-    progress('write', 0, 1, 'steps');
-    const recordBytes = await writeRecordsJsonl(path.join(tmp, RECORDS_FILE), records, input.signal);
-    const header = await writeTokenCache(path.join(tmp, TOKENS_FILE), cache);
-    await tk.tokenizer.save(path.join(tmp, TOKENIZER_SUBDIR));
-    const { bounds, pairStart } = cache.arrays;
     const splits: Record<string, number> = {};
     const tokensPerSplit: Record<string, number> = {};
     const emptyPairs: number[] = [];
     let maxTokens = 0;
-    records.forEach((r, i) => {
-      const s = r.split ?? 'train';
-      const n = bounds[i + 1]! - bounds[i]!;
-      splits[s] = (splits[s] ?? 0) + 1;
-      tokensPerSplit[s] = (tokensPerSplit[s] ?? 0) + n;
-      maxTokens = Math.max(maxTokens, n);
-      if (r.record.kind === 'classification' && r.record.textPair !== undefined && pairStart[i] === bounds[i + 1]) emptyPairs.push(i);
-    });
+    const jsonl = new RecordsJsonlWriter(path.join(tmp, RECORDS_FILE));
+    const encoder = chooseEncoder(input.encoder ?? 'auto', tk, total);
+    let header: TokenCacheHeader;
+    let recordBytes: number;
+    try {
+      header = await streamTokenCache(input.records, encoder, { name, kind: input.kind, tokenizer: tk.name, labelSet: input.labelSet }, path.join(tmp, TOKENS_FILE), {
+        scratchDir: tmp,
+        totalRecords: total,
+        signal: input.signal,
+        onProgress: (done, all) => progress('tokenize', done, all, 'records'),
+        onRecord: (t) => {
+          jsonl.add(t.record);
+          splits[t.split] = (splits[t.split] ?? 0) + 1;
+          tokensPerSplit[t.split] = (tokensPerSplit[t.split] ?? 0) + t.tokens;
+          maxTokens = Math.max(maxTokens, t.tokens);
+          if (t.record.record.kind === 'classification' && t.hasSecond && t.secondTokens === 0) emptyPairs.push(t.index);
+        },
+      });
+      recordBytes = jsonl.close();
+    } finally {
+      jsonl.discard();
+      await encoder.close();
+    }
+    const tTok = Date.now();
+    progress('write', 0, 1, 'steps');
+    await tk.tokenizer.save(path.join(tmp, TOKENIZER_SUBDIR));
+    const n = header.numRecords;
     const m: DatasetManifest = {
       version: 1, name, kind: input.kind, source: input.source, format: input.format, builtin: input.builtin,
       createdAt: Date.now(), numRecords: header.numRecords, numTokens: header.numTokens, splits,
@@ -94,10 +113,11 @@ export async function createDataset(store: LabStore, dataDir: string, input: Cre
       stats: {
         ...input.stats,
         tokensPerSplit,
-        meanTokensPerRecord: records.length ? header.numTokens / records.length : 0,
+        meanTokensPerRecord: n ? header.numTokens / n : 0,
         maxTokensPerRecord: maxTokens,
         recordsBytes: recordBytes,
         tokenizeSeconds: (tTok - t0) / 1000,
+        tokenizeWorkers: encoder.workers,
         writeSeconds: (Date.now() - tTok) / 1000,
       },
       tokenizer: { name: tk.name, vocabSize: tk.tokenizer.vocabSize, special: tk.tokenizer.special },
@@ -120,4 +140,18 @@ export async function createDataset(store: LabStore, dataDir: string, input: Cre
     fs.rmSync(target, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Worker threads pay off only past one chunk, and need a tokenizer they can load from files. */
+function chooseEncoder(mode: 'auto' | 'inline' | 'workers', tk: ResolvedTokenizer, total: number | undefined): ChunkEncoder & { workers: number } {
+  const n = mode === 'inline' ? 0 : mode === 'workers' ? Math.max(2, tokenizeWorkers()) : tokenizeWorkers();
+  const big = mode === 'workers' || total === undefined || total > CHUNK_RECORDS;
+  if (n >= 2 && big && tk.path) {
+    try {
+      return { ...workerEncoder(tk.path, n), workers: n };
+    } catch {
+      // No worker threads here (e.g. a packaged build without the worker script): one thread.
+    }
+  }
+  return { ...inlineEncoder(tk.tokenizer), workers: 1 };
 }

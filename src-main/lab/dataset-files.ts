@@ -126,6 +126,43 @@ export async function writeRecordsJsonl(file: string, records: readonly LocatedR
   return bytes;
 }
 
+/** Appends records to records.jsonl as they stream ({...record, split}), in ~1 MB writes. */
+export class RecordsJsonlWriter {
+  private chunk: string[] = [];
+  private len = 0;
+  private fd: number;
+  bytes = 0;
+  constructor(readonly file: string) {
+    this.fd = fs.openSync(file, 'wx');
+  }
+  add(r: LocatedRecord): void {
+    const line = JSON.stringify({ ...r.record, split: r.split ?? 'train' }) + '\n';
+    this.chunk.push(line);
+    this.len += line.length;
+    if (this.len >= 1 << 20) this.flush();
+  }
+  flush(): void {
+    if (this.chunk.length === 0) return;
+    const buf = Buffer.from(this.chunk.join(''), 'utf8');
+    let o = 0;
+    while (o < buf.length) o += fs.writeSync(this.fd, buf, o, buf.length - o);
+    this.bytes += buf.length;
+    this.chunk = [];
+    this.len = 0;
+  }
+  /** Flushes and closes; returns the bytes written. Safe to call twice. */
+  close(): number {
+    if (this.fd >= 0) {
+      try { this.flush(); } finally { fs.closeSync(this.fd); this.fd = -1; }
+    }
+    return this.bytes;
+  }
+  /** Closes without flushing (an import that failed: its folder is removed anyway). */
+  discard(): void {
+    if (this.fd >= 0) { fs.closeSync(this.fd); this.fd = -1; }
+  }
+}
+
 export interface StoredRecord {
   record: DatasetRecord;
   split: string;

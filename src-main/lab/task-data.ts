@@ -9,11 +9,13 @@
  *                   windows prepareQaFeatures builds (buildQaFeatures), plus the split's records
  *                   for post-processing and EM/F1
  * It needs only (dataDir, dataset row or name, options) and reads files only (dataset.json,
- * tokens.bin, records.jsonl for QA): it never opens the database, so the run host can call it from
+ * tokens.bin, records.jsonl for QA); of tokens.bin it keeps only the sections the dataset's task
+ * uses (TASK_SECTIONS: MLM needs ids, bounds and splits, not the offsets, which are 2/3 of the
+ * file), the rest is read only to verify the checksum: it never opens the database, so the run host can call it from
  * its child process. It does not batch, mask or train.
  */
 import * as path from 'node:path';
-import { readTokenCache, type TokenCache } from '../data/cache/token-cache.js';
+import { readTokenCache, type SectionName, type TokenCacheArrays, type TokenCacheHeader } from '../data/cache/token-cache.js';
 import type { Features } from '../data/tasks/batcher.js';
 import { buildClassificationFeatures } from '../data/tasks/classification.js';
 import { buildMlmBlocks, mlmTransform, type MlmMaskFn } from '../data/tasks/mlm.js';
@@ -57,18 +59,32 @@ export interface TaskData {
   tokenizer: string;
 }
 
-/** A dataset's manifest and token cache, read once; taskData() builds any split from it. */
+/** The token cache sections each dataset kind's task reads. */
+export const TASK_SECTIONS: Record<DatasetKind, readonly SectionName[]> = {
+  text: ['ids', 'bounds', 'splits'],
+  classification: ['ids', 'bounds', 'pairStart', 'labels', 'splits'],
+  qa: ['ids', 'offsets', 'bounds', 'pairStart', 'splits', 'answerBounds', 'answerSpans', 'impossible'],
+};
+
+/** A dataset's manifest and token cache (the sections its task needs), read once; taskData()
+ *  builds any split from it. */
 export interface OpenedDataset {
   dir: string;
   manifest: DatasetManifest;
-  cache: TokenCache;
+  cache: { header: TokenCacheHeader; arrays: Partial<TokenCacheArrays> };
+}
+
+function section(d: OpenedDataset, s: SectionName): Int32Array {
+  const a = d.cache.arrays[s];
+  if (!a) throw new Error(`dataset "${d.manifest.name}": token cache section ${s} was not read`);
+  return a;
 }
 
 export async function openDataset(dataDir: string, dataset: DatasetRow | string): Promise<OpenedDataset> {
   const dir = typeof dataset === 'string' ? datasetDir(dataDir, dataset) : dataset.dir;
   const manifest = readManifest(dir);
   const file = path.join(dir, TOKENS_FILE);
-  const cache = await readTokenCache(file);
+  const cache = await readTokenCache(file, { sections: TASK_SECTIONS[manifest.kind] ?? [] });
   if (cache.header.sha256 !== manifest.sha256 || cache.header.numRecords !== manifest.numRecords) {
     throw new DataError({ file }, `does not match ${path.join(dir, 'dataset.json')} (checksum or record count differs)`);
   }
@@ -82,7 +98,7 @@ function splitIndices(d: OpenedDataset, split: string): number[] {
     throw new Error(`dataset "${d.manifest.name}" has no split "${split}" (has: ${d.cache.header.splits.join(', ')})`);
   }
   const out: number[] = [];
-  d.cache.arrays.splits.forEach((v, i) => v === s && out.push(i));
+  section(d, 'splits').forEach((v, i) => v === s && out.push(i));
   return out;
 }
 
@@ -91,7 +107,8 @@ export async function taskData(d: OpenedDataset, opts: TaskDataOptions): Promise
   if (TASK_KIND[opts.task] !== m.kind) {
     throw new Error(`task ${opts.task} needs a ${TASK_KIND[opts.task]} dataset; "${m.name}" is ${m.kind}`);
   }
-  const { ids, offsets, bounds, pairStart, labels, answerBounds, answerSpans, impossible } = d.cache.arrays;
+  const ids = section(d, 'ids');
+  const bounds = section(d, 'bounds');
   const special = m.tokenizer.special;
   const rows = splitIndices(d, opts.split);
   const base = {
@@ -103,6 +120,8 @@ export async function taskData(d: OpenedDataset, opts: TaskDataOptions): Promise
     return { ...base, features: buildMlmBlocks(docs, { maxSeqLen: opts.maxSeqLen, special, dropLast: opts.dropLast ?? false }) };
   }
   if (opts.task === 'classification') {
+    const pairStart = section(d, 'pairStart');
+    const labels = section(d, 'labels');
     const empty = new Set(m.emptyPairs);
     const examples = rows.map((i) => {
       const pair = pairStart[i]! < bounds[i + 1]! || empty.has(i) ? ids.subarray(pairStart[i]!, bounds[i + 1]!) : undefined;
@@ -110,6 +129,8 @@ export async function taskData(d: OpenedDataset, opts: TaskDataOptions): Promise
     });
     return { ...base, features: buildClassificationFeatures(examples, special, opts.maxSeqLen) };
   }
+  const [offsets, pairStart, answerBounds, answerSpans, impossible] =
+    (['offsets', 'pairStart', 'answerBounds', 'answerSpans', 'impossible'] as const).map((s) => section(d, s)) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
   const part = (from: number, to: number): { ids: Int32Array; offsets: Int32Array } => ({
     ids: ids.subarray(from, to), offsets: offsets.subarray(2 * from, 2 * to),
   });

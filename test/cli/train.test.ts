@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { main } from '../../src-main/cli/main.js';
 import { openStore, storePath } from '../../src-main/store/index.js';
 
@@ -88,6 +89,38 @@ test('demo --quick: built-in data, Table 1, exact / bert-lsh / yoso trained and 
       const runs = store.runs.list({ tag: 'demo' });
       assert.deepEqual(runs.map((x) => x.status), ['finished', 'finished', 'finished']);
       assert.equal(store.benchmarks.list({ kind: 'attention/paper-table1' }).length, 1);
+    } finally {
+      store.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl-C (SIGINT to the process group) cancels after the current step and keeps a checkpoint', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lshlab-cli-sigint-'));
+  try {
+    const bin = path.join(__dirname, '..', '..', '..', 'bin', 'lshlab.js');
+    const child = spawn(process.execPath, [bin, 'train', ...tiny, '--steps', '1000000', '--data-dir', dir, '--threads', '1'], {
+      detached: true, // its own process group, as a terminal's foreground job
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.setEncoding('utf8');
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: string) => {
+        err += d;
+        if (/step \d+\/1000000/.test(err)) resolve();
+      });
+    });
+    process.kill(-child.pid!, 'SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    assert.equal(code, 0, err);
+    const store = openStore(storePath(dir));
+    try {
+      const [run] = store.runs.list();
+      assert.equal(run!.status, 'cancelled');
+      assert.equal(store.checkpoints.latest(run!.id)?.step, run!.lastStep);
     } finally {
       store.close();
     }

@@ -14,7 +14,7 @@ import { importParquet } from './parquet';
 import { importSquad } from './squad';
 import { importTxt } from './txt';
 
-export { splitSeeded, type SplitOptions } from './split';
+export { splitSeeded, StreamingSplit, type SplitOptions } from './split';
 export { ImportCancelledError, type ColumnNames, type ImportOptions } from './common';
 export type { ImportFormat } from './detect';
 
