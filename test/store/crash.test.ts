@@ -1,5 +1,5 @@
 // A host killed with SIGKILL in the middle of appending: the database must be intact and hold
-// exactly the batches that committed, with summaries, blocks and lastStep agreeing with them.
+// exactly the batches that committed, with summaries, chunks and lastStep agreeing with them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore } from '../../src-main/store/index.js';

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore, type LabStore, type MetricPoint, type SeriesBucket } from '../../src-main/store/index.js';
+import { CHUNK_STEPS } from '../../src-main/store/migrations.js';
 import { newRun, rng, tempLab } from './helpers.js';
 
 function withStore(f: (s: LabStore) => void): void {
@@ -107,13 +108,13 @@ function expectedSeries(points: readonly { step: number; value: number }[], n: n
   const lo = points[0].step;
   const hi = points[points.length - 1].step;
   const span = hi - lo + 1;
-  let level = 0;
-  if (points.length > 8 * n) while (level < 6 && 8 ** (level + 1) * n <= span) level++;
-  const size = 8 ** level;
-  const blo = Math.floor(lo / size);
-  const nb = Math.floor(hi / size) - blo + 1;
-  const bucketOf = (step: number): number =>
-    level === 0 ? Math.floor(((step - lo) * n) / span) : Math.floor(((Math.floor(step / size) - blo) * n) / nb);
+  // Chunk-level bucketing (edges on CHUNK_STEPS edges) once there are more than 8 points per
+  // bucket and at least as many chunks as buckets in the step range.
+  const C = CHUNK_STEPS;
+  const clo = Math.floor(lo / C);
+  const nc = Math.floor(hi / C) - clo + 1;
+  const coarse = points.length > 8 * n && nc >= n;
+  const bucketOf = (step: number): number => (coarse ? Math.floor(((Math.floor(step / C) - clo) * n) / nc) : Math.floor(((step - lo) * n) / span));
   const out: SeriesBucket[] = [];
   let cur: (SeriesBucket & { b: number }) | undefined;
   for (const p of points) {
@@ -148,7 +149,7 @@ function randomSeries(seed: number, count: number, maxGap: number): MetricPoint[
   return out;
 }
 
-test('series matches a plain JS bucketing of random data (raw and block paths)', () => {
+test('series matches a plain JS bucketing of random data (point and chunk paths)', () => {
   withStore((s) => {
     const cases: [number, number, number][] = [
       [1, 40, 1],
@@ -211,5 +212,77 @@ test('append sustains at least 50,000 points/s in 1,000-point batches', () => {
     console.log(`# append: ${Math.round(perS)} points/s`);
     assert.ok(perS >= 50_000, `${Math.round(perS)} points/s`);
     assert.equal(s.metrics.summaries(r.id)[0].count, 25_000);
+  });
+});
+
+test('chunks: random overwrites, gaps, huge steps and shuffled batches agree with a plain model', () => {
+  withStore((s) => {
+    for (const [seed, range, base] of [
+      [11, 3_000, 0],
+      [12, 40_000, 0],
+      [13, 2_000, 2 ** 40 - 700],
+    ] as [number, number, number][]) {
+      const r = s.runs.create(newRun({ name: `chunks-${seed}` }));
+      const rr = rng(seed);
+      const model = new Map<number, { value: number; time: number }>();
+      for (let b = 0; b < 40; b++) {
+        const batch: MetricPoint[] = [];
+        const size = 1 + Math.floor(rr() * 600);
+        // Mostly increasing steps, sometimes anywhere (a resumed run rewriting its past).
+        let step = base + Math.floor(rr() * range);
+        for (let i = 0; i < size; i++) {
+          const u = rr();
+          step = u < 0.8 ? step + 1 + Math.floor(rr() * 3) : base + Math.floor(rr() * range);
+          const value = u > 0.97 ? NaN : u > 0.96 ? -Infinity : Math.round((rr() - 0.5) * 1000);
+          batch.push({ key: 'k', step, value, time: b * 1000 + i });
+          batch.push({ key: 'other', step, value: 1 });
+        }
+        s.metrics.append(r.id, batch);
+        for (const p of batch) if (p.key === 'k') model.set(p.step, { value: p.value, time: p.time! });
+      }
+      const want = [...model.entries()].sort((a, b) => a[0] - b[0]).map(([step, p]) => ({ step, ...p }));
+      const got = s.metrics.history(r.id, 'k');
+      assert.equal(got.length, want.length, `seed ${seed}: history length`);
+      for (let i = 0; i < got.length; i++) {
+        assert.equal(got[i].step, want[i].step, `seed ${seed} point ${i} step`);
+        same(got[i].value, want[i].value, `seed ${seed} point ${i} value`);
+        assert.equal(got[i].time, want[i].time, `seed ${seed} point ${i} time`);
+      }
+      const sum = s.metrics.summaries(r.id).find((x) => x.key === 'k')!;
+      assert.equal(sum.count, want.length, 'count exact under overwrites');
+      assert.equal(sum.lastStep, want[want.length - 1].step);
+      same(sum.last, want[want.length - 1].value, 'last');
+      for (const n of [1, 3, 10, 50, 2000]) {
+        const g = s.metrics.series(r.id, 'k', n);
+        const w = expectedSeries(want, n);
+        assert.equal(g.length, w.length, `seed ${seed} n ${n}: bucket count`);
+        for (let i = 0; i < g.length; i++) {
+          const at = `seed ${seed} n ${n} bucket ${i}`;
+          assert.deepEqual([g[i].stepFrom, g[i].stepTo, g[i].lastStep, g[i].count], [w[i].stepFrom, w[i].stepTo, w[i].lastStep, w[i].count], at);
+          // Chunk min/max are recomputed on every rewrite, so they are exact even after overwrites.
+          same(g[i].min, w[i].min, `${at} min`);
+          same(g[i].max, w[i].max, `${at} max`);
+          same(g[i].last, w[i].last, `${at} last`);
+        }
+      }
+    }
+    assert.equal(s.integrityCheck(), 'ok');
+  });
+});
+
+test('chunks: times that are not integers, or years apart, round-trip exactly', () => {
+  withStore((s) => {
+    const r = s.runs.create(newRun());
+    const times = [0, 1.5, 1e13, -5, 2 ** 31 + 7, 1730000000123];
+    s.metrics.append(r.id, [
+      ...times.map((time, i) => ({ key: 'frac', step: i, value: i, time })),
+      ...times.filter(Number.isInteger).map((time, i) => ({ key: 'wide', step: 10 + i, value: i, time })),
+      { key: 'ms', step: 3, value: 1, time: 1730000000000 },
+      { key: 'ms', step: 4, value: 2, time: 1730000000000 + 2 ** 31 - 1 },
+    ]);
+    s.metrics.append(r.id, [{ key: 'ms', step: 5, value: 3, time: 1730000000000 - 2 ** 31 }]);
+    assert.deepEqual(s.metrics.history(r.id, 'frac').map((p) => p.time), times);
+    assert.deepEqual(s.metrics.history(r.id, 'wide').map((p) => p.time), times.filter(Number.isInteger));
+    assert.deepEqual(s.metrics.history(r.id, 'ms').map((p) => p.time), [1730000000000, 1730000000000 + 2 ** 31 - 1, 1730000000000 - 2 ** 31]);
   });
 });

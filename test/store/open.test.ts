@@ -36,9 +36,10 @@ test('schema from empty: latest version, our application_id, WAL, foreign keys',
     assert.equal(raw.pragma('application_id', { simple: true }), APPLICATION_ID);
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     const tables = raw.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).pluck().all();
-    for (const name of ['benchmarks', 'checkpoints', 'datasets', 'environments', 'evaluations', 'metric_blocks', 'metric_keys', 'metric_summary', 'metrics', 'run_tags', 'runs']) {
+    for (const name of ['benchmarks', 'checkpoints', 'datasets', 'environments', 'evaluations', 'metric_chunks', 'metric_keys', 'metric_summary', 'run_tags', 'runs']) {
       assert.ok(tables.includes(name), `table ${name}`);
     }
+    for (const name of ['metrics', 'metric_blocks']) assert.ok(!tables.includes(name), `table ${name} is gone since schema 4`);
     raw.close();
     // Reopening an up-to-date file changes nothing.
     const again = openStore(t.db);
@@ -117,7 +118,7 @@ for (const m of MIGRATIONS.filter((x) => x.version < LATEST_VERSION)) {
       assert.equal(hist.length, 300);
       assert.ok(Number.isNaN(hist[6].value));
 
-      // The backfilled blocks give the same series as the same points appended today.
+      // The converted chunks give the same series as the same points appended today.
       const f = openStore(fresh.db);
       const r2 = f.runs.create(newRun());
       f.metrics.append(r2.id, hist.map((p) => ({ key: 'train/loss', step: p.step, value: p.value, time: 0 })));

@@ -171,7 +171,7 @@ test('runs.remove cascades to tags, metrics, summaries, evaluations, checkpoints
     assert.deepEqual(s.benchmarks.list({ runId: r.id }), []);
     s.close();
     const raw = new Database(file, { readonly: true });
-    for (const table of ['run_tags', 'metrics', 'metric_summary', 'metric_blocks', 'evaluations', 'checkpoints', 'benchmarks']) {
+    for (const table of ['run_tags', 'metric_chunks', 'metric_summary', 'evaluations', 'checkpoints', 'benchmarks']) {
       assert.equal(raw.prepare(`SELECT count(*) FROM ${table} WHERE run_id = ?`).pluck().get(r.id), 0, table);
       assert.ok((raw.prepare(`SELECT count(*) FROM ${table} WHERE run_id = ?`).pluck().get(keep.id) as number) > 0, table);
     }
