@@ -49,7 +49,9 @@ async function timedRun(host: RunHost, store: LabStore, steps: number, rate: num
       let step = 0;
       loadTimer = setInterval(() => {
         const pts: MetricPoint[] = [];
-        for (let i = 0; i < per; i++) pts.push({ key: `load/k${i % 16}`, step: ++step, value: i });
+        // The host's real pattern: every key at every step (16 keys here).
+        for (let i = 0; i < per; i++) pts.push({ key: `load/k${i % 16}`, step: step + Math.floor(i / 16) + 1, value: i });
+        step += Math.ceil(per / 16);
         store.metrics.append(sink.id, pts);
         written += per;
       }, tick);
