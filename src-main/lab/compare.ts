@@ -18,7 +18,9 @@
  *   Exact match      `exact_match` of E (row shown only when some run has it: QA).
  *   F1               `f1` of E (row shown only when some run has it: QA, 2-class classification).
  *   Attention dot products  metric 'attn/dot_products', last value (shown when some run has it).
- *   Collision density       metric 'attn/density', last value (shown when some run has it).
+ *   Dot-product density     metric 'attn/density' (dot products / pairs), last value (when present).
+ *   LSH collisions          metric 'attn/collisions', last value (when present; yoso's counterpart
+ *                           of dot products: it computes none, its work follows the collisions).
  * E = the evaluation with the highest step (then the latest time) on split 'validation'; if the run
  * has none on 'validation', the highest-step evaluation of any split (footnoted, naming the split).
  * A value that is missing prints as '-' (JSON: null); NaN and infinities print as NaN, Infinity,
@@ -46,7 +48,8 @@ export type CompareRowKey =
   | 'exact_match'
   | 'f1'
   | 'dot_products'
-  | 'density';
+  | 'density'
+  | 'collisions';
 
 export interface CompareRowDef {
   key: CompareRowKey;
@@ -90,7 +93,8 @@ export const ROWS: readonly CompareRowDef[] = [
   { key: 'exact_match', label: 'Exact match', source: "'exact_match' of the latest 'validation' evaluation", always: false, format: fixed(4) },
   { key: 'f1', label: 'F1', source: "'f1' of the latest 'validation' evaluation", always: false, format: fixed(4) },
   { key: 'dot_products', label: 'Attention dot products', source: "last value of metric 'attn/dot_products'", always: false, format: sig(4) },
-  { key: 'density', label: 'Collision density', source: "last value of metric 'attn/density'", always: false, format: fixed(4) },
+  { key: 'density', label: 'Dot-product density', source: "last value of metric 'attn/density' (dot products computed / query-key pairs)", always: false, format: fixed(4) },
+  { key: 'collisions', label: 'LSH collisions', source: "last value of metric 'attn/collisions' ((query, key, hash) bucket matches)", always: false, format: sig(4) },
 ];
 
 export interface CompareColumn {
@@ -202,6 +206,7 @@ export function buildComparison(inputs: readonly CompareInput[], now: number = D
     put('f1', metricOf(m['f1']));
     put('dot_products', summary('attn/dot_products'));
     put('density', summary('attn/density'));
+    put('collisions', summary('attn/collisions'));
 
     columns.push({
       id: run.id,

@@ -116,7 +116,7 @@ test('runs compare: text with - and footnotes, latex escaping, csv, --out writte
         'Samples/s                             64                   -',
         'Steps/s                                2                   2',
         'Attention dot products                 -                1234',
-        'Collision density                      -              0.1250',
+        'Dot-product density                    -              0.1250',
         '',
         "[1] lsh_50% (bert-lsh): evaluation rows from split 'test' at step 100 (no 'validation' evaluation)",
         '[2] lsh_50% (bert-lsh): perplexity = exp(evaluation loss) (the evaluation recorded none)',

@@ -246,13 +246,13 @@ test('optional rows (exact match, F1, dot products, density) appear only when so
   assert.deepEqual(
     c.rows.map((r) => r.label),
     ['Training loss', 'Evaluation loss', 'Accuracy', 'Perplexity', 'Runtime (s)', 'Samples/s', 'Steps/s', 'Exact match', 'F1',
-      'Attention dot products', 'Collision density'],
+      'Attention dot products', 'Dot-product density'],
   );
   const text = renderComparison(c, 'text');
   assert.match(text, /^Exact match\s+0\.4000\s+-$/m);
   assert.match(text, /^F1\s+0\.5500\s+-$/m);
   assert.match(text, /^Attention dot products\s+123456\s+-$/m);
-  assert.match(text, /^Collision density\s+0\.1250\s+-$/m);
+  assert.match(text, /^Dot-product density\s+0\.1250\s+-$/m);
 });
 
 test('two columns that read the same get their ids', () => {

@@ -23,7 +23,7 @@ export const DEMO_VARIANTS = ['exact', 'bert-lsh', 'yoso'] as const;
 export function demoBudget(quick: boolean): Pick<RunSpec, 'steps' | 'batchSize' | 'evalEvery' | 'evalBatches' | 'warmupSteps'> {
   return quick
     ? { steps: 30, batchSize: 16, evalEvery: 0, evalBatches: 4, warmupSteps: 5 }
-    : { steps: 300, batchSize: 32, evalEvery: 100, evalBatches: 10, warmupSteps: 30 };
+    : { steps: 600, batchSize: 32, evalEvery: 200, evalBatches: 10, warmupSteps: 30 };
 }
 
 export const demoCommand = defineCommand({
@@ -34,7 +34,7 @@ export const demoCommand = defineCommand({
     'Prepares the built-in datasets (lshlab datasets add-builtin) if missing, benchmarks attention as in the',
     "BERT-LSH paper's Table 1, then trains BERT-tiny (masked-LM, sequence 128) on the built-in corpus with each",
     'attention variant under the same budget and seed, and prints the comparison. Every run is in the lab database',
-    '(lshlab runs list). Default budget: 300 steps of batch 32 per variant (about 5 minutes on 2 cores);',
+    '(lshlab runs list). Default budget: 600 steps of batch 32 per variant (about 4-5 minutes on 2 cores);',
     '--quick: 30 steps of batch 16 (under 90 seconds).',
   ].join('\n'),
   flags: {
