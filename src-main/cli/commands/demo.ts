@@ -5,7 +5,7 @@
  *   3. pretrains BERT-tiny with masked-LM on the built-in corpus with exact, bert-lsh and yoso
  *      attention under the same budget and seed, each run recorded,
  *   4. prints the paper-style comparison table and where the database is.
- * About 5 minutes on a 2-core machine by default; --quick is a smoke-sized version (under 90 s).
+ * About 5 minutes on a 2-core machine by default; --quick is a smoke-sized version (under a minute).
  */
 import { defineCommand } from '../command.js';
 import { openLabAsHost, trainOne, describeEnd } from '../run-training.js';
@@ -22,7 +22,7 @@ export const DEMO_VARIANTS = ['exact', 'bert-lsh', 'yoso'] as const;
 /** The training budget of each demo run (the same for every variant). */
 export function demoBudget(quick: boolean): Pick<RunSpec, 'steps' | 'batchSize' | 'evalEvery' | 'evalBatches' | 'warmupSteps'> {
   return quick
-    ? { steps: 30, batchSize: 16, evalEvery: 0, evalBatches: 4, warmupSteps: 5 }
+    ? { steps: 100, batchSize: 16, evalEvery: 0, evalBatches: 4, warmupSteps: 10 }
     : { steps: 600, batchSize: 32, evalEvery: 200, evalBatches: 10, warmupSteps: 30 };
 }
 
@@ -35,7 +35,7 @@ export const demoCommand = defineCommand({
     "BERT-LSH paper's Table 1, then trains BERT-tiny (masked-LM, sequence 128) on the built-in corpus with each",
     'attention variant under the same budget and seed, and prints the comparison. Every run is in the lab database',
     '(lshlab runs list). Default budget: 600 steps of batch 32 per variant (about 4-5 minutes on 2 cores);',
-    '--quick: 30 steps of batch 16 (under 90 seconds).',
+    '--quick: 100 steps of batch 16 (under a minute).',
   ].join('\n'),
   flags: {
     quick: { type: 'boolean', description: 'smoke-sized budget (under 90 s on 2 cores)' },
