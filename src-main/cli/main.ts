@@ -25,13 +25,9 @@ import { benchDatasetsCommand } from './commands/bench-datasets.js';
 import { packageVersion } from '../engine/index.js';
 
 export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
-  infoCommand,
-  checkCommand,
-  benchGemmCommand,
-  benchTrainCommand,
-  benchAttentionCommand,
-  benchMetricsCommand,
-  benchDatasetsCommand,
+  demoCommand,
+  trainCommand,
+  ...RUNS_COMMANDS,
   datasetsImportCommand,
   datasetsListCommand,
   datasetsShowCommand,
@@ -39,9 +35,13 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   datasetsAddBuiltinCommand,
   tokenizerTrainCommand,
   tokenizerListCommand,
-  demoCommand,
-  trainCommand,
-  ...RUNS_COMMANDS,
+  infoCommand,
+  checkCommand,
+  benchAttentionCommand,
+  benchTrainCommand,
+  benchGemmCommand,
+  benchDatasetsCommand,
+  benchMetricsCommand,
 ] as unknown as ReadonlyArray<Command<FlagSpecs>>;
 
 function topHelp(): string {
