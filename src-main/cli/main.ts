@@ -37,9 +37,9 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   tokenizerListCommand,
   infoCommand,
   checkCommand,
-  benchAttentionCommand,
-  benchTrainCommand,
   benchGemmCommand,
+  benchTrainCommand,
+  benchAttentionCommand,
   benchDatasetsCommand,
   benchMetricsCommand,
 ] as unknown as ReadonlyArray<Command<FlagSpecs>>;
