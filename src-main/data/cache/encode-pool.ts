@@ -11,7 +11,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ChunkEncoder, FlatEncodings } from './token-cache';
+import type { ChunkEncoder, FlatEncodings } from './chunk-encoding';
 
 export const MAX_WORKERS = 8;
 

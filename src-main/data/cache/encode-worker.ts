@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadTokenizer } from '../tokenizer/load';
-import { flattenEncodings } from './token-cache';
+import { flattenEncodings } from './chunk-encoding';
 
 const port = parentPort;
 if (!port) throw new Error('encode-worker.ts runs only as a worker thread');
