@@ -229,8 +229,8 @@ export const runsCompareCommand = defineWithArgs({
   details:
     "Rows: training loss (last 'train/loss'), evaluation loss / accuracy / perplexity (latest 'validation'\n" +
     "evaluation, else the latest of any split, footnoted), runtime (endedAt - startedAt, else summed\n" +
-    "'train/step_s'), samples/s and steps/s (lastStep [* batchSize] / runtime); exact match, F1, attention\n" +
-    "dot products and collision density when some run has them. Missing values print as '-'.",
+    "'train/step_s'), samples/s and steps/s (steps trained [* batchSize] / runtime); exact match, F1, attention\n" +
+    "dot products, dot-product density and LSH collisions when some run has them. Missing values print as '-'.",
   flags: {
     format: { type: 'string', choices: COMPARE_FORMATS, default: 'text', metavar: 'F', description: 'text, markdown, latex, csv or json' },
     out: { type: 'string', metavar: 'FILE', description: 'write to FILE (atomically) instead of stdout' },
