@@ -13,7 +13,10 @@ export async function loadLabTaskData(dataDir: string, spec: RunSpec): Promise<T
   const d = await openDataset(dataDir, spec.dataset);
   const splits = d.cache.header.splits;
   if (!splits.includes('train')) throw new Error(`dataset "${spec.dataset}" has no train split (has: ${splits.join(', ')})`);
-  const opts = { task: spec.task, maxSeqLen: spec.model.maxSeqLen, docStride: spec.docStride };
+  // QA questions are cut to 64 tokens (as run_qa.py at 384), at most half a shorter window, so
+  // that short-sequence models still get context tokens in every window.
+  const T = spec.model.maxSeqLen;
+  const opts = { task: spec.task, maxSeqLen: T, docStride: spec.docStride, maxQueryLength: Math.min(64, Math.floor(T / 2)) };
   const train = await taskData(d, { ...opts, split: 'train' });
   const evalSplit = splits.includes('validation') ? 'validation' : splits.find((s) => s !== 'train');
   const ev = evalSplit !== undefined ? await taskData(d, { ...opts, split: evalSplit }) : undefined;
