@@ -7,7 +7,9 @@ import type { NativeAddon } from '../engine/index.js';
 import { loadEngine } from '../engine/index.js';
 import { ensureDataDir, resolveDataDir, type ResolvedDataDir } from '../lab/datadir.js';
 import { openStore, storePath } from '../store/index.js';
-import type { LabStore } from '../store/types.js';
+import { StoreError, type LabStore } from '../store/types.js';
+import { acquireHostLock } from '../store/hostlock.js';
+import { ORPHAN_REASON } from '../training/host.js';
 
 export const GLOBAL_FLAGS = {
   threads: {
@@ -119,13 +121,33 @@ export function defineWithArgs<S extends FlagSpecs>(c: Omit<Command<S>, 'run' | 
 }
 
 /** Opens the lab store (creating the data directory) for one command, runs `f`, closes it. Not as
- *  host: short commands may run while a host trains (SQLite's locking keeps that safe). */
+ *  host: short commands may run while a host trains (SQLite's locking keeps that safe). Runs left
+ *  active by a host that is gone (killed) are marked crashed first, so `runs list` and `runs rm`
+ *  do not show them as running: that needs the host lock for a moment, and is skipped while a live
+ *  host holds it (its runs are really running). */
 export async function withLab<T>(ctx: Context, f: (store: LabStore, dataDir: string) => T | Promise<T>): Promise<T> {
   const dir = ctx.ensureDataDir().dir;
   const store = openStore(storePath(dir));
   try {
+    if (store.runs.count({ status: 'running' }) + store.runs.count({ status: 'queued' }) > 0) recoverOrphans(ctx, store);
     return await f(store, dir);
   } finally {
     store.close();
+  }
+}
+
+function recoverOrphans(ctx: Context, store: LabStore): void {
+  let lock;
+  try {
+    lock = acquireHostLock(store.path, 'lshlab (recovering runs of a stopped host)');
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'in-use') return; // a live host owns those runs
+    throw e;
+  }
+  try {
+    for (const r of store.runs.markOrphansCrashed(ORPHAN_REASON))
+      ctx.note(`lshlab: run ${r.id} (${r.name}) was left running by a stopped host: marked crashed`);
+  } finally {
+    lock.release();
   }
 }

@@ -72,6 +72,10 @@ export interface RunHostOptions {
   flushMs?: number;
 }
 
+/** The error text of a run whose host went away while it was active. */
+export const ORPHAN_REASON =
+  'the lshlab host stopped while this run was active (killed or crashed); metrics up to its last flush are kept';
+
 export function runDirOf(dataDir: string, run: Pick<RunRow, 'uuid'>): string {
   return path.join(dataDir, 'runs', run.uuid);
 }
@@ -90,9 +94,7 @@ export class RunHost {
 
   /** Runs a dead host left behind become crashed (call once, holding the host lock). */
   recoverOrphans(): RunRow[] {
-    return this.store.runs.markOrphansCrashed(
-      'the lshlab host stopped while this run was active (killed or crashed); metrics up to its last flush are kept',
-    );
+    return this.store.runs.markOrphansCrashed(ORPHAN_REASON);
   }
 
   start(specIn: RunSpec, events: RunEvents = {}): RunHandle {

@@ -1,7 +1,8 @@
 /**
  * host-kill.test.ts: kill -9 of the host (the process that owns the database) in the middle of a
- * run: its training process exits by itself, and the next host takes the stale lock over, marks
- * the orphaned run crashed with its flushed metrics intact, can delete it, and trains normally.
+ * run: its training process exits by itself; the next command (here `runs list`) takes the stale
+ * lock over for a moment and marks the orphaned run crashed with its flushed metrics intact; the
+ * next host can delete it and trains normally.
  * Also: while a host is alive, a second host gets a clear "database in use" error.
  */
 import { test } from 'node:test';
@@ -14,6 +15,7 @@ import { openStore, storePath } from '../../src-main/store/index.js';
 import { StoreError } from '../../src-main/store/types.js';
 import { RunHost } from '../../src-main/training/host.js';
 import { tinySpec } from './helpers.js';
+import { main } from '../../src-main/cli/main.js';
 
 function alive(pid: number): boolean {
   try {
@@ -55,12 +57,24 @@ test('kill -9 of the host: the orphan becomes crashed on the next start and can 
     for (let i = 0; i < 100 && workerPid && alive(workerPid); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(!alive(workerPid), 'training process exited after its host died');
 
+    // A short command (no host running now) already sees the orphan as crashed and says so.
+    let out2 = '';
+    let err2 = '';
+    const code = await main(['runs', 'list', '--json', '--data-dir', dir], {
+      stdout: { write: (t) => void (out2 += t), isTTY: false },
+      stderr: { write: (t) => void (err2 += t), isTTY: false },
+      env: {},
+    });
+    assert.equal(code, 0, err2);
+    assert.match(err2, /was left running by a stopped host: marked crashed/);
+    assert.match(out2, /"status": "crashed"/);
+
     const store = openStore(storePath(dir), { host: { command: 'next' } });
     try {
       const host = new RunHost(store, dir, { threads: 1 });
-      const orphans = host.recoverOrphans();
-      assert.equal(orphans.length, 1);
-      const run = store.runs.get(orphans[0]!.id)!;
+      assert.equal(host.recoverOrphans().length, 0, 'recovered already');
+      const [orphan] = store.runs.list();
+      const run = store.runs.get(orphan!.id)!;
       assert.equal(run.status, 'crashed');
       assert.match(run.error ?? '', /host stopped/);
       const pts = store.metrics.history(run.id, 'train/loss');
