@@ -14,6 +14,7 @@ import { RUNS_COMMANDS } from './commands/runs.js';
 import { trainCommand } from './commands/train.js';
 import { demoCommand } from './commands/demo.js';
 import { benchMetricsCommand } from './commands/bench-metrics.js';
+import { benchStoreCommand } from './commands/bench-store.js';
 import { datasetsImportCommand } from './commands/datasets-import.js';
 import { datasetsListCommand } from './commands/datasets-list.js';
 import { datasetsShowCommand } from './commands/datasets-show.js';
@@ -42,6 +43,7 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   benchAttentionCommand,
   benchDatasetsCommand,
   benchMetricsCommand,
+  benchStoreCommand,
 ] as unknown as ReadonlyArray<Command<FlagSpecs>>;
 
 function topHelp(): string {

@@ -96,14 +96,14 @@ function fill(store: LabStore, runId: number, keys: string[], steps: number, bat
   return n + buf.length;
 }
 
-export function main(argv: string[]): void {
+export function main(argv: string[], command?: string): void {
   const o = parseArgs(argv);
   const tmp = o.db ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'lshlab-seed-'));
   const file = o.db ? path.resolve(o.db) : path.join(tmp as string, 'lab.db');
   if (o.db && fs.existsSync(file)) throw new Error(`${file} exists; seed a new file`);
   const cpu = os.cpus();
   const log = (s: string): void => void process.stdout.write(`${s}\n`);
-  log(`command: node ${path.relative(process.cwd(), process.argv[1] ?? 'seed.js')} ${argv.join(' ')}`.trimEnd());
+  log(`command: ${command ?? `node ${path.relative(process.cwd(), process.argv[1] ?? 'seed.js')} ${argv.join(' ')}`}`.trimEnd());
   log(`machine: ${cpu[0]?.model ?? '?'}, ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   log(`node ${process.version}; database ${file}`);
 
