@@ -15,6 +15,7 @@ import { trainCommand } from './commands/train.js';
 import { demoCommand } from './commands/demo.js';
 import { benchMetricsCommand } from './commands/bench-metrics.js';
 import { benchStoreCommand } from './commands/bench-store.js';
+import { benchmarksListCommand } from './commands/benchmarks.js';
 import { datasetsImportCommand } from './commands/datasets-import.js';
 import { datasetsListCommand } from './commands/datasets-list.js';
 import { datasetsShowCommand } from './commands/datasets-show.js';
@@ -44,6 +45,7 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   benchDatasetsCommand,
   benchMetricsCommand,
   benchStoreCommand,
+  benchmarksListCommand,
 ] as unknown as ReadonlyArray<Command<FlagSpecs>>;
 
 function topHelp(): string {

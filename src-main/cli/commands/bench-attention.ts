@@ -7,7 +7,8 @@
  * Not here: the measuring itself (C++), or plots.
  */
 import * as fs from 'node:fs';
-import { defineCommand } from '../command.js';
+import { defineCommand, withLab } from '../command.js';
+import { recordBenchmark } from '../../lab/benchmarks.js';
 import { UsageError } from '../args.js';
 import { num, table } from '../format.js';
 import { ATTENTION_PARAM_FLAG_SPECS, PARAM_FLAGS } from '../attention-flags.js';
@@ -85,6 +86,7 @@ export const benchAttentionCommand = defineCommand({
     ...ATTENTION_PARAM_FLAG_SPECS,
     json: { type: 'boolean', description: 'print one JSON object' },
     csv: { type: 'string', metavar: 'FILE', description: "write the mode's rows as CSV" },
+    record: { type: 'boolean', description: "keep the result in the lab database ('lshlab benchmarks list')" },
   },
   async run(flags, ctx) {
     const cmd = 'bench attention';
@@ -152,6 +154,12 @@ export const benchAttentionCommand = defineCommand({
     reproduce.push(`--threads ${info.threads}`);
     const device = `cpu: ${info.cpu.model}`;
     if (flags.csv !== undefined) fs.writeFileSync(flags.csv, toCsv(rowsOf(mode, r)));
+    if (flags.record) {
+      const row = await withLab(ctx, (store) =>
+        recordBenchmark(store, { kind: `attention/${mode}`, config: { ...opts, onProgress: undefined, reproduce: reproduce.join(' ') }, result: r }, info),
+      );
+      ctx.note(`bench attention: recorded as benchmark ${row.id} (lshlab benchmarks list)`);
+    }
     if (flags.json) {
       ctx.out(JSON.stringify({ ...r, device, threads: info.threads, lshlab: packageVersion(), reproduce: reproduce.join(' ') }, null, 2));
       return 0;

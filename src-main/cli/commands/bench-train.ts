@@ -2,7 +2,8 @@
  * `lshlab bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--json]`: MLM training
  * steps of BERT-tiny (vocab 30522) on random tokens; reports tokens/s and GFLOP/s.
  */
-import { defineCommand } from '../command.js';
+import { defineCommand, withLab } from '../command.js';
+import { recordBenchmark } from '../../lab/benchmarks.js';
 import { num, Progress } from '../format.js';
 import { packageVersion } from '../../engine/index.js';
 
@@ -18,6 +19,7 @@ export const benchTrainCommand = defineCommand({
     warmup: { type: 'int', min: 0, max: 1000000, default: 2, metavar: 'W', description: 'untimed steps first' },
     seed: { type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 42, metavar: 'S', description: 'seed of weights and tokens' },
     json: { type: 'boolean', description: 'print one JSON object' },
+    record: { type: 'boolean', description: "keep the result in the lab database ('lshlab benchmarks list')" },
   },
   async run(flags, ctx) {
     const engine = ctx.engine();
@@ -44,6 +46,11 @@ export const benchTrainCommand = defineCommand({
       `lshlab bench train --seq ${flags.seq} --batch ${flags.batch} --steps ${flags.steps} ` +
       `--warmup ${flags.warmup} --seed ${flags.seed} --threads ${r.threads}`;
     const device = `cpu: ${info.cpu.model}`;
+    if (flags.record) {
+      const config = { seq: flags.seq, batch: flags.batch, steps: flags.steps, warmup: flags.warmup, seed: flags.seed, reproduce };
+      const row = await withLab(ctx, (store) => recordBenchmark(store, { kind: 'train', config, result: { ...r } }, info));
+      ctx.note(`bench train: recorded as benchmark ${row.id} (lshlab benchmarks list)`);
+    }
     if (flags.json) {
       ctx.out(
         JSON.stringify(

@@ -10,7 +10,7 @@
 import { defineCommand } from '../command.js';
 import { openLabAsHost, trainOne, describeEnd } from '../run-training.js';
 import { defaultSpec, type RunSpec } from '../../training/spec.js';
-import { describeEnvironment } from '../../training/environment.js';
+import { recordBenchmark } from '../../lab/benchmarks.js';
 import { addBuiltins } from '../../lab/datasets.js';
 import { compareRuns } from '../../lab/runs.js';
 import { renderComparison } from '../../lab/compare.js';
@@ -56,8 +56,7 @@ export const demoCommand = defineCommand({
       const bench = new Progress(ctx.stderr, "attention benchmark (BERT-LSH paper's Table 1)");
       const t1 = await engine.benchAttention({ mode: 'paper-table1' });
       bench.done();
-      const envId = lab.store.environments.record(describeEnvironment(info));
-      lab.store.benchmarks.add({ runId: null, kind: 'attention/paper-table1', config: { mode: 'paper-table1' }, result: t1, environmentId: envId });
+      recordBenchmark(lab.store, { kind: 'attention/paper-table1', config: { mode: 'paper-table1', reproduce: 'lshlab bench attention --paper-table1' }, result: t1 }, info);
 
       const budget = demoBudget(flags.quick);
       if (flags.steps !== undefined) budget.steps = flags.steps;
