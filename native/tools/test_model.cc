@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -53,12 +54,23 @@ struct FixedData {
   }
 };
 
-std::string temp_dir(const char* tag) {
-  char tmpl[256];
-  std::snprintf(tmpl, sizeof tmpl, "/tmp/lshlab-test-%s-XXXXXX", tag);
-  char* d = mkdtemp(tmpl);
-  return d ? std::string(d) : std::string("/tmp");
-}
+// A fresh directory under /tmp, removed with its files when the test ends (pass or fail).
+struct TempDir {
+  std::string path;
+  explicit TempDir(const char* tag) {
+    char tmpl[256];
+    std::snprintf(tmpl, sizeof tmpl, "/tmp/lshlab-test-%s-XXXXXX", tag);
+    char* d = mkdtemp(tmpl);
+    LSHLAB_CHECK(d != nullptr, std::string("mkdtemp failed for ") + tmpl);
+    path = d;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
 
@@ -108,7 +120,8 @@ LSHLAB_TEST("model/checkpoint-round-trip") {
   Trainer a(tiny_config(), tc);
   FixedData d;
   for (int s = 0; s < 3; s++) a.train_step(d.batch());
-  const std::string dir = temp_dir("ckpt");
+  const TempDir tmp("ckpt");
+  const std::string& dir = tmp.path;
   a.save(dir);
   Trainer b(tiny_config(), TrainConfig{});
   b.load(dir);
@@ -129,7 +142,8 @@ LSHLAB_TEST("model/checkpoint-round-trip") {
 
 LSHLAB_TEST("model/checkpoint-wrong-shape-names-tensor") {
   Trainer a(tiny_config(), TrainConfig{});
-  const std::string dir = temp_dir("shape");
+  const TempDir tmp("shape");
+  const std::string& dir = tmp.path;
   a.save(dir);
   // Rewrite model.safetensors with one tensor of the wrong shape.
   SafetensorsReader r(dir + "/model.safetensors");
@@ -159,7 +173,8 @@ LSHLAB_TEST("model/checkpoint-wrong-shape-names-tensor") {
 
 LSHLAB_TEST("model/checkpoint-truncated-names-offset") {
   Trainer a(tiny_config(), TrainConfig{});
-  const std::string dir = temp_dir("trunc");
+  const TempDir tmp("trunc");
+  const std::string& dir = tmp.path;
   a.save(dir);
   const std::string path = dir + "/model.safetensors";
   struct stat st;
