@@ -174,6 +174,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function trainer = define_trainer_class(env);
   a->trainer_ctor = Napi::Persistent(trainer);
   exports.Set("Trainer", trainer);
+  exports.Set("FileLock", define_file_lock_class(env));
   return exports;
 }
 

@@ -146,5 +146,7 @@ Napi::Value BenchAttention(const Napi::CallbackInfo& info);  // bench_attention.
 
 // ---- Trainer (trainer_object.cc) --------------------------------------------------------------
 Napi::Function define_trainer_class(Napi::Env env);
+// file_lock.cc: FileLock, the OS lock a host holds on each run it owns.
+Napi::Function define_file_lock_class(Napi::Env env);
 
 }  // namespace lshlab_addon

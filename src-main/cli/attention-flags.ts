@@ -2,9 +2,11 @@
  * attention-flags.ts: the command-line shorthands for attention variant parameters, shared by
  * `bench attention` and `train`: `--bands 2` means the variant parameter bands=2, and
  * `--param name=value` (repeatable) passes any parameter by its engine name. The variant itself
- * validates values and rejects parameters it does not know, naming them.
+ * validates values and rejects parameters it does not know, naming them. Ranges and choices are
+ * those of api/attention-params.ts, the table the API contract validates run specs with.
  */
 import { UsageError } from './args.js';
+import { attentionParam } from '../api/attention-params.js';
 
 /** Shorthand flags -> variant parameter names (the variant validates values and rejects strays). */
 export const PARAM_FLAGS = {
@@ -23,24 +25,34 @@ export const PARAM_FLAGS = {
   'yoso-backward': 'backward',
 } as const;
 
-const int = (description: string, min: number, max: number) => ({ type: 'int', min, max, metavar: 'N', description }) as const;
-const choice = (description: string, choices: readonly string[]) =>
-  ({ type: 'string', choices, metavar: choices.join('|'), description }) as const;
+/** The flag spec of an integer parameter: range and description from the shared table. */
+const int = (flag: keyof typeof PARAM_FLAGS) => {
+  const d = attentionParam(PARAM_FLAGS[flag]);
+  if (d.type !== 'int') throw new Error(`attention parameter ${d.name} is not an integer`);
+  return { type: 'int', min: d.min, max: d.max, metavar: 'N', description: d.description } as const;
+};
+/** The flag spec of a choice parameter: choices and description from the shared table. */
+const choice = (flag: keyof typeof PARAM_FLAGS) => {
+  const d = attentionParam(PARAM_FLAGS[flag]);
+  if (d.type !== 'choice') throw new Error(`attention parameter ${d.name} is not a choice`);
+  return { type: 'string', choices: d.choices, metavar: d.choices.join('|'), description: d.description } as const;
+};
 
+/** Ranges and choices come from api/attention-params.ts (the API contract uses the same table). */
 export const ATTENTION_PARAM_FLAG_SPECS = {
-  bands: int('bert-lsh: hyperplanes per hash function', 1, 64),
-  'table-size': int('bert-lsh: bucket range m', 1, 1 << 30),
-  'num-hashes': int('bert-lsh / reformer: hash functions (rounds)', 1, 1024),
-  fill: choice('bert-lsh: non-colliding logits', ['zero', 'masked']),
-  symmetric: choice('bert-lsh: transposed fill of the paper, or none', ['transposed-fill', 'none']),
-  combine: choice('bert-lsh: collide in any (or) or all (and) hash functions', ['or', 'and']),
-  reseed: choice('bert-lsh: hashes redrawn per call or fixed', ['per-call', 'fixed']),
-  tau: int('yoso: hash bits', 1, 30),
-  'num-hash': int('yoso: hash functions m', 1, 1024),
-  'conv-window': int('yoso: depthwise conv window on V (0 = none)', 0, 4095),
-  'yoso-backward': choice('yoso: backward', ['surrogate', 'exact']),
-  'num-buckets': int('reformer: buckets', 2, 1 << 16),
-  'chunk-length': int('reformer: chunk length', 1, 16384),
+  bands: int('bands'),
+  'table-size': int('table-size'),
+  'num-hashes': int('num-hashes'),
+  fill: choice('fill'),
+  symmetric: choice('symmetric'),
+  combine: choice('combine'),
+  reseed: choice('reseed'),
+  tau: int('tau'),
+  'num-hash': int('num-hash'),
+  'conv-window': int('conv-window'),
+  'yoso-backward': choice('yoso-backward'),
+  'num-buckets': int('num-buckets'),
+  'chunk-length': int('chunk-length'),
   param: { type: 'string', repeatable: true, metavar: 'name=value', description: 'a variant parameter by its engine name' },
 } as const;
 

@@ -7,9 +7,8 @@ import type { NativeAddon } from '../engine/index.js';
 import { loadEngine } from '../engine/index.js';
 import { ensureDataDir, resolveDataDir, type ResolvedDataDir } from '../lab/datadir.js';
 import { openStore, storePath } from '../store/index.js';
-import { StoreError, type LabStore } from '../store/types.js';
-import { acquireHostLock } from '../store/hostlock.js';
-import { ORPHAN_REASON } from '../training/host.js';
+import type { LabStore, RunRow } from '../store/types.js';
+import { recoverDeadRuns } from '../training/run-owner.js';
 
 export const GLOBAL_FLAGS = {
   threads: {
@@ -120,34 +119,21 @@ export function defineWithArgs<S extends FlagSpecs>(c: Omit<Command<S>, 'run' | 
   return { ...rest, run: (flags, ctx, args) => run(flags, args, ctx) };
 }
 
-/** Opens the lab store (creating the data directory) for one command, runs `f`, closes it. Not as
- *  host: short commands may run while a host trains (SQLite's locking keeps that safe). Runs left
- *  active by a host that is gone (killed) are marked crashed first, so `runs list` and `runs rm`
- *  do not show them as running: that needs the host lock for a moment, and is skipped while a live
- *  host holds it (its runs are really running). */
+/** Opens the lab store (creating the data directory) for one command, runs `f`, closes it. Any
+ *  number of commands and training hosts share a lab. Active runs whose hosting process has died
+ *  are marked crashed first (from each run's owner lock: runs of live hosts are never touched), so
+ *  `runs list` and `runs rm` do not show them as running. */
 export async function withLab<T>(ctx: Context, f: (store: LabStore, dataDir: string) => T | Promise<T>): Promise<T> {
   const dir = ctx.ensureDataDir().dir;
   const store = openStore(storePath(dir));
   try {
-    if (store.runs.count({ status: 'running' }) + store.runs.count({ status: 'queued' }) > 0) recoverOrphans(ctx, store);
+    noteDeadRuns(ctx, recoverDeadRuns(store, dir));
     return await f(store, dir);
   } finally {
     store.close();
   }
 }
 
-function recoverOrphans(ctx: Context, store: LabStore): void {
-  let lock;
-  try {
-    lock = acquireHostLock(store.path, 'lshlab (recovering runs of a stopped host)');
-  } catch (e) {
-    if (e instanceof StoreError && e.code === 'in-use') return; // a live host owns those runs
-    throw e;
-  }
-  try {
-    for (const r of store.runs.markOrphansCrashed(ORPHAN_REASON))
-      ctx.note(`lshlab: run ${r.id} (${r.name}) was left running by a stopped host: marked crashed`);
-  } finally {
-    lock.release();
-  }
+export function noteDeadRuns(ctx: Context, rows: readonly RunRow[]): void {
+  for (const r of rows) ctx.note(`lshlab: run ${r.id} (${r.name}) was left running by a process that stopped: marked crashed`);
 }

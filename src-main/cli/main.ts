@@ -24,6 +24,7 @@ import { datasetsAddBuiltinCommand } from './commands/datasets-add-builtin.js';
 import { tokenizerTrainCommand } from './commands/tokenizer-train.js';
 import { tokenizerListCommand } from './commands/tokenizer-list.js';
 import { benchDatasetsCommand } from './commands/bench-datasets.js';
+import { serveCommand } from './commands/serve.js';
 import { packageVersion } from '../engine/index.js';
 
 export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
@@ -46,6 +47,7 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   benchMetricsCommand,
   benchStoreCommand,
   benchmarksListCommand,
+  serveCommand,
 ] as unknown as ReadonlyArray<Command<FlagSpecs>>;
 
 function topHelp(): string {

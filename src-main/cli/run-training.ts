@@ -1,10 +1,10 @@
 /**
- * run-training.ts: what `lshlab train` and `lshlab demo` share: opening the lab as its host
- * (the single writer: a second host gets a clear "database in use"), recovering runs a killed host
- * left behind, and running one training to its end with a progress bar, Ctrl-C handling (first:
+ * run-training.ts: what `lshlab train` and `lshlab demo` share: opening the lab to host runs (any
+ * number of hosts may share a lab), recovering runs whose hosting process died, and running one training to its end with a progress bar, Ctrl-C handling (first:
  * cancel after the current step, keeping a checkpoint; second: stop at once) and a summary.
  */
-import type { Context } from './command.js';
+import * as os from 'node:os';
+import { noteDeadRuns, type Context } from './command.js';
 import { openStore, storePath } from '../store/index.js';
 import type { LabStore, RunRow } from '../store/types.js';
 import { RunHost } from '../training/host.js';
@@ -21,9 +21,10 @@ export interface Lab {
 
 export function openLabAsHost(ctx: Context, command: string): Lab {
   const dataDir = ctx.ensureDataDir().dir;
-  const store = openStore(storePath(dataDir), { host: { command } });
-  const host = new RunHost(store, dataDir, ctx.globals.threads !== undefined ? { threads: ctx.globals.threads } : {});
-  for (const r of host.recoverOrphans()) ctx.note(`lshlab: run ${r.id} (${r.name}) was left running by a stopped host: marked crashed`);
+  const store = openStore(storePath(dataDir));
+  const owner = `${command} (pid ${process.pid} on ${os.hostname()})`;
+  const host = new RunHost(store, dataDir, { owner, ...(ctx.globals.threads !== undefined ? { threads: ctx.globals.threads } : {}) });
+  noteDeadRuns(ctx, host.recoverDeadRuns());
   return { store, host, dataDir, close: () => store.close() };
 }
 
@@ -53,6 +54,7 @@ export async function trainOne(ctx: Context, lab: Lab, spec: RunSpec, label?: st
       ),
     onCheckpoint: (m) => progress.line(`checkpoint step ${m.step}: ${m.path}`),
   });
+  if (handle.threads.note) progress.line(`threads: ${handle.threads.note}`);
   let interrupts = 0;
   const onSigint = (): void => {
     interrupts++;

@@ -285,4 +285,16 @@ export interface NativeAddon {
     options: MlmMaskOptions,
   ): void;
   Trainer: NativeTrainerConstructor;
+  /** An OS-level exclusive file lock (flock / LockFileEx), released by the kernel when this process dies. */
+  FileLock: new (path: string) => NativeFileLock;
+}
+
+export interface NativeFileLock {
+  /** Takes the lock if free (never blocks); true if this object now holds it. Creates the file. */
+  tryLock(): boolean;
+  unlock(): void;
+  /** Releases the lock and the descriptor. */
+  close(): void;
+  readonly locked: boolean;
+  readonly path: string;
 }

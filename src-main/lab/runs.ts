@@ -17,8 +17,9 @@ import type {
   RunFilter,
   RunRow,
 } from '../store/types.js';
+import { FINAL_STATUSES } from '../store/types.js';
 import { buildComparison, csvRecord, historyCsvHeader, historyCsvRecords, jsonNumber, type Comparison, type CompareInput } from './compare.js';
-import { runDirOf } from '../training/host.js';
+import { runDirOf } from '../training/run-owner.js';
 
 export class RunNotFoundError extends Error {
   constructor(readonly ref: string) {
@@ -200,6 +201,32 @@ export function removeRuns(
 // ---- compare / export -------------------------------------------------------------------------
 
 /** Sum of every 'train/step_s' point, or null if the run has none. */
+export interface CancelledRun {
+  run: RunRow;
+  /** False if the run had already ended (nothing to cancel). */
+  requested: boolean;
+}
+
+/**
+ * Records a cancel request for each active run; its host (this process or any other) stops it
+ * after the current step and keeps a checkpoint. Runs that already ended are reported, not touched.
+ */
+export function cancelRuns(store: LabStore, refs: readonly string[]): CancelledRun[] {
+  return resolveRuns(store, refs).map((run) =>
+    FINAL_STATUSES.includes(run.status) ? { run, requested: false } : { run: store.runs.requestCancel(run.id), requested: true },
+  );
+}
+
+/** Polls until every run has a final status or `timeoutMs` passes; returns the rows as last read. */
+export async function waitForRunsToEnd(store: LabStore, ids: readonly number[], timeoutMs: number, pollMs = 200): Promise<RunRow[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = ids.map((id) => store.runs.get(id)).filter((r): r is RunRow => r !== undefined);
+    if (rows.every((r) => FINAL_STATUSES.includes(r.status)) || Date.now() >= deadline) return rows;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 function stepSecondsOf(store: LabStore, run: RunRow, summaries: readonly MetricSummary[]): number | null {
   if (!summaries.some((s) => s.key === 'train/step_s')) return null;
   return store.metrics.history(run.id, 'train/step_s').reduce((a, p) => a + p.value, 0);

@@ -3,13 +3,13 @@
  * the lab's SQLite database and returns a `LabStore` (types.ts); `storePath(dataDir)` is where the
  * lab keeps it. Only store/ touches SQL.
  *
- * Concurrency model: one process, the training host, opens with `{host: {command}}` and holds
- * `<file>.host-lock` while it writes runs; any number of short commands open without it and
- * share the file through SQLite's WAL locking (busy timeout 5 s). A store object is not meant to
- * be shared across worker threads (better-sqlite3 connections are per thread).
+ * Concurrency model: any number of processes open the same file (training hosts, CLI commands, the
+ * app, serve mode) and share it through SQLite's WAL locking with short write transactions and a
+ * busy timeout. A store object is not meant to be shared across worker threads (better-sqlite3
+ * connections are per thread).
  *
- * It does not resolve the data directory (lab/datadir.ts) and does not mark orphaned runs on
- * open: a host calls runs.markOrphansCrashed() once it holds the lock.
+ * It does not resolve the data directory (lab/datadir.ts) and does not decide which runs are dead:
+ * training/run-owner.ts does, from each run's owner lock.
  */
 import * as path from 'node:path';
 import { datasetsApi } from './datasets.js';
@@ -32,10 +32,10 @@ export function storePath(dataDir: string): string {
 /**
  * Opens `file` (created if absent, migrated to the latest schema unless read-only). Throws
  * StoreError ('not-sqlite', 'foreign', 'newer-schema', 'corrupt': the file is left untouched;
- * 'in-use': another host holds the lock; 'io').
+ * 'in-use': locked by another connection beyond the busy timeout; 'io').
  */
 export function openStore(file: string, opts: OpenStoreOptions = {}): LabStore {
-  const { db, file: abs, lock } = openDatabase(file, opts);
+  const { db, file: abs } = openDatabase(file, opts);
   let parts;
   try {
     parts = {
@@ -49,7 +49,6 @@ export function openStore(file: string, opts: OpenStoreOptions = {}): LabStore {
     };
   } catch (e) {
     db.close();
-    lock?.release();
     throw toStoreError(abs, e);
   }
   let closed = false;
@@ -63,11 +62,7 @@ export function openStore(file: string, opts: OpenStoreOptions = {}): LabStore {
     close() {
       if (closed) return;
       closed = true;
-      try {
-        db.close();
-      } finally {
-        lock?.release();
-      }
+      db.close();
     },
     ...parts,
   };

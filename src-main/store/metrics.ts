@@ -375,7 +375,11 @@ export function metricsApi(db: Database.Database): LabStore['metrics'] {
         if (p.time !== undefined && !Number.isFinite(p.time)) throw new RangeError(`metric '${p.key}' time must be a finite number`);
       }
       try {
-        appendTx(runId, points, Date.now());
+        // IMMEDIATE: the transaction reads (chunks, summaries) before it writes. A deferred one
+        // would hold a read snapshot that another host's commit can make stale, and SQLite then
+        // answers the write with SQLITE_BUSY at once, without waiting (it cannot be retried
+        // inside the transaction). Taking the write lock first makes it wait its turn instead.
+        appendTx.immediate(runId, points, Date.now());
       } catch (e) {
         // Key ids inserted by the rolled-back transaction no longer exist, nor do its chunks.
         keyIds.clear();

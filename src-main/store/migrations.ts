@@ -301,6 +301,20 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec(`DROP TABLE metric_blocks; DROP TABLE metrics;`);
     },
   },
+  {
+    version: 5,
+    description: 'runs: device, threads, owner, cancel_requested_at (many hosts per lab, cancel from any process)',
+    up(db) {
+      // Liveness moved from one lab-wide host lock to an OS lock per run (training/run-owner.ts);
+      // these columns are what other processes need to see of a run they do not host.
+      db.exec(`
+        ALTER TABLE runs ADD COLUMN device TEXT NOT NULL DEFAULT 'cpu';
+        ALTER TABLE runs ADD COLUMN threads INTEGER;
+        ALTER TABLE runs ADD COLUMN owner TEXT;
+        ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -2,22 +2,21 @@
  * open.ts: opening a database file safely. Before better-sqlite3 may write to an existing file we
  * check, without writing, that it is ours: a file that is not SQLite, a SQLite file of another
  * program, a database written by a newer lshlab, or a damaged one is refused with a StoreError
- * and left byte-for-byte as it was. Then: the host lock if asked for, a read-write connection
- * with WAL, foreign keys, a 5 s busy timeout and synchronous=NORMAL, and the migrations.
+ * and left byte-for-byte as it was. Then a read-write connection with WAL, foreign keys, a busy
+ * timeout and synchronous=NORMAL, and the migrations. Any number of processes may open the same
+ * file at once (CLI commands, the app, serve mode, several training hosts): writes are short
+ * transactions, and migrations run once however many processes open an old file together.
  *
- * It does not create the parent directory (lab/datadir.ts owns that) and does not mark orphaned
- * runs: the run host does that itself once it holds the lock.
+ * It does not create the parent directory (lab/datadir.ts owns that) and does not mark crashed
+ * runs (training/run-owner.ts does, from the runs' own locks).
  */
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { acquireHostLock, type HostLock } from './hostlock.js';
 import { APPLICATION_ID, LATEST_VERSION, migrate } from './migrations.js';
 import { StoreError } from './types.js';
 
 export interface OpenStoreOptions {
-  /** Take the host lock: this process is the single writer of runs (`command` is shown to others). */
-  host?: { command: string };
   /** Open read-only: no migrations, no WAL switch; the file must exist and be at the latest schema. */
   readonly?: boolean;
 }
@@ -25,11 +24,12 @@ export interface OpenStoreOptions {
 export interface OpenedDatabase {
   db: Database.Database;
   file: string;
-  lock: HostLock | null;
 }
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
-const BUSY_TIMEOUT_MS = 5000;
+/** Several training hosts append at once; a commit takes milliseconds, so a wait this long means
+ *  something is wrong (a stuck process holding a write transaction), not contention. */
+const BUSY_TIMEOUT_MS = 30000;
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
@@ -96,7 +96,6 @@ function inspect(file: string): void {
 
 export function openDatabase(fileIn: string, opts: OpenStoreOptions = {}): OpenedDatabase {
   const file = path.resolve(fileIn);
-  if (opts.readonly && opts.host) throw new TypeError('openStore: a read-only store cannot be the host');
 
   let st: fs.Stats | undefined;
   try {
@@ -116,9 +115,6 @@ export function openDatabase(fileIn: string, opts: OpenStoreOptions = {}): Opene
     inspect(file);
   }
 
-  // The lock comes after the checks (a refused file gets no lock file beside it) and before the
-  // read-write connection (a refused host never writes).
-  const lock = opts.host ? acquireHostLock(file, opts.host.command) : null;
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: !!opts.readonly, fileMustExist: !!opts.readonly, timeout: BUSY_TIMEOUT_MS });
@@ -148,14 +144,13 @@ export function openDatabase(fileIn: string, opts: OpenStoreOptions = {}): Opene
         throw new StoreError(file, `written by a newer lshlab (schema ${version}, this one knows ${LATEST_VERSION}); upgrade lshlab to open it`, 'newer-schema');
       }
     }
-    return { db, file, lock };
+    return { db, file };
   } catch (e) {
     try {
       db?.close();
     } catch {
       // closing is best effort on the way out
     }
-    lock?.release();
     throw toStoreError(file, e);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * runs.ts: the runs table and its tags: create, look up (by id, uuid prefix or name), list, patch,
- * tag, remove, and turn a dead host's active runs into crashed ones.
+ * tag, remove; record and read cancel requests (a cancel may come from any process); mark one active
+ * run crashed once its owner is known to be dead (training/run-owner.ts decides that).
  *
  * Listing never touches metrics (runs.last_step is kept by metrics.append), so it costs the same
  * with 10 points or 10 million. It does not decide which status changes are allowed (the run host
@@ -30,11 +31,13 @@ const TAG_SEP = '\x1f';
 const COLUMNS = [
   'id', 'uuid', 'name', 'status', 'task', 'dataset_name', 'dataset_id', 'model_config', 'attention', 'attention_params',
   'train_config', 'seed', 'color', 'notes', 'created_at', 'started_at', 'ended_at', 'error', 'last_step', 'environment_id', 'pid',
+  'device', 'threads', 'owner', 'cancel_requested_at',
 ] as const;
+const TAGS_COL = COLUMNS.length;
 type RunSql = unknown[];
 
 function toRow(r: RunSql): RunRow {
-  const tags = r[21] as string | null;
+  const tags = r[TAGS_COL] as string | null;
   return {
     id: r[0] as number,
     uuid: r[1] as string,
@@ -58,6 +61,10 @@ function toRow(r: RunSql): RunRow {
     lastStep: r[18] as number,
     environmentId: r[19] as number | null,
     pid: r[20] as number | null,
+    device: r[21] as string,
+    threads: r[22] as number | null,
+    owner: r[23] as string | null,
+    cancelRequestedAt: r[24] as number | null,
   };
 }
 
@@ -83,6 +90,7 @@ const PATCH: Record<keyof RunPatch, { col: string; check: (v: unknown) => unknow
   error: { col: 'error', check: (v) => (v === null || typeof v === 'string' ? v : fail('run error must be a string or null')) },
   pid: { col: 'pid', check: nullableInt('run pid') },
   environmentId: { col: 'environment_id', check: nullableInt('run environmentId') },
+  owner: { col: 'owner', check: (v) => (v === null || typeof v === 'string' ? v : fail('run owner must be a string or null')) },
 };
 
 function fail(msg: string): never {
@@ -100,9 +108,10 @@ function checkTags(tags: unknown): string[] {
 export function runsApi(db: Database.Database): LabStore['runs'] {
   const insert = db.prepare(`
     INSERT INTO runs (uuid, name, status, task, dataset_name, dataset_id, model_config, attention, attention_params,
-                      train_config, seed, color, notes, created_at)
+                      train_config, seed, color, notes, created_at, device, threads, owner)
     VALUES (@uuid, @name, @status, @task, @datasetName, @datasetId, @modelConfig, @attention, @attentionParams,
-            @trainConfig, @seed, @color, @notes, @createdAt)`);
+            @trainConfig, @seed, @color, @notes, @createdAt, @device, @threads, @owner)`);
+  const liveOnDevice = db.prepare(`SELECT count(*) FROM runs WHERE status = 'running' AND device = ?`).pluck();
   const setColor = db.prepare(`UPDATE runs SET color = ? WHERE id = ?`);
   const byId = db.prepare(`${SELECT} WHERE r.id = ?`).raw();
   const exists = db.prepare(`SELECT 1 FROM runs WHERE id = ?`).pluck();
@@ -113,9 +122,14 @@ export function runsApi(db: Database.Database): LabStore['runs'] {
   const addTag = db.prepare(`INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)`);
   const delTag = db.prepare(`DELETE FROM run_tags WHERE run_id = ? AND tag = ?`);
   const del = db.prepare(`DELETE FROM runs WHERE id = ?`);
-  const orphans = db.prepare(`
+  // Conditional on the status: the owner may have finished the run between a caller's read and
+  // this write; a final status is never overwritten.
+  const crash = db.prepare(`
     UPDATE runs SET status = 'crashed', error = @reason, ended_at = @now, pid = NULL
-     WHERE status IN ('running', 'queued') RETURNING id`).pluck();
+     WHERE id = @id AND status IN ('running', 'queued')`);
+  const requestCancel = db.prepare(`
+    UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?) WHERE id = ? AND status IN ('running', 'queued')`);
+  const active = db.prepare(`${SELECT} WHERE r.status IN ('running', 'queued') ORDER BY r.id`).raw();
   /** UPDATE statements by the set of patched columns, prepared on first use. */
   const updates = new Map<string, Database.Statement>();
 
@@ -145,8 +159,20 @@ export function runsApi(db: Database.Database): LabStore['runs'] {
     if (!TASKS.has(r.task)) fail(`run task '${String(r.task)}' is not mlm, classification or qa`);
     if (typeof r.seed !== 'string' || !/^\d+$/.test(r.seed)) fail(`run seed must be a decimal string, got '${String(r.seed)}'`);
     const tags = checkTags(r.tags ?? []);
+    if (r.uuid !== undefined && !/^[0-9a-f]{32}$/.test(r.uuid)) fail(`run uuid must be 32 lowercase hex digits, got '${r.uuid}'`);
+    const device = checkName('run device', r.device ?? 'cpu', 64);
+    let threads = r.threads === undefined || r.threads === null ? null : checkInt('run threads', r.threads);
+    // Read and insert in one IMMEDIATE transaction: hosts starting at the same moment see each
+    // other's runs, so their shares add up to the cores.
+    if (threads === null && r.shareCores !== undefined) {
+      const cores = checkInt('shareCores', r.shareCores);
+      threads = Math.max(1, Math.floor(cores / ((liveOnDevice.get(device) as number) + 1)));
+    }
     const info = insert.run({
-      uuid: crypto.randomBytes(16).toString('hex'),
+      uuid: r.uuid ?? crypto.randomBytes(16).toString('hex'),
+      device,
+      threads,
+      owner: r.owner ?? null,
       name: checkName('run name', r.name),
       status,
       task: r.task,
@@ -169,7 +195,7 @@ export function runsApi(db: Database.Database): LabStore['runs'] {
   });
 
   return {
-    create: (r) => must(create(r)),
+    create: (r) => must(create.immediate(r)),
     get,
     resolve(ref: string): RunRow | undefined {
       const s = ref.trim();
@@ -211,13 +237,23 @@ export function runsApi(db: Database.Database): LabStore['runs'] {
       }
       return must(id);
     },
-    addTags: (id, tags) => tagTx(id, checkTags(tags), true),
-    removeTags: (id, tags) => tagTx(id, tags.map((t) => String(t).trim()), false),
+    addTags: (id, tags) => tagTx.immediate(id, checkTags(tags), true),
+    removeTags: (id, tags) => tagTx.immediate(id, tags.map((t) => String(t).trim()), false),
     // metrics, summaries, blocks, tags, evaluations, benchmarks and checkpoints go by ON DELETE CASCADE.
     remove: (id) => del.run(id).changes > 0,
-    markOrphansCrashed: db.transaction((reason: string): RunRow[] => {
-      const ids = orphans.all({ reason: String(reason), now: Date.now() }) as number[];
-      return ids.sort((a, b) => a - b).map(must);
-    }),
+    active: () => (active.all() as RunSql[]).map(toRow),
+    markCrashed(id: number, reason: string): RunRow | undefined {
+      return crash.run({ id, reason: String(reason), now: Date.now() }).changes > 0 ? must(id) : undefined;
+    },
+    requestCancel(id: number): RunRow {
+      const row = must(id);
+      requestCancel.run(Date.now(), id);
+      return must(row.id);
+    },
+    cancelRequested(ids: readonly number[]): number[] {
+      if (ids.length === 0) return [];
+      const q = db.prepare(`SELECT id FROM runs WHERE cancel_requested_at IS NOT NULL AND id IN (${ids.map(() => '?').join(',')})`).pluck();
+      return q.all(...ids) as number[];
+    },
   };
 }

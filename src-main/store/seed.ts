@@ -109,7 +109,7 @@ export function main(argv: string[], command?: string): void {
 
   let store: LabStore;
   try {
-    store = openStore(file, { host: { command: 'lshlab seed-store' } });
+    store = openStore(file);
   } catch (e) {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     throw e;

@@ -69,6 +69,16 @@ export interface NewRun {
   notes?: string;
   tags?: string[];
   status?: RunStatus; // default 'queued'
+  /** 32 hex digits; random if absent (a host picks it first, to lock the run's directory before the row exists). */
+  uuid?: string;
+  /** 'cpu' (default) or 'cuda:N'. */
+  device?: string;
+  /** Engine threads of the run's process; null: the engine's default. */
+  threads?: number | null;
+  /** If `threads` is absent: split this many cores evenly with the runs now running on the same device. */
+  shareCores?: number;
+  /** Which process hosts it, for people: "lshlab train (pid 123 on box)". */
+  owner?: string | null;
 }
 
 export interface RunRow {
@@ -99,6 +109,11 @@ export interface RunRow {
   environmentId: number | null;
   /** pid of the training process while running. */
   pid: number | null;
+  device: string;
+  threads: number | null;
+  owner: string | null;
+  /** When someone asked to cancel it (from any process); the owning host stops it. */
+  cancelRequestedAt: number | null;
 }
 
 export interface RunFilter {
@@ -120,6 +135,7 @@ export interface RunPatch {
   error?: string | null;
   pid?: number | null;
   environmentId?: number | null;
+  owner?: string | null;
 }
 
 // ---- metrics ----------------------------------------------------------------------------------
@@ -223,8 +239,16 @@ export interface LabStore {
     removeTags(id: number, tags: string[]): void;
     /** Deletes the run and everything recorded for it (metrics, evaluations, checkpoints rows). */
     remove(id: number): boolean;
-    /** Runs left 'running' or 'queued' by a dead host become 'crashed' (error says so); returns them. */
-    markOrphansCrashed(reason: string): RunRow[];
+    /** Runs whose status is 'running' or 'queued', oldest first. */
+    active(): RunRow[];
+    /** Marks an active run crashed (error = reason); undefined if it was no longer active. Only
+     *  for a run whose owner is known dead (training/run-owner.ts). */
+    markCrashed(id: number, reason: string): RunRow | undefined;
+    /** Records a cancel request for an active run (a no-op for a finished one); the owning host,
+     *  in whichever process, stops it after its current step. Throws RangeError if there is no such run. */
+    requestCancel(id: number): RunRow;
+    /** Those of `ids` with a cancel request recorded. */
+    cancelRequested(ids: readonly number[]): number[];
   };
 
   metrics: {

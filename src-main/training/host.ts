@@ -1,17 +1,24 @@
 /**
- * host.ts: the run host. It owns the database; each run trains in its own child process (worker.ts)
- * so a crash in native code ends that run as 'crashed' and nothing else. For each run it creates
- * the row, starts the process, turns the process's messages into metric points, evaluations and
+ * host.ts: the run host. Each run trains in its own child process (worker.ts) so a crash in native
+ * code ends that run as 'crashed' and nothing else. Any number of hosts (several `lshlab train`,
+ * the app, serve mode) may host runs of one lab at once: a host owns each of its runs through the
+ * run's OS lock (run-owner.ts), taken before the row exists and released after its final status is
+ * written. For each run it claims the lock, creates the row, starts the process, turns the process's messages into metric points, evaluations and
  * checkpoint rows (MetricWriter batches the points), and sets the final status from how the
  * process ended:
  *   'done' -> finished, 'cancelled' -> cancelled, 'diverged' -> diverged (step and value),
  *   'error' -> failed (its message), exit without any of these -> crashed (signal or exit code).
+ * A cancel may be asked here (handle.cancel()) or from any other process (store.runs.requestCancel):
+ * the host polls its runs' requests every CANCEL_POLL_MS and forwards them to the training process.
+ * Without a thread count, a run takes an even share of the cores with the CPU runs of the lab that
+ * are live when it starts.
  * Processes are started through a WorkerLauncher: child_process.fork here; Electron's
  * utilityProcess can implement the same interface later.
  * It does not parse flags or print: shells (cli/, later electron/ and server/) do.
  */
 import { fork } from 'node:child_process';
-import * as fs from 'node:fs';
+import * as crypto from 'node:crypto';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LabStore, RunRow } from '../store/types.js';
 import type { HostMessage, StepMessage, WorkerMessage } from './protocol.js';
@@ -19,6 +26,12 @@ import { validateSpec, type RunSpec } from './spec.js';
 import { MetricWriter, pointsOfStep } from './metric-writer.js';
 import { describeEnvironment } from './environment.js';
 import { loadEngine } from '../engine/index.js';
+import { RunClaim, recoverDeadRuns, runDirOf } from './run-owner.js';
+
+export { ORPHAN_REASON, runDirOf } from './run-owner.js';
+
+/** How often a host looks for cancel requests recorded by other processes. */
+export const CANCEL_POLL_MS = 250;
 
 export interface WorkerHandle {
   readonly pid: number | undefined;
@@ -60,6 +73,8 @@ export interface RunHandle {
   cancel(): void;
   /** Ends the training process at once (the run becomes crashed). */
   kill(signal?: NodeJS.Signals): void;
+  /** Engine threads of the training process, and why (shared cores), for a status line. */
+  readonly threads: { count: number | null; note: string | null };
   readonly pid: number | undefined;
   /** The run row once the process has ended and everything is written. */
   readonly done: Promise<RunRow>;
@@ -67,17 +82,19 @@ export interface RunHandle {
 
 export interface RunHostOptions {
   launcher?: WorkerLauncher;
-  /** Engine threads in each training process (default: all cores). */
+  /** Engine threads in each training process (default: an even share of the cores with the lab's live CPU runs). */
   threads?: number;
   flushMs?: number;
+  /** Who hosts the runs, shown to other processes (default "lshlab (pid N on HOST)"). */
+  owner?: string;
+  /** Cores to share (default os.availableParallelism()). */
+  cores?: number;
 }
 
-/** The error text of a run whose host went away while it was active. */
-export const ORPHAN_REASON =
-  'the lshlab host stopped while this run was active (killed or crashed); metrics up to its last flush are kept';
-
-export function runDirOf(dataDir: string, run: Pick<RunRow, 'uuid'>): string {
-  return path.join(dataDir, 'runs', run.uuid);
+interface ActiveRun {
+  id: number;
+  cancel(): void;
+  cancelForwarded: boolean;
 }
 
 /** The RunSpec a run row was created from (for resume and re-runs). */
@@ -92,9 +109,47 @@ export class RunHost {
     private readonly opts: RunHostOptions = {},
   ) {}
 
-  /** Runs a dead host left behind become crashed (call once, holding the host lock). */
-  recoverOrphans(): RunRow[] {
-    return this.store.runs.markOrphansCrashed(ORPHAN_REASON);
+  private readonly active = new Map<number, ActiveRun>();
+  private poll: NodeJS.Timeout | undefined;
+
+  /** Active runs whose hosting process has died become crashed; returns them. */
+  recoverDeadRuns(): RunRow[] {
+    return recoverDeadRuns(this.store, this.dataDir);
+  }
+
+  /** Forwards cancel requests recorded by other processes to the training processes. */
+  private pollCancels(): void {
+    const pending = [...this.active.values()].filter((a) => !a.cancelForwarded);
+    if (pending.length === 0) return;
+    let ids: number[];
+    try {
+      ids = this.store.runs.cancelRequested(pending.map((a) => a.id));
+    } catch {
+      return; // the database is busy or closing: ask again next tick
+    }
+    for (const id of ids) {
+      const a = this.active.get(id);
+      if (a && !a.cancelForwarded) {
+        a.cancelForwarded = true;
+        a.cancel();
+      }
+    }
+  }
+
+  private track(a: ActiveRun): void {
+    this.active.set(a.id, a);
+    if (!this.poll) {
+      this.poll = setInterval(() => this.pollCancels(), CANCEL_POLL_MS);
+      this.poll.unref();
+    }
+  }
+
+  private untrack(id: number): void {
+    this.active.delete(id);
+    if (this.active.size === 0 && this.poll) {
+      clearInterval(this.poll);
+      this.poll = undefined;
+    }
   }
 
   start(specIn: RunSpec, events: RunEvents = {}): RunHandle {
@@ -110,7 +165,17 @@ export class RunHost {
     } catch {
       env = store.environments.record(describeEnvironment());
     }
-    let run = store.runs.create({
+    const uuid = crypto.randomBytes(16).toString('hex');
+    const claim = RunClaim.take(this.dataDir, uuid);
+    const cores = this.opts.cores ?? os.availableParallelism();
+    let run: RunRow;
+    try {
+      run = store.runs.create({
+      uuid,
+      status: 'running',
+      device: 'cpu',
+      ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : { shareCores: cores }),
+      owner: this.opts.owner ?? `lshlab (pid ${process.pid} on ${os.hostname()})`,
       name: spec.name ?? `${spec.task}-${attention}`,
       task: spec.task,
       datasetName: spec.dataset,
@@ -122,16 +187,32 @@ export class RunHost {
       seed: spec.seed,
       ...(notes !== undefined ? { notes } : {}),
       ...(tags !== undefined ? { tags } : {}),
-    });
+      });
+    } catch (e) {
+      claim.release();
+      throw e;
+    }
     const runDir = runDirOf(this.dataDir, run);
-    fs.mkdirSync(runDir, { recursive: true });
     const writer = new MetricWriter(store, run.id, this.opts.flushMs);
-    const worker = (this.opts.launcher ?? forkLauncher)();
-    run = store.runs.update(run.id, { status: 'running', startedAt: Date.now(), pid: worker.pid ?? null, environmentId: env });
+    let worker: WorkerHandle;
+    try {
+      worker = (this.opts.launcher ?? forkLauncher)();
+      run = store.runs.update(run.id, { startedAt: Date.now(), pid: worker.pid ?? null, environmentId: env });
+    } catch (e) {
+      store.runs.update(run.id, { status: 'failed', error: `could not start the training process: ${(e as Error).message}`, endedAt: Date.now() });
+      claim.release();
+      throw e;
+    }
+    const threads = run.threads;
+    const threadNote =
+      this.opts.threads === undefined && threads !== null && threads < cores
+        ? `${threads} of ${cores} cores: other CPU runs of this lab are training (give --threads N to choose)`
+        : null;
+    this.track({ id: run.id, cancel: () => worker.send({ type: 'cancel' }), cancelForwarded: false });
 
     let terminal: WorkerMessage | undefined;
     let lastStep = 0;
-    const done = new Promise<RunRow>((resolve) => {
+    const done = new Promise<RunRow>((resolve, reject) => {
       worker.onMessage((m) => {
         try {
           switch (m.type) {
@@ -167,20 +248,29 @@ export class RunHost {
         }
       });
       worker.onExit((code, signal) => {
-        writer.flush();
-        const t = terminal;
-        const patch = { endedAt: Date.now(), pid: null } as const;
-        let row: RunRow;
-        if (t?.type === 'done') row = store.runs.update(run.id, { ...patch, status: 'finished', error: null });
-        else if (t?.type === 'cancelled') row = store.runs.update(run.id, { ...patch, status: 'cancelled', error: null });
-        else if (t?.type === 'diverged')
-          row = store.runs.update(run.id, { ...patch, status: 'diverged', error: `${t.what} is ${t.value} at step ${t.step}` });
-        else if (t?.type === 'error') row = store.runs.update(run.id, { ...patch, status: 'failed', error: t.message });
-        else {
-          const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
-          row = store.runs.update(run.id, { ...patch, status: 'crashed', error: `training process ${how} after step ${lastStep}` });
+        try {
+          writer.flush();
+          const t = terminal;
+          const patch = { endedAt: Date.now(), pid: null } as const;
+          let row: RunRow;
+          if (t?.type === 'done') row = store.runs.update(run.id, { ...patch, status: 'finished', error: null });
+          else if (t?.type === 'cancelled') row = store.runs.update(run.id, { ...patch, status: 'cancelled', error: null });
+          else if (t?.type === 'diverged')
+            row = store.runs.update(run.id, { ...patch, status: 'diverged', error: `${t.what} is ${t.value} at step ${t.step}` });
+          else if (t?.type === 'error') row = store.runs.update(run.id, { ...patch, status: 'failed', error: t.message });
+          else {
+            const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+            row = store.runs.update(run.id, { ...patch, status: 'crashed', error: `training process ${how} after step ${lastStep}` });
+          }
+          resolve(row);
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        } finally {
+          // Only now: a process probing the lock must find the final status already written (or,
+          // if it could not be written, take the run as crashed).
+          this.untrack(run.id);
+          claim.release();
         }
-        resolve(row);
       });
     });
     worker.send({
@@ -190,10 +280,11 @@ export class RunHost {
       spec,
       dataDir: this.dataDir,
       runDir,
-      ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}),
+      ...(threads !== null ? { threads } : {}),
     });
     return {
       run,
+      threads: { count: threads, note: threadNote },
       cancel: () => worker.send({ type: 'cancel' }),
       kill: (signal = 'SIGKILL') => worker.kill(signal),
       get pid() {

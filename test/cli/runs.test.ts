@@ -12,8 +12,7 @@ import * as path from 'node:path';
 import { main } from '../../src-main/cli/main.js';
 import { formatTime } from '../../src-main/cli/commands/runs.js';
 import { makeLab, T0, type Lab } from '../lab/runs-fixture.js';
-import { acquireHostLock } from '../../src-main/store/hostlock.js';
-import { storePath } from '../../src-main/store/index.js';
+import { RunClaim } from '../../src-main/training/run-owner.js';
 
 interface Result {
   code: number;
@@ -32,12 +31,12 @@ async function lshlab(lab: Lab, args: string[]): Promise<Result> {
   return { code, stdout, stderr };
 }
 
-/** The fixture with its store closed, so each command opens it like a user would; a host lock is
- *  held meanwhile, as by a live `lshlab train`, so the fixture's running run is really running. */
+/** The fixture with its store closed, so each command opens it like a user would; the running
+ *  run's owner lock is held meanwhile, as by a live `lshlab train`, so it is really running. */
 function closedLab(): Lab {
   const lab = makeLab();
   lab.store.close();
-  const lock = acquireHostLock(storePath(lab.dir), 'test host');
+  const lock = RunClaim.take(lab.dir, lab.live.uuid);
   const cleanup = lab.cleanup;
   lab.cleanup = () => {
     lock.release();

@@ -40,6 +40,10 @@ function runRow(over: Partial<RunRow> & Pick<RunRow, 'id' | 'name'>): RunRow {
     lastStep: 200,
     environmentId: null,
     pid: null,
+    device: 'cpu',
+    threads: null,
+    owner: null,
+    cancelRequestedAt: null,
     ...over,
   };
 }

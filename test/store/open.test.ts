@@ -96,8 +96,11 @@ for (const m of MIGRATIONS.filter((x) => x.version < LATEST_VERSION)) {
     const fresh = tempLab();
     try {
       const raw = new Database(t.db);
+      // Point rows exist up to v3; a v4+ file gets its rows through the real upgrade path.
+      const seeded = Math.min(m.version, 3);
+      assert.equal(migrate(raw, seeded), seeded);
+      seedRaw(raw, seeded);
       assert.equal(migrate(raw, m.version), m.version);
-      seedRaw(raw, m.version);
       raw.close();
 
       const s: LabStore = openStore(t.db);
@@ -145,9 +148,7 @@ test('a newer schema is refused and left untouched', () => {
     raw.close();
     const before = sha256File(t.db);
     refuses(() => openStore(t.db), 'newer-schema', new RegExp(`written by a newer lshlab \\(schema ${LATEST_VERSION + 3}, this one knows ${LATEST_VERSION}\\)`));
-    refuses(() => openStore(t.db, { host: { command: 'lshlab train' } }), 'newer-schema', /newer lshlab/);
     assert.equal(sha256File(t.db), before);
-    assert.ok(!fs.existsSync(`${t.db}.host-lock`));
   } finally {
     t.cleanup();
   }
@@ -166,7 +167,6 @@ test('a file that is not SQLite is refused and left byte-identical', () => {
       fs.writeFileSync(file, body);
       const before = sha256File(file);
       refuses(() => openStore(file), 'not-sqlite', /: not an lshlab database \(not a SQLite file\); it was left untouched$/);
-      refuses(() => openStore(file, { host: { command: 'x' } }), 'not-sqlite', /not a SQLite file/);
       assert.equal(sha256File(file), before, name);
       assert.deepEqual(fs.readdirSync(t.dir).filter((f) => f.startsWith(name)), [name], 'no -wal, -shm or lock beside it');
     }
@@ -183,9 +183,7 @@ test("another program's SQLite database is refused and left untouched", () => {
     raw.close();
     const before = sha256File(t.db);
     refuses(() => openStore(t.db), 'foreign', /is a SQLite database of another program/);
-    refuses(() => openStore(t.db, { host: { command: 'lshlab train' } }), 'foreign', /left untouched/);
     assert.equal(sha256File(t.db), before);
-    assert.ok(!fs.existsSync(`${t.db}.host-lock`));
 
     // Another application_id, even without tables.
     const other = `${t.dir}/other.db`;
@@ -224,7 +222,6 @@ test('read-only: no creation, no migration, reads work and writes fail', () => {
     assert.equal(r.runs.list()[0].name, 'a');
     assert.throws(() => r.runs.create(newRun()), /readonly/i);
     r.close();
-    assert.throws(() => openStore(t.db, { readonly: true, host: { command: 'x' } }), TypeError);
     refuses(() => openStore(`${t.dir}/missing/lab.db`), 'io', /does not exist/);
   } finally {
     t.cleanup();

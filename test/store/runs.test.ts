@@ -179,24 +179,59 @@ test('runs.remove cascades to tags, metrics, summaries, evaluations, checkpoints
   });
 });
 
-test('markOrphansCrashed: running and queued runs become crashed with the reason', () => {
+test('markCrashed: only an active run becomes crashed, with the reason; a final status is kept', () => {
   withStore((s) => {
     const running = s.runs.create(newRun({ name: 'running', status: 'running' }));
     s.runs.update(running.id, { pid: 999_999, startedAt: 5 });
     const queued = s.runs.create(newRun({ name: 'queued' }));
     const done = s.runs.create(newRun({ name: 'done', status: 'finished' }));
     const before = Date.now();
-    const rows = s.runs.markOrphansCrashed('host died');
-    assert.deepEqual(rows.map((r) => r.id), [running.id, queued.id]);
-    for (const r of rows) {
+    for (const id of [running.id, queued.id]) {
+      const r = s.runs.markCrashed(id, 'host died')!;
       assert.equal(r.status, 'crashed');
       assert.equal(r.error, 'host died');
       assert.equal(r.pid, null);
       assert.ok(r.endedAt! >= before);
     }
+    assert.equal(s.runs.markCrashed(done.id, 'host died'), undefined);
     assert.equal(s.runs.get(done.id)!.status, 'finished');
     assert.equal(s.runs.get(done.id)!.error, null);
-    assert.deepEqual(s.runs.markOrphansCrashed('again'), []);
+    assert.equal(s.runs.markCrashed(running.id, 'again'), undefined, 'already crashed');
+    assert.deepEqual(s.runs.active().map((r) => r.id), []);
+  });
+});
+
+test('requestCancel: recorded once for an active run, ignored for an ended one; cancelRequested lists them', () => {
+  withStore((s) => {
+    const a = s.runs.create(newRun({ name: 'a', status: 'running' }));
+    const b = s.runs.create(newRun({ name: 'b', status: 'running' }));
+    const done = s.runs.create(newRun({ name: 'done', status: 'finished' }));
+    assert.deepEqual(s.runs.active().map((r) => r.id), [a.id, b.id]);
+    assert.equal(a.cancelRequestedAt, null);
+    const first = s.runs.requestCancel(a.id).cancelRequestedAt!;
+    assert.ok(first > 0);
+    assert.equal(s.runs.requestCancel(a.id).cancelRequestedAt, first, 'the first request time is kept');
+    assert.equal(s.runs.requestCancel(done.id).cancelRequestedAt, null);
+    assert.deepEqual(s.runs.cancelRequested([a.id, b.id, done.id]), [a.id]);
+    assert.deepEqual(s.runs.cancelRequested([]), []);
+    assert.throws(() => s.runs.requestCancel(12345), /no run with id 12345/);
+  });
+});
+
+test('create: uuid, device, owner and an even share of the cores among live runs of the device', () => {
+  withStore((s) => {
+    const uuid = 'ab'.repeat(16);
+    const first = s.runs.create(newRun({ uuid, status: 'running', shareCores: 8, owner: 'lshlab train (pid 1 on x)' }));
+    assert.equal(first.uuid, uuid);
+    assert.equal(first.device, 'cpu');
+    assert.equal(first.threads, 8);
+    assert.equal(first.owner, 'lshlab train (pid 1 on x)');
+    assert.equal(s.runs.create(newRun({ status: 'running', shareCores: 8 })).threads, 4);
+    assert.equal(s.runs.create(newRun({ status: 'running', shareCores: 8 })).threads, 2);
+    assert.equal(s.runs.create(newRun({ status: 'running', shareCores: 8, device: 'cuda:0' })).threads, 8, 'other device');
+    assert.equal(s.runs.create(newRun({ status: 'running', threads: 3, shareCores: 8 })).threads, 3, 'explicit wins');
+    assert.equal(s.runs.create(newRun({ status: 'running' })).threads, null);
+    assert.throws(() => s.runs.create(newRun({ uuid: 'xyz' })), /uuid must be 32 lowercase hex digits/);
   });
 });
 

@@ -21,7 +21,7 @@ export interface TempLab {
 
 export function tempLab(prefix = 'lshlab-train-'): TempLab {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const store = openStore(storePath(dir), { host: { command: 'test' } });
+  const store = openStore(storePath(dir));
   const host = new RunHost(store, dir, { threads: 1, flushMs: 50 });
   return {
     dir,

@@ -8,7 +8,7 @@ import { RunHost } from '../../src-main/training/host.js';
 import { tinySpec } from './helpers.js';
 
 const dir = process.argv[2]!;
-const store = openStore(storePath(dir), { host: { command: 'host-process test' } });
+const store = openStore(storePath(dir));
 const host = new RunHost(store, dir, { threads: 1, flushMs: 20 });
 const h = host.start(tinySpec({ steps: 1000000, name: 'orphan' }));
 process.stdout.write(`run ${h.run.id} worker ${h.pid}\n`);

@@ -82,7 +82,7 @@ export const benchMetricsCommand = defineCommand({
   },
   async run(flags, ctx) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lshlab-bench-metrics-'));
-    const store = openStore(storePath(dir), { host: { command: 'lshlab bench metrics' } });
+    const store = openStore(storePath(dir));
     try {
       ctx.note(`bench metrics: appending ${flags.points} points in batches of ${flags['batch-points']} ...`);
       const pps = appendThroughput(store, flags.points, flags['batch-points']);

@@ -5,6 +5,7 @@
  *   runs compare REF... [--format text|markdown|latex|csv|json] [--out FILE]
  *   runs export REF... | --all [--format json|csv] [--metrics] [--out FILE]
  *   runs rm REF... [--force]
+ *   runs cancel REF... [--wait-s N]
  *   runs tag REF TAG... [--remove]
  *   runs note REF TEXT
  *   runs rename REF NAME
@@ -20,6 +21,7 @@ import { num, table } from '../format.js';
 import { RUN_STATUSES, type RunRow, type RunStatus } from '../../store/types.js';
 import { COMPARE_FORMATS, renderComparison, type CompareFormat } from '../../lab/compare.js';
 import {
+  cancelRuns,
   compareRuns,
   exportJson,
   exportRuns,
@@ -34,6 +36,7 @@ import {
   showRun,
   tagRun,
   untagRun,
+  waitForRunsToEnd,
 } from '../../lab/runs.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -173,8 +176,12 @@ export const runsShowCommand = defineWithArgs({
       ['duration', formatDuration(d.durationS)],
       ['steps', String(r.lastStep)],
     ];
+    lines.push(['device', `${r.device}${r.threads !== null ? `, ${r.threads} thread(s)` : ''}`]);
+    if (r.owner !== null) lines.push(['host', r.owner]);
     if (r.error !== null) lines.push(['error', r.error]);
     if (r.pid !== null) lines.push(['pid', String(r.pid)]);
+    if (r.cancelRequestedAt !== null && (r.status === 'running' || r.status === 'queued'))
+      lines.push(['cancel', `requested ${formatTime(r.cancelRequestedAt)}`]);
     lines.push(['model', JSON.stringify(r.modelConfig)], ['train', JSON.stringify(r.trainConfig)]);
     lines.push(['environment', d.environment ? JSON.stringify(d.environment) : '-']);
     for (const [k, v] of lines) ctx.out(`${k.padEnd(11)}  ${v}`);
@@ -292,6 +299,37 @@ export const runsRmCommand = defineWithArgs({
   },
 });
 
+export const runsCancelCommand = defineWithArgs({
+  path: ['runs', 'cancel'],
+  summary: 'cancel active runs, whichever process hosts them (they stop after the current step and keep a checkpoint)',
+  usage: 'runs cancel REF... [--wait-s N]',
+  details:
+    'The request is recorded in the lab database; the process hosting each run (another terminal, the app, serve mode) ' +
+    'sees it within a second. Waits up to --wait-s seconds for the runs to end (0: do not wait).',
+  flags: { 'wait-s': { type: 'int', min: 0, max: 86_400, default: 60, metavar: 'N', description: 'seconds to wait for the runs to end' } },
+  positionals: { min: 1, max: Infinity, what: 'at least one run (id, uuid prefix or name)' },
+  async run(flags, args, ctx) {
+    return withLab(ctx, async (store) => {
+      const asked = cancelRuns(store, args);
+      for (const a of asked) if (!a.requested) ctx.out(`run ${who(a.run)} already ${a.run.status}: nothing to cancel`);
+      const ids = asked.filter((a) => a.requested).map((a) => a.run.id);
+      if (ids.length === 0) return 0;
+      if (flags['wait-s'] === 0) {
+        for (const id of ids) ctx.out(`cancel requested for run ${id}`);
+        return 0;
+      }
+      ctx.note(`cancel requested for ${ids.length} run(s); waiting for their hosts (up to ${flags['wait-s']} s) ...`);
+      const rows = await waitForRunsToEnd(store, ids, flags['wait-s'] * 1000);
+      let stillActive = 0;
+      for (const r of rows) {
+        if (r.status === 'running' || r.status === 'queued') stillActive++;
+        ctx.out(`run ${who(r)}: ${r.status}${r.status === 'running' ? ' (cancel still pending)' : ''} at step ${r.lastStep}`);
+      }
+      return stillActive > 0 ? 1 : 0;
+    });
+  },
+});
+
 export const runsTagCommand = defineWithArgs({
   path: ['runs', 'tag'],
   summary: 'add tags to a run (or remove them with --remove)',
@@ -342,6 +380,7 @@ export const RUNS_COMMANDS = [
   runsCompareCommand,
   runsExportCommand,
   runsRmCommand,
+  runsCancelCommand,
   runsTagCommand,
   runsNoteCommand,
   runsRenameCommand,

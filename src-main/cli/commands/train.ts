@@ -5,7 +5,7 @@
  */
 import { defineCommand } from '../command.js';
 import { UsageError } from '../args.js';
-import { ATTENTION_PARAM_FLAG_SPECS, collectAttentionParams } from '../attention-flags.js';
+import { ATTENTION_PARAM_FLAG_SPECS, collectAttentionParams, PARAM_FLAGS } from '../attention-flags.js';
 import { describeEnd, openLabAsHost, trainOne } from '../run-training.js';
 import { defaultSpec, DEFAULT_MODEL, SpecError, type RunSpec } from '../../training/spec.js';
 import { checkpointsDir, listCheckpoints } from '../../training/checkpoints.js';
@@ -13,8 +13,12 @@ import { runDirOf, specOfRun } from '../../training/host.js';
 import type { LabStore, RunRow } from '../../store/types.js';
 import type { Task } from '../../engine/types.js';
 import { num } from '../format.js';
+import { checkAttentionParams } from '../../api/attention-params.js';
+import { MODEL_RANGES, TRAIN_RANGES, type SettingRange } from '../../api/training-params.js';
 
-const int = (description: string, min = 1, max = 1 << 30, metavar = 'N') => ({ type: 'int', min, max, metavar, description }) as const;
+/** A flag whose range is the shared one (api/training-params.ts, also the API contract's). */
+const ranged = (r: SettingRange, metavar: string, description: string = r.description) =>
+  ({ type: r.type, min: r.min, max: r.max, metavar, description }) as const;
 
 export const trainCommand = defineCommand({
   path: ['train'],
@@ -36,25 +40,25 @@ export const trainCommand = defineCommand({
     dataset: { type: 'string', metavar: 'NAME', description: "a dataset of 'lshlab datasets list', or synthetic:random (required unless resuming a run)" },
     attention: { type: 'string', metavar: 'V', description: 'exact (default), bert-lsh, yoso-e, yoso or reformer' },
     ...ATTENTION_PARAM_FLAG_SPECS,
-    hidden: int('hidden size', 8, 4096),
-    layers: int('encoder layers', 1, 64),
-    heads: int('attention heads', 1, 64),
-    intermediate: int('feed-forward size', 8, 16384),
-    'max-seq-len': int('sequence length', 8, 512, 'T'),
-    dropout: { type: 'number', min: 0, max: 0.99, metavar: 'P', description: 'hidden and attention dropout (default 0.1)' },
-    steps: int('optimizer steps'),
-    epochs: { type: 'number', min: 0.001, max: 1e6, metavar: 'E', description: 'passes over the training split (instead of --steps)' },
-    batch: int('batch size', 1, 65536, 'B'),
-    lr: { type: 'number', min: 1e-9, max: 0.99, metavar: 'LR', description: 'peak learning rate (default 1e-3)' },
-    warmup: int('linear warmup steps (default 20)', 0),
-    'weight-decay': { type: 'number', min: 0, max: 1, metavar: 'W', description: 'AdamW weight decay (default 0.01)' },
-    'max-grad-norm': { type: 'number', min: 0, max: 1e6, metavar: 'G', description: 'gradient clipping (default 1; 0 = off)' },
+    hidden: ranged(MODEL_RANGES.hiddenSize, 'N'),
+    layers: ranged(MODEL_RANGES.numHiddenLayers, 'N'),
+    heads: ranged(MODEL_RANGES.numAttentionHeads, 'N'),
+    intermediate: ranged(MODEL_RANGES.intermediateSize, 'N'),
+    'max-seq-len': ranged(MODEL_RANGES.maxSeqLen, 'T'),
+    dropout: ranged(MODEL_RANGES.hiddenDropoutProb, 'P', 'hidden and attention dropout (default 0.1)'),
+    steps: ranged(TRAIN_RANGES.steps, 'N'),
+    epochs: ranged(TRAIN_RANGES.epochs, 'E', 'passes over the training split (instead of --steps)'),
+    batch: ranged(TRAIN_RANGES.batchSize, 'B'),
+    lr: ranged(TRAIN_RANGES.lr, 'LR', 'peak learning rate (default 1e-3)'),
+    warmup: ranged(TRAIN_RANGES.warmupSteps, 'N', 'linear warmup steps (default 20)'),
+    'weight-decay': ranged(TRAIN_RANGES.weightDecay, 'W', 'AdamW weight decay (default 0.01)'),
+    'max-grad-norm': ranged(TRAIN_RANGES.maxGradNorm, 'G', 'gradient clipping (default 1; 0 = off)'),
     seed: { type: 'string', metavar: 'S', description: 'seed of weights, data order, masking and dropout (default 42)' },
-    'eval-every': int('evaluate every N steps (default: only at the end)', 0),
-    'eval-batches': int('validation batches per evaluation (default 20; 0 = all)', 0),
-    'save-every': int('checkpoint every N steps (default: only at the end)', 0),
+    'eval-every': ranged(TRAIN_RANGES.evalEvery, 'N', 'evaluate every N steps (default: only at the end)'),
+    'eval-batches': ranged(TRAIN_RANGES.evalBatches, 'N', 'validation batches per evaluation (default 20; 0 = all)'),
+    'save-every': ranged(TRAIN_RANGES.saveEvery, 'N', 'checkpoint every N steps (default: only at the end)'),
     'from-checkpoint': { type: 'string', metavar: 'DIR|RUN', description: 'resume: a checkpoint directory or a run' },
-    'doc-stride': int('qa: tokens shared by consecutive windows (default 32)', 1, 511),
+    'doc-stride': ranged(TRAIN_RANGES.docStride, 'N', 'qa: tokens shared by consecutive windows (default 32)'),
     name: { type: 'string', metavar: 'NAME', description: 'run name (default <task>-<attention>)' },
     tag: { type: 'string', repeatable: true, metavar: 'TAG', description: 'a tag for the run' },
     notes: { type: 'string', metavar: 'TEXT', description: 'notes for the run' },
@@ -73,6 +77,14 @@ export const trainCommand = defineCommand({
       if (task === undefined) throw new UsageError('missing required flag --task', cmd);
       if (dataset === undefined) throw new UsageError('missing required flag --dataset', cmd);
       const spec = specFromFlags(flags, base, task as Task, dataset);
+      // The same attention-parameter rules as the API (api/attention-params.ts): a bad value is a
+      // usage error naming its flag, before any run row exists.
+      const issue = checkAttentionParams(spec.attention, spec.attentionParams)[0];
+      if (issue) {
+        const flag = Object.entries(PARAM_FLAGS).find(([, name]) => name === issue.param)?.[0];
+        const what = issue.param === '' ? '--attention' : flag !== undefined && (flags as Record<string, unknown>)[flag] !== undefined ? `--${flag}` : `--param ${issue.param}`;
+        throw new UsageError(`invalid value for ${what}: ${issue.message}`, cmd);
+      }
       if (from) spec.fromCheckpoint = from.path;
       let row;
       try {

@@ -1,0 +1,302 @@
+/**
+ * contract-types.ts: the result types of the API's operations and the live events, as both shells
+ * (Electron IPC, serve mode's HTTP + WebSocket) deliver them. contract.ts re-exports everything
+ * here; import from there. Type-only imports from the store's and lab's Node-free type modules.
+ *
+ * Numbers: NaN and +-Infinity are real values here (a diverged loss). Electron's structured
+ * clone keeps them; over HTTP/WebSocket they travel as NON_FINITE sentinel strings (contract.ts:
+ * encodeJson / decodeJson), so the client gets numbers back.
+ */
+import type { DatasetKind, DatasetRecord } from '../data/types.js';
+import type { Comparison } from '../lab/compare.js';
+import type {
+  BenchmarkRow, CheckpointRow, DatasetRow, EvaluationRow, MetricSummary, RunRow, RunStatus, SeriesBucket,
+} from '../store/types.js';
+import type { RunSpec } from '../training/spec.js';
+import type { AttentionParamDef } from './attention-params.js';
+import type { SettingRange } from './training-params.js';
+
+export type { BenchmarkRow, CheckpointRow, Comparison, DatasetKind, DatasetRecord, DatasetRow, EvaluationRow, MetricSummary, RunRow, RunSpec, RunStatus, SeriesBucket };
+
+// ---- engine / defaults ----------------------------------------------------------------------------
+
+/** `lshlab info --json`, camelCase. */
+export interface EngineInfoResult {
+  lshlab: string;
+  node: string;
+  napi: string | null;
+  engine: string;
+  platform: string;
+  cpu: { model: string; logicalCores: number; avx2: boolean; fma: boolean; avx512f: boolean };
+  threads: number;
+  gemmKernel: string;
+  cuda: { compiled: boolean; devices: Array<Record<string, unknown>>; message: string };
+  attentionVariants: string[];
+  dataDir: string;
+}
+
+export interface DefaultsResult {
+  /** The spec `lshlab train --task mlm --dataset builtin-text` would run. */
+  spec: RunSpec;
+  tasks: Array<{ task: RunSpec['task']; datasetKind: DatasetKind }>;
+  variants: Array<{ name: string; params: AttentionParamDef[] }>;
+  modelRanges: Record<keyof RunSpec['model'], SettingRange>;
+  trainRanges: Record<string, SettingRange>;
+}
+
+// ---- datasets --------------------------------------------------------------------------------------
+
+export interface TokenPiece {
+  id: number;
+  token: string;
+  /** [start, end) in UTF-16 code units of the segment's text. */
+  start: number;
+  end: number;
+}
+
+export interface PreviewSegment {
+  field: 'text' | 'textPair' | 'question' | 'context';
+  /** The segment's first tokens (at most DATASET_PREVIEW_TOKENS). */
+  tokens: TokenPiece[];
+  /** Tokens of the whole segment. */
+  numTokens: number;
+}
+
+export interface DatasetPreviewRow {
+  /** Position in the dataset. */
+  index: number;
+  split: string;
+  /** The record, its long texts cut to DATASET_PREVIEW_CHARS characters (`cut` says so). */
+  record: DatasetRecord;
+  cut: boolean;
+  segments: PreviewSegment[];
+}
+
+export interface Histogram {
+  /** Bin edges, ascending; counts[i] counts values in [edges[i], edges[i+1]) (the last bin is closed). */
+  edges: number[];
+  counts: number[];
+}
+
+export interface DatasetStatistics {
+  records: number;
+  tokens: number;
+  /** Tokens per record (all segments, without [CLS]/[SEP]). */
+  tokensPerRecord: { min: number; max: number; mean: number; p50: number; p90: number; p99: number };
+  lengthHistogram: Histogram;
+  /** Records longer than the default sequence length (they are truncated or windowed in training). */
+  overDefaultSeqLen: { maxSeqLen: number; records: number };
+  splits: Record<string, number>;
+  /** Classification: count per label, overall and per split. */
+  labelBalance: Array<{ label: string; count: number; bySplit: Record<string, number> }> | null;
+  /** QA: where answers start, as a fraction of the context's tokens, and in tokens. */
+  qaAnswerPositions: { relative: Histogram; tokenStart: Histogram; answers: number; impossible: number } | null;
+}
+
+export interface DatasetShowResult {
+  row: DatasetRow;
+  files: Array<{ name: string; bytes: number }>;
+  /** What is wrong, if anything (missing directory, checksum differs). */
+  problems: string[];
+  tokenizer: { name: string; vocabSize: number } | null;
+  preview: DatasetPreviewRow[];
+  /** null when the token cache cannot be read (problems says why). */
+  statistics: DatasetStatistics | null;
+}
+
+export interface DatasetImportResult {
+  dataset: DatasetRow;
+  /** Non-fatal notes of the import ("line 1: byte-order mark stripped"). */
+  notes: string[];
+}
+
+export interface DatasetRemoveResult {
+  name: string;
+  rowRemoved: boolean;
+  dirRemoved: string | null;
+}
+
+export interface AddBuiltinResult {
+  created: string[];
+  existing: string[];
+  tokenizer: { name: string; created: boolean };
+  seconds: number;
+}
+
+export interface TokenizerSummary {
+  name: string;
+  vocabSize: number;
+  trainedOn: string;
+  minFrequency: number;
+  createdAt: number;
+  sha256: string;
+}
+
+// ---- runs -----------------------------------------------------------------------------------------
+
+export interface RunListItem {
+  run: RunRow;
+  /** Last 'train/loss', or null. */
+  lastTrainLoss: number | null;
+  /** Seconds from start to end (to now while running); null if it never started. */
+  durationS: number | null;
+}
+
+export interface RunsListResult {
+  /** Runs matching the filter (all pages). */
+  total: number;
+  offset: number;
+  items: RunListItem[];
+}
+
+export interface RunShowResult {
+  run: RunRow;
+  /** The spec it was started with (for "run again" and resume forms). */
+  spec: RunSpec;
+  durationS: number | null;
+  summaries: MetricSummary[];
+  evaluations: EvaluationRow[];
+  checkpoints: CheckpointRow[];
+  environment: Record<string, unknown> | null;
+  /** A checkpoint exists: runs.resume can continue it. */
+  resumable: boolean;
+}
+
+export interface RunsSeriesResult {
+  series: Array<{ runId: number; key: string; buckets: SeriesBucket[] }>;
+}
+
+export interface ConfigDiffRow {
+  /** Dotted path into the run's settings: 'attention', 'attentionParams.bands', 'model.hiddenSize', 'lr'. */
+  field: string;
+  /** One per run, in the order asked; null where the run lacks the field. */
+  values: Array<string | number | boolean | null>;
+}
+
+export interface RunsCompareResult {
+  comparison: Comparison;
+  /** The table as `lshlab runs compare --format ...` prints it. */
+  rendered: { text: string; markdown: string; latex: string; csv: string };
+  /** Settings that differ between the runs (identical ones are left out). */
+  configDiff: ConfigDiffRow[];
+}
+
+export interface RunsExportResult {
+  /** A suggested file name, e.g. "lshlab-runs-3.csv". */
+  filename: string;
+  contentType: 'text/csv' | 'application/json';
+  content: string;
+}
+
+export interface RunsRemoveResult {
+  removed: Array<{ id: number; name: string; dirRemoved: string | null }>;
+}
+
+export interface RunStartResult {
+  run: RunRow;
+}
+
+export interface RunResumeResult {
+  run: RunRow;
+  from: { runId: number; step: number; checkpoint: string };
+}
+
+export interface RunCancelResult {
+  run: RunRow;
+  /** 'local': this process hosts it and told it to stop; 'requested': recorded for its host;
+   *  'not-active': it had already ended (nothing done). */
+  how: 'local' | 'requested' | 'not-active';
+}
+
+// ---- benchmarks, jobs, uploads ----------------------------------------------------------------------
+
+export interface BenchmarkListItem extends BenchmarkRow {
+  environment: Record<string, unknown> | null;
+}
+
+export interface BenchmarkRunResult {
+  /** The engine's result object (snake_case keys, as `bench attention --json`). */
+  result: Record<string, unknown>;
+  /** The stored benchmark, when `record` was true. */
+  benchmark: BenchmarkRow | null;
+  seconds: number;
+}
+
+export interface CancelResult {
+  /** False when nothing with that id was running (already ended, or never existed). */
+  cancelled: boolean;
+}
+
+/** POST /api/upload's result (serve mode). */
+export interface UploadResult {
+  uploadId: string;
+  name: string;
+  bytes: number;
+}
+
+// ---- live events ----------------------------------------------------------------------------------
+
+/** What a subscriber listens to: one run (steps, evals, status, end), every run's lifecycle
+ *  (created, status, end: for lists), or long jobs (imports, benchmarks, uploads). */
+export type EventTopic = { kind: 'run'; runId: number } | { kind: 'runs' } | { kind: 'jobs' };
+
+export interface RunStepEvent {
+  type: 'run.step';
+  runId: number;
+  step: number;
+  /** null when the event comes from polling the store (a run hosted by another process). */
+  totalSteps: number | null;
+  epoch: number | null;
+  loss: number;
+  lr: number | null;
+  gradNorm: number | null;
+  tokensPerS: number | null;
+  samplesPerS: number | null;
+  /** Attention dot-product density of the step, for LSH variants. */
+  density: number | null;
+  /** Steps folded into this event since the previous one (events are throttled to ~10/s per run). */
+  steps: number;
+}
+
+export type LabEvent =
+  | { type: 'run.created'; run: RunRow }
+  | { type: 'run.status'; runId: number; status: RunStatus; text: string | null }
+  | RunStepEvent
+  | { type: 'run.eval'; runId: number; step: number; split: string; metrics: Record<string, number> }
+  | { type: 'run.checkpoint'; runId: number; step: number; path: string; bytes: number }
+  | { type: 'run.end'; runId: number; status: RunStatus; error: string | null; lastStep: number }
+  | {
+      type: 'job.progress';
+      jobId: string;
+      job: 'import' | 'add-builtin';
+      dataset: string;
+      phase: 'read' | 'generate' | 'train-tokenizer' | 'tokenize' | 'write';
+      done: number;
+      total: number;
+      unit: 'bytes' | 'records' | 'steps';
+    }
+  | { type: 'benchmark.progress'; jobId: string; line: string }
+  | { type: 'upload.progress'; uploadId: string; name: string; bytes: number; total: number | null }
+  | { type: 'upload.end'; uploadId: string; name: string; status: 'done' | 'cancelled' | 'failed'; bytes: number; error: string | null };
+
+/** Which topics an event is delivered to. */
+export function topicsOf(e: LabEvent): EventTopic[] {
+  switch (e.type) {
+    case 'run.created':
+      return [{ kind: 'runs' }, { kind: 'run', runId: e.run.id }];
+    case 'run.status':
+    case 'run.end':
+      return [{ kind: 'runs' }, { kind: 'run', runId: e.runId }];
+    case 'run.step':
+    case 'run.eval':
+    case 'run.checkpoint':
+      return [{ kind: 'run', runId: e.runId }];
+    default:
+      return [{ kind: 'jobs' }];
+  }
+}
+
+/** A stable key of a topic ('run:12', 'runs', 'jobs'). */
+export function topicKey(t: EventTopic): string {
+  return t.kind === 'run' ? `run:${t.runId}` : t.kind;
+}

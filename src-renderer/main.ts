@@ -1,0 +1,8 @@
+/**
+ * main.ts: the renderer's entry: mounts App into #app.
+ */
+import { mount } from 'svelte';
+import App from './App.svelte';
+import './app.css';
+
+mount(App, { target: document.getElementById('app')! });
