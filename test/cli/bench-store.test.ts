@@ -17,3 +17,24 @@ test('bench store: seeds, times list / series / appends, integrity ok', () => {
   assert.match(r.stdout, /append: [\d,]+ points in 1000-point batches \(16 keys\/step\) in [\d.]+ s = [\d,]+ points\/s/);
   assert.match(r.stdout, /^integrity_check: ok$/m);
 });
+
+test('bench store --concurrent: N writer processes against 1, every point accounted for, integrity ok', () => {
+  const bin = path.join(__dirname, '..', '..', '..', 'bin', 'lshlab.js');
+  const r = spawnSync(process.execPath, [bin, 'bench', 'store', '--concurrent', '3', '--seconds', '1', '--batch-steps', '8', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    command: string;
+    integrity: string;
+    results: Array<{ writers: number; pointsPerS: number; perWriter: Array<{ points: number; appends: number; maxMs: number }> }>;
+  };
+  assert.equal(out.integrity, 'ok');
+  assert.deepEqual(out.results.map((x) => x.writers), [1, 3]);
+  for (const res of out.results) {
+    assert.equal(res.perWriter.length, res.writers);
+    assert.ok(Number.isFinite(res.pointsPerS) && res.pointsPerS > 0);
+    for (const w of res.perWriter) {
+      assert.ok(w.appends > 0);
+      assert.equal(w.points, w.appends * 8 * 16, 'whole batches only');
+    }
+  }
+});
