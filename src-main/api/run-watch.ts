@@ -39,6 +39,10 @@ export class RunWatch {
       this.active.clear();
       this.primed = false;
     }
+    // Prime at once: what is active when the subscriber arrives is its starting point (it has just
+    // listed the runs); anything that appears after that must be announced, even before the first tick.
+    if (topic.kind === 'runs' && on) this.safely(() => this.pollLifecycle());
+    if (topic.kind === 'run' && on && !this.ctx.local.has(topic.runId)) this.safely(() => this.pollRun(topic.runId));
     const wanted = this.ctx.events.has({ kind: 'runs' }) || this.ctx.events.watchedRuns().length > 0;
     if (wanted && !this.timer) {
       this.timer = setInterval(() => this.tick(), this.pollMs);
@@ -51,9 +55,15 @@ export class RunWatch {
 
   /** One poll (exported for tests through tickNow). */
   tick(): void {
-    try {
+    this.safely(() => {
       if (this.ctx.events.has({ kind: 'runs' })) this.pollLifecycle();
       for (const id of this.ctx.events.watchedRuns()) if (!this.ctx.local.has(id)) this.pollRun(id);
+    });
+  }
+
+  private safely(f: () => void): void {
+    try {
+      f();
     } catch (e) {
       // A busy or closing database: try again next tick, and say so once per failure.
       this.ctx.log(`lshlab api: polling runs failed: ${e instanceof Error ? e.message : String(e)}`);
