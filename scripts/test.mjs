@@ -8,6 +8,8 @@
 //   3. Python          test/reference/run.sh if present  (last line "N passed, N failed");
 //                      LSHLAB_SKIP_PYTHON=1 skips it, visibly
 //
+// Skipped tests are listed with their reasons and counted in the closing line
+// `N passed, N failed, N skipped`.
 // Exit status is non-zero if any test failed or a suite could not run; a suite that could not
 // run, or exited non-zero without reporting a failure, counts as one failure in the totals.
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,9 +20,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const exe = (name) => (process.platform === 'win32' ? `${name}.exe` : name);
-const SUMMARY_RE = /^(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, \d+ skipped)?\s*$/;
+const SUMMARY_RE = /^(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$/;
 
 const totals = { passed: 0, failed: 0 };
+/** Skipped tests with their reasons: counted and listed at the end, never silent. */
+const skips = [];
+let skippedCount = 0;
 const problems = [];
 
 function banner(title) {
@@ -63,7 +68,7 @@ function lastSummary(text) {
   const lines = (text || '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   for (let i = lines.length - 1; i >= 0; i--) {
     const m = SUMMARY_RE.exec(lines[i]);
-    if (m) return { passed: Number(m[1]), failed: Number(m[2]), last: i === lines.length - 1 };
+    if (m) return { passed: Number(m[1]), failed: Number(m[2]), skipped: Number(m[3] ?? 0), last: i === lines.length - 1 };
   }
   return null;
 }
@@ -128,6 +133,11 @@ banner('TypeScript tests (node --test)');
       const m = new RegExp(`^# ${key} (\\d+)\\s*$`, 'm').exec(tap);
       return m ? Number(m[1]) : null;
     };
+    // node --test writes a skipped test as `ok N - name # SKIP reason` (indented when nested).
+    for (const m of tap.matchAll(/^\s*ok \d+ - (.*?) # SKIP\s*(.*)$/gm)) {
+      skips.push(`TypeScript: ${m[1]}${m[2] ? ` (${m[2]})` : ''}`);
+      skippedCount++;
+    }
     const pass = count('pass');
     const fail = count('fail');
     const cancelled = count('cancelled') ?? 0;
@@ -167,6 +177,8 @@ banner('Python reference tests (test/reference/run.sh)');
     process.stdout.write('test/reference/run.sh not present: no Python reference suite in this checkout\n');
   } else if (process.env.LSHLAB_SKIP_PYTHON === '1') {
     process.stdout.write('SKIPPED: Python reference suite (LSHLAB_SKIP_PYTHON=1)\n');
+    skips.push('Python: the whole reference suite (LSHLAB_SKIP_PYTHON=1)');
+    skippedCount++;
   } else {
     const r = await runTee('bash', [script], { env: { ...process.env, LSHLAB_ROOT: root } });
     const s = lastSummary(r.stdout);
@@ -174,6 +186,10 @@ banner('Python reference tests (test/reference/run.sh)');
     else if (!s) record('Python', 0, 0, `no "N passed, N failed" line (exit ${r.status ?? r.signal})`);
     else {
       const problem = r.status !== 0 && s.failed === 0 ? `exited ${r.status ?? r.signal}` : undefined;
+      if (s.skipped > 0) {
+        skips.push(`Python: ${s.skipped} test(s) skipped (see the suite's output above)`);
+        skippedCount += s.skipped;
+      }
       record('Python', s.passed, s.failed, problem);
     }
   }
@@ -182,5 +198,6 @@ banner('Python reference tests (test/reference/run.sh)');
 // ---- totals ------------------------------------------------------------------------------------
 process.stdout.write('\n');
 for (const p of problems) process.stdout.write(`problem: ${p}\n`);
-process.stdout.write(`${totals.passed} passed, ${totals.failed} failed\n`);
+for (const k of skips) process.stdout.write(`skipped: ${k}\n`);
+process.stdout.write(`${totals.passed} passed, ${totals.failed} failed, ${skippedCount} skipped\n`);
 process.exitCode = totals.failed > 0 || problems.length > 0 ? 1 : 0;
