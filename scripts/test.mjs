@@ -2,6 +2,7 @@
 // `npm test`: every suite of the project, in order, then ONE closing line `N passed, N failed`.
 //
 //   0. tsc             compile src-main/ and test/ to dist/ (so the tests never run stale JS)
+//  0b. renderer        svelte-check of src-renderer/ (warnings fail), vite build to dist/renderer/
 //   1. TypeScript      node --test on dist/test/**/*.test.js (spec reporter on the console,
 //                      TAP to a temp file whose `# pass` / `# fail` summary is counted)
 //   2. native          build/Release/lshlab-native test  (prints "N passed, N failed")
@@ -98,6 +99,23 @@ if (fs.existsSync(tsc)) {
   }
 } else {
   process.stdout.write('typescript not installed (npm ci --omit=dev?): using the existing dist/\n');
+}
+
+// ---- 0b. renderer: type-check the Svelte pages, rebuild dist/renderer/ (the e2e tests load it) ----
+banner('renderer (svelte-check, vite build)');
+{
+  const svelteCheck = path.join(root, 'node_modules', 'svelte-check', 'bin', 'svelte-check');
+  const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  if (!fs.existsSync(svelteCheck) || !fs.existsSync(vite)) {
+    process.stdout.write('svelte-check or vite not installed (npm ci --omit=dev?): using the existing dist/renderer/\n');
+  } else {
+    const rendererDir = path.join(root, 'src-renderer');
+    const c = await runTee(process.execPath, [svelteCheck, '--workspace', rendererDir, '--tsconfig', path.join(rendererDir, 'tsconfig.json'), '--fail-on-warnings']);
+    const b = c.status === 0 ? await runTee(process.execPath, [vite, 'build', '--config', path.join(rendererDir, 'vite.config.ts'), '--logLevel', 'warn']) : null;
+    if (c.status !== 0) record('renderer', 0, 1, `svelte-check found problems (exit ${c.status})`);
+    else if (b && b.status !== 0) record('renderer', 1, 1, `vite build failed (exit ${b.status})`);
+    else record('renderer', 2, 0);
+  }
 }
 
 // ---- 1. TypeScript tests -------------------------------------------------------------------
