@@ -35,10 +35,13 @@ export interface LshlabBridge {
   onEvent(listener: (message: BridgeEventMessage) => void): () => void;
   /** The native open-file dialog: an absolute path for datasets.import, or null if cancelled. */
   openFileDialog(options?: OpenFileDialogOptions): Promise<string | null>;
+  /** The local path of a File dropped on the page (Electron's webUtils.getPathForFile; '' if it
+   *  has none), so a dropped file is imported by path instead of being uploaded. */
+  pathForFile(file: unknown): string;
 }
 
 /** The names the preload exposes, exactly (the preload test checks this list). */
-export const BRIDGE_FUNCTIONS = ['call', 'subscribe', 'unsubscribe', 'onEvent', 'openFileDialog'] as const satisfies ReadonlyArray<keyof LshlabBridge>;
+export const BRIDGE_FUNCTIONS = ['call', 'subscribe', 'unsubscribe', 'onEvent', 'openFileDialog', 'pathForFile'] as const satisfies ReadonlyArray<keyof LshlabBridge>;
 
 /** `window` as the renderer sees it under Electron. */
 export interface LshlabWindow {

@@ -9,13 +9,14 @@
  *                             The listener gets the message only, never the IpcRendererEvent
  *                             (which would expose `sender`, i.e. ipcRenderer)
  *   openFileDialog(options)   invoke the dialog channel (dialogs.ts)
+ *   pathForFile(file)         the path of a dropped File (webUtils; sandboxed pages cannot see it)
  *
  * Sandboxed preloads may only require('electron'): this file imports nothing else at runtime
  * (type imports vanish), which is why the channel names are repeated here rather than imported
  * from channels.ts; test/electron/preload.test.ts loads the compiled file with a require that
  * allows 'electron' alone and checks the names against channels.ts.
  */
-import { contextBridge, ipcRenderer } from 'electron';
+import { contextBridge, ipcRenderer, webUtils } from 'electron';
 import type { ApiResponse } from '../api/contract.js';
 import type { BridgeError, BridgeEventMessage, LshlabBridge } from './bridge-types.js';
 
@@ -53,6 +54,7 @@ const bridge: LshlabBridge = {
     };
   },
   openFileDialog: (options) => invoke<string | null>(OPEN_FILE_DIALOG, options),
+  pathForFile: (file) => webUtils.getPathForFile(file as Parameters<typeof webUtils.getPathForFile>[0]),
 };
 
 contextBridge.exposeInMainWorld('lshlab', bridge);

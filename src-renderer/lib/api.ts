@@ -33,6 +33,7 @@ interface ElectronBridge {
   unsubscribe?(topic: EventTopic): Promise<void>;
   onEvent(cb: (e: unknown) => void): (() => void) | void;
   openFileDialog?(options?: unknown): Promise<string | string[] | null | undefined>;
+  pathForFile?(file: File): string;
 }
 
 function bridge(): ElectronBridge | undefined {
@@ -226,4 +227,11 @@ export async function openFileDialog(): Promise<string | null> {
   const r = await b.openFileDialog();
   if (Array.isArray(r)) return r[0] ?? null;
   return r ?? null;
+}
+
+/** Under Electron, the local path of a dropped file (imported by path, not uploaded); else null. */
+export function pathOfDroppedFile(f: File): string | null {
+  const b = bridge();
+  const p = b?.pathForFile?.(f);
+  return p ? p : null;
 }

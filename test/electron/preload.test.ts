@@ -42,7 +42,7 @@ function loadPreload(): Loaded {
   const contextBridge = { exposeInMainWorld: (key: string, api: LshlabBridge) => exposed.push({ key, api }) };
   const sandboxRequire = (name: string) => {
     required.push(name);
-    if (name === 'electron') return { contextBridge, ipcRenderer };
+    if (name === 'electron') return { contextBridge, ipcRenderer, webUtils: { getPathForFile: (f: { path?: string }) => f.path ?? '' } };
     throw new Error(`module not found: ${name}`);
   };
   const source = fs.readFileSync(PRELOAD, 'utf8');
@@ -59,6 +59,7 @@ test('the preload requires electron only and exposes exactly the bridge function
   assert.equal(exposed[0]!.key, 'lshlab');
   assert.deepEqual(Object.keys(exposed[0]!.api).sort(), [...BRIDGE_FUNCTIONS].sort());
   for (const f of BRIDGE_FUNCTIONS) assert.equal(typeof exposed[0]!.api[f], 'function', f);
+  assert.equal(exposed[0]!.api.pathForFile({ path: '/data/sst2.tsv' }), '/data/sst2.tsv', 'a dropped file is read where it is');
   // Nothing of ipcRenderer itself leaks through.
   assert.ok(!Object.values(exposed[0]!.api).some((v) => v === undefined || (typeof v === 'object' && v !== null)));
 });
