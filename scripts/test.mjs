@@ -6,6 +6,7 @@
 //   1. TypeScript      node --test on dist/test/**/*.test.js (spec reporter on the console,
 //                      TAP to a temp file whose `# pass` / `# fail` summary is counted)
 //   2. native          build/Release/lshlab-native test  (prints "N passed, N failed")
+//  2b. CUDA emul.     native/cuda kernels compiled for the CPU, checked against float64 references
 //   3. Python          test/reference/run.sh if present  (last line "N passed, N failed");
 //                      LSHLAB_SKIP_PYTHON=1 skips it, visibly
 //
@@ -182,8 +183,37 @@ banner('native tests (lshlab-native test)');
     else if (!s) record('native', 0, 0, `no "N passed, N failed" line (exit ${r.status ?? r.signal})`);
     else {
       const problem = r.status !== 0 && s.failed === 0 ? `exited ${r.status ?? r.signal}` : undefined;
+      if (s.skipped > 0) {
+        // The driver lists each skip with its reason above its summary line.
+        skips.push(`native: ${s.skipped} test(s) (reasons in the native output above: "skipped: ...")`);
+        skippedCount += s.skipped;
+      }
       record('native', s.passed, s.failed, problem);
     }
+  }
+}
+
+// ---- 2b. CUDA kernels under host emulation ----------------------------------------------------
+// No GPU here or in CI: native/cuda's kernels compiled for the CPU (one thread per CUDA thread)
+// and checked against the float64 references; races, memory faults and speed need a GPU
+// (bench/gpu-check.sh).
+banner('CUDA kernels, host emulation (native/cuda/emulation/check.sh)');
+{
+  const script = path.join(root, 'native', 'cuda', 'emulation', 'check.sh');
+  const driver = path.join(root, 'build', 'Release', exe('lshlab-native'));
+  if (process.platform === 'win32' || !fs.existsSync(script) || !fs.existsSync(driver)) {
+    process.stdout.write('SKIPPED: CUDA emulation (needs bash, the driver and native/cuda)\n');
+    skips.push('CUDA emulation: not available on this platform or build');
+    skippedCount++;
+  } else {
+    const r = await runTee('bash', [script, driver]);
+    const s = lastSummary(r.stdout);
+    if (r.error) record('CUDA emulation', 0, 0, `cannot run: ${r.error.message}`);
+    else if (!s && r.status === 0 && /^skipped:/m.test(r.stdout)) {
+      skips.push(`CUDA emulation: ${r.stdout.split('\n').find((l) => l.startsWith('skipped:'))}`);
+      skippedCount++;
+    } else if (!s) record('CUDA emulation', 0, 0, `no "N passed, N failed" line (exit ${r.status ?? r.signal})`);
+    else record('CUDA emulation', s.passed, s.failed, r.status !== 0 && s.failed === 0 ? `exited ${r.status ?? r.signal}` : undefined);
   }
 }
 

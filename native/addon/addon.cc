@@ -33,6 +33,8 @@ void check_open(Napi::Env env) {
   if (addon(env).closing) throw Napi::Error::New(env, "lshlab: environment is shutting down");
 }
 
+Napi::Object cuda_info_object(Napi::Env env);  // cuda_info.cc
+
 namespace {
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -46,10 +48,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     cpu.Set("fma", ci.fma);
     cpu.Set("avx512f", ci.avx512f);
 
-    Napi::Object cuda = Napi::Object::New(env);
-    cuda.Set("compiled", false);
-    cuda.Set("devices", Napi::Array::New(env, 0));
-    cuda.Set("message", "no CUDA backend in this build; the engine runs on the CPU");
+    Napi::Object cuda = cuda_info_object(env);  // cuda_info.cc
 
     Napi::Object out = Napi::Object::New(env);
     out.Set("engineVersion", LSHLAB_ENGINE_VERSION);
@@ -171,6 +170,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("benchGemm", Napi::Function::New(env, BenchGemm, "benchGemm"));
   exports.Set("benchTrain", Napi::Function::New(env, BenchTrain, "benchTrain"));
   exports.Set("benchAttention", Napi::Function::New(env, BenchAttention, "benchAttention"));
+  exports.Set("attentionMaps", Napi::Function::New(env, AttentionMaps, "attentionMaps"));
   Napi::Function trainer = define_trainer_class(env);
   a->trainer_ctor = Napi::Persistent(trainer);
   exports.Set("Trainer", trainer);

@@ -143,6 +143,7 @@ Napi::Value RunChecks(const Napi::CallbackInfo& info);
 Napi::Value BenchGemm(const Napi::CallbackInfo& info);
 Napi::Value BenchTrain(const Napi::CallbackInfo& info);
 Napi::Value BenchAttention(const Napi::CallbackInfo& info);  // bench_attention.cc
+Napi::Value AttentionMaps(const Napi::CallbackInfo& info);    // attention_maps.cc
 
 // ---- Trainer (trainer_object.cc) --------------------------------------------------------------
 Napi::Function define_trainer_class(Napi::Env env);

@@ -5,6 +5,8 @@
  *   step(batch)              -> Promise<StepStats>   (with `attention`: per-layer, per-head counters)
  *   evaluate(batch, {returnLogits}) -> Promise<{loss, predictions, correct, attention, logits?}>
  *   save(dir) / load(dir)    -> Promise<void>
+ *   initFrom(dir)            -> Promise<{dir, sourceStep, sourceTask, sourceAttention, loaded,
+ *                               ignored, initialised, notes}>   (encoder weights, before step 1)
  *   numParameters, stepCount, config, trainConfig   (getters)
  *
  * One operation at a time per Trainer: a call made while another is in flight is rejected with a
@@ -31,6 +33,7 @@ class TrainerObject : public Napi::ObjectWrap<TrainerObject> {
             InstanceMethod<&TrainerObject::Evaluate>("evaluate"),
             InstanceMethod<&TrainerObject::Save>("save"),
             InstanceMethod<&TrainerObject::Load>("load"),
+            InstanceMethod<&TrainerObject::InitFrom>("initFrom"),
             InstanceAccessor<&TrainerObject::NumParameters>("numParameters"),
             InstanceAccessor<&TrainerObject::StepCount>("stepCount"),
             InstanceAccessor<&TrainerObject::Config>("config"),
@@ -169,6 +172,34 @@ class TrainerObject : public Napi::ObjectWrap<TrainerObject> {
           step_count_ = *step;
           cfg_ = *cfg;
           return env.Undefined();
+        },
+        true, done);
+  }
+
+  Napi::Value InitFrom(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string dir = need_dir(info, "initFrom");
+    auto done = begin(env, "initFrom");
+    std::shared_ptr<lshlab::Trainer> tr = trainer_;
+    auto rep = std::make_shared<lshlab::InitFromReport>();
+    return queue_promise(
+        env, "lshlab.Trainer.initFrom", [tr, dir, rep] { *rep = tr->init_from(dir); },
+        [rep](Napi::Env env) -> Napi::Value {
+          auto strings = [&](const std::vector<std::string>& v) {
+            Napi::Array a = Napi::Array::New(env, v.size());
+            for (size_t i = 0; i < v.size(); i++) a.Set(uint32_t(i), v[i]);
+            return a;
+          };
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("dir", rep->dir);
+          if (rep->source_step >= 0) o.Set("sourceStep", static_cast<double>(rep->source_step));
+          o.Set("sourceTask", rep->source_task);
+          if (!rep->source_attention.empty()) o.Set("sourceAttention", rep->source_attention);
+          o.Set("loaded", strings(rep->loaded));
+          o.Set("ignored", strings(rep->ignored));
+          o.Set("initialised", strings(rep->initialised));
+          o.Set("notes", strings(rep->notes));
+          return o;
         },
         true, done);
   }

@@ -10,6 +10,9 @@ int cmd_check(int argc, char** argv);            // lshlab-native check [prefix]
 int cmd_bench_gemm(int argc, char** argv);       // lshlab-native bench-gemm --m --n --k [--openblas] [--json]
 int cmd_bench_train(int argc, char** argv);      // lshlab-native bench-train --seq --batch [--steps] [--json]
 int cmd_dump_reference(int argc, char** argv);
+int cmd_init_from(int argc, char** argv);        // lshlab-native init-from --from SRC --task T --batch FILE --out DIR
 int cmd_bench_peak(int argc, char** argv);
 int cmd_bench_attention(int argc, char** argv);   // lshlab-native bench-attention [--paper-table1|--sweep|--scaling|--collisions] ...
 int cmd_dump_attention(int argc, char** argv);   // lshlab-native dump-attention --variant V --out FILE        // lshlab-native bench-peak [--json]   // lshlab-native dump-reference --task T --out DIR
+int cmd_info(int argc, char** argv);             // lshlab-native info [--json]
+int cmd_bench_cuda(int argc, char** argv);       // lshlab-native bench-cuda [--json] [--quick]

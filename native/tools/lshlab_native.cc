@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "core/threadpool.h"
@@ -14,12 +15,15 @@
 static void usage() {
   std::fprintf(stderr,
                "usage: lshlab-native <command> [options]\n"
-               "  test [prefix]               run the native unit tests\n"
+               "  test [prefix]               run the native unit tests (prefix cuda/: the CUDA parity tests)\n"
+               "  info [--json]               engine build, CPU and CUDA status (devices, why unavailable)\n"
+               "  bench-cuda [--json] [--quick]  time the CUDA kernels against the CPU ops\n"
                "  check [prefix]              run the float64 gradient checks\n"
                "  bench-gemm --m M --n N --k K [--openblas] [--json]\n"
                "  bench-train --seq T --batch B [--steps S] [--json]\n"
                "  bench-peak [--json]         measured peak fp32 FMA throughput\n"
                "  dump-reference --task mlm|classification|qa --out DIR [--seed S]\n"
+               "  init-from --from SRC --task T --batch FILE --out DIR [--seed S] [--num-labels N]\n"
                "  dump-attention --variant V --out FILE [--param k=v ...] [--seq T ...]\n"
                "  bench-attention [--paper-table1|--sweep|--scaling|--collisions] [--variant V --seq T ...] [--json] [--csv FILE]\n"
                "global: --threads N (default: all cores)\n");
@@ -28,21 +32,29 @@ static void usage() {
 int cmd_test(int argc, char** argv) {
   std::string prefix = argc > 0 ? argv[0] : "";
   int passed = 0, failed = 0;
+  std::vector<std::string> skipped;  // "name: reason"
   for (auto& t : lshlab_test::registry()) {
     if (!prefix.empty() && std::strncmp(t.name, prefix.c_str(), prefix.size()) != 0) continue;
     lshlab_test::failures() = 0;
+    lshlab_test::skip_reason().clear();
     try {
       t.fn();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "    uncaught exception: %s\n", e.what());
       lshlab_test::failures()++;
     }
-    bool ok = lshlab_test::failures() == 0;
-    std::printf("%s %s\n", ok ? "ok  " : "FAIL", t.name);
+    const bool ok = lshlab_test::failures() == 0;
+    if (ok && !lshlab_test::skip_reason().empty()) {
+      std::printf("skip %s (%s)\n", t.name, lshlab_test::skip_reason().c_str());
+      skipped.push_back(std::string(t.name) + ": " + lshlab_test::skip_reason());
+    } else {
+      std::printf("%s %s\n", ok ? "ok  " : "FAIL", t.name);
+      (ok ? passed : failed)++;
+    }
     std::fflush(stdout);
-    (ok ? passed : failed)++;
   }
-  std::printf("%d passed, %d failed\n", passed, failed);
+  for (const auto& s : skipped) std::printf("skipped: %s\n", s.c_str());
+  std::printf("%d passed, %d failed, %d skipped\n", passed, failed, int(skipped.size()));
   return failed == 0 ? 0 : 1;
 }
 
@@ -65,10 +77,18 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   try {
     if (cmd == "test") return cmd_test(n, args);
+    if (cmd == "test-cuda") {  // alias of `test cuda/`
+      char prefix[] = "cuda/";
+      char* a[] = {prefix, nullptr};
+      return cmd_test(1, a);
+    }
+    if (cmd == "info") return cmd_info(n, args);
+    if (cmd == "bench-cuda") return cmd_bench_cuda(n, args);
     if (cmd == "check") return cmd_check(n, args);
     if (cmd == "bench-gemm") return cmd_bench_gemm(n, args);
     if (cmd == "bench-train") return cmd_bench_train(n, args);
     if (cmd == "dump-reference") return cmd_dump_reference(n, args);
+    if (cmd == "init-from") return cmd_init_from(n, args);
     if (cmd == "bench-peak") return cmd_bench_peak(n, args);
     if (cmd == "dump-attention") return cmd_dump_attention(n, args);
     if (cmd == "bench-attention") return cmd_bench_attention(n, args);

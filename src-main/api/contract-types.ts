@@ -300,3 +300,43 @@ export function topicsOf(e: LabEvent): EventTopic[] {
 export function topicKey(t: EventTopic): string {
   return t.kind === 'run' ? `run:${t.runId}` : t.kind;
 }
+
+// ---- attention.maps (the Attention explorer) ------------------------------------------------------
+
+/** One head of one layer: two (T,T) matrices, row-major (row = query, column = key). */
+export interface AttentionHeadMap {
+  head: number;
+  /** Dense softmax attention from this layer's Q and K (reformer: its full shared-QK attention). */
+  exact: number[];
+  /** The variant's effective weights as its forward computed them: weights x V = its output.
+   *  Softmax variants' rows sum to 1; yoso's are its kernel (or collision counts) / |X_i|. */
+  variant: number[];
+  /** 1 where the variant computed the pair (bert-lsh: collided; yoso: collided at least once;
+   *  reformer: attended in some round; exact and yoso-e: every pair), else 0. */
+  computed: number[];
+  /** |output - exact output|_F / |exact output|_F over the tokens. */
+  outputRelError: number;
+  /** Total-variation distance between each row of `exact` and of |variant| normalised to sum 1. */
+  meanTv: number;
+  maxTv: number;
+  /** max |variant x V - output| / max |output|: the replay check (about 1e-7 when honest). */
+  replayError: number;
+  /** Computed pairs / pairs (from the replay). */
+  support: number;
+  /** The variant's own counters for this call: dot products / pairs, collisions / pairs. */
+  density: number;
+  collisions: number;
+}
+
+export interface AttentionMapsResult {
+  run: { id: number; name: string; task: string; attention: string; attentionParams: Record<string, string>; datasetName: string };
+  checkpoint: { step: number };
+  /** What was mapped: typed text, or a record of a dataset (cut to the limit when longer). */
+  source: { kind: 'text' } | { kind: 'record'; dataset: string; index: number; split: string };
+  /** The model's input, [CLS] and [SEP] included; token strings from the dataset's tokenizer. */
+  tokens: { id: number; token: string; type: number }[];
+  truncated: boolean;
+  numLayers: number;
+  numHeads: number;
+  layers: { layer: number; heads: AttentionHeadMap[] }[];
+}

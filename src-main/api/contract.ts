@@ -8,7 +8,7 @@
  * Imports nothing from Node: zod, and Node-free modules of this repository (training/spec.ts,
  * attention-params.ts, training-params.ts, type-only store/lab types). It does no work.
  *
- * Not in the contract this session: attention maps (the explorer), tokenizer training.
+ * Not in the contract this session: tokenizer training.
  */
 import { z } from 'zod';
 import { ATTENTION_VARIANTS } from './attention-params.js';
@@ -41,6 +41,9 @@ export const DATASET_PREVIEW_CHARS = 4000;
 export const DATASET_PREVIEW_TOKENS = 512;
 export const RUNS_PAGE_MAX = 500;
 export const SERIES_MAX_BUCKETS = 2000;
+/** attention.maps: the longest input (tokens, [CLS] and [SEP] included; the engine's limit) and text. */
+export const ATTENTION_MAPS_MAX_TOKENS = 128;
+export const ATTENTION_MAPS_MAX_CHARS = 2000;
 
 export const RUN_SORT_FIELDS = ['createdAt', 'id', 'name', 'status', 'task', 'attention', 'dataset', 'lastStep', 'durationS', 'lastTrainLoss'] as const;
 
@@ -175,6 +178,22 @@ export const OPERATIONS = {
   'jobs.cancel': z.strictObject({ jobId }),
   /** Cancels an upload in progress (serve mode), or discards a finished one not yet imported. */
   'uploads.cancel': z.strictObject({ uploadId }),
+
+  /** The Attention explorer: per layer and head, the exact attention matrix of the run's latest
+   *  checkpoint next to its variant's, for typed `text` (tokenized with the run's dataset
+   *  tokenizer, at most ATTENTION_MAPS_MAX_TOKENS tokens with [CLS] and [SEP]) or record `index`
+   *  of `dataset` (default the run's; cut to the limit). `layer`: one layer (default all). */
+  'attention.maps': z.strictObject({
+    run: runRef,
+    text: z.string().trim().min(1).max(ATTENTION_MAPS_MAX_CHARS).optional(),
+    dataset: datasetName.optional(),
+    index: int(0, Number.MAX_SAFE_INTEGER).optional(),
+    layer: int(0, 1023).optional(),
+    /** The hash draws (Philox seed of the inference forward); default 0, as evaluation uses. */
+    seed: int(0, 0xffffffff).optional(),
+  })
+    .refine((p) => (p.text === undefined) !== (p.index === undefined), { path: ['text'], message: 'give text or a record index, not both' })
+    .refine((p) => p.dataset === undefined || p.index !== undefined, { path: ['index'], message: 'a dataset needs a record index' }),
 } as const;
 
 export type OpName = keyof typeof OPERATIONS;
@@ -210,6 +229,7 @@ export interface OpResults {
   'benchmarks.run': R.BenchmarkRunResult;
   'jobs.cancel': R.CancelResult;
   'uploads.cancel': R.CancelResult;
+  'attention.maps': R.AttentionMapsResult;
 }
 export type OpResult<O extends OpName> = OpResults[O];
 

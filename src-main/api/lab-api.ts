@@ -15,6 +15,7 @@ import { ApiContext, type LabApiOptions } from './context.js';
 import { toApiError } from './errors.js';
 import type { Handler, Handlers } from './handler.js';
 import { RunWatch } from './run-watch.js';
+import { attentionMapsHandlers } from './attention-maps.js';
 import { benchmarkHandlers } from './benchmarks.js';
 import { compareHandlers } from './compare.js';
 import { datasetHandlers } from './datasets.js';
@@ -25,7 +26,7 @@ import type { UploadRegistry } from './uploads.js';
 export type { LabApiOptions } from './context.js';
 
 /** Every operation's handler; the type makes a missing or extra one a compile error. */
-const HANDLERS: Handlers<OpName> = { ...benchmarkHandlers, ...datasetHandlers, ...runHandlers, ...compareHandlers, ...trainingHandlers };
+const HANDLERS: Handlers<OpName> = { ...benchmarkHandlers, ...datasetHandlers, ...runHandlers, ...compareHandlers, ...trainingHandlers, ...attentionMapsHandlers };
 
 export interface LabApiInstance extends LabApi {
   /** Where serve mode's upload receiver writes (server/upload.ts). */

@@ -49,11 +49,19 @@ export const runHandlers: Handlers<'runs.list' | 'runs.show' | 'runs.tag' | 'run
     const now = Date.now();
     const f = p.filter;
     // The store filters one status, a tag and an attention in SQL; the rest is done here.
-    const base = store.runs.list({
+    const sqlFilter = {
       ...(f.status?.length === 1 ? { status: f.status[0]! } : {}),
       ...(f.tag !== undefined ? { tag: f.tag } : {}),
       ...(f.attention !== undefined ? { attention: f.attention } : {}),
-    });
+    };
+    // The usual page (newest first, or by id; no text, task or multi-status filter) is paged in SQL
+    // too: decoding all 10,000 rows to show 50 took ~45 ms of the runs page's first paint.
+    if ((p.sort.field === 'createdAt' || p.sort.field === 'id') && f.text === undefined && f.task === undefined && (f.status?.length ?? 0) <= 1) {
+      const page = store.runs.list({ ...sqlFilter, order: { by: p.sort.field, dir: p.sort.dir }, limit: p.limit, offset: p.offset });
+      const items = page.map((run) => ({ run, lastTrainLoss: lastLoss(store, run.id), durationS: runDurationS(run, now) }));
+      return { total: store.runs.count(sqlFilter), offset: p.offset, items };
+    }
+    const base = store.runs.list(sqlFilter);
     const text = f.text?.toLowerCase();
     const rows = base.filter((r) => matches(r, f, text));
     const needLoss = p.sort.field === 'lastTrainLoss';

@@ -29,6 +29,9 @@ export const MODEL_RANGES = {
   maxSeqLen: int(8, 512, 'sequence length'),
   hiddenDropoutProb: num(0, 0.99, 'hidden dropout'),
   attentionProbsDropoutProb: num(0, 0.99, 'attention dropout'),
+  // Set from the source's config.json when fine-tuning (--init-from); rarely given by hand.
+  maxPositionEmbeddings: int(8, 8192, 'position embeddings (default max(512, sequence length))'),
+  layerNormEps: num(1e-15, 0.1, 'LayerNorm epsilon (default 1e-12)'),
 } as const satisfies Record<string, SettingRange>;
 
 /** Optimisation and cadence (top-level RunSpec fields). */

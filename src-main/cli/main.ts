@@ -15,6 +15,7 @@ import { trainCommand } from './commands/train.js';
 import { demoCommand } from './commands/demo.js';
 import { benchMetricsCommand } from './commands/bench-metrics.js';
 import { benchStoreCommand } from './commands/bench-store.js';
+import { benchUiCommand } from './commands/bench-ui.js';
 import { benchmarksListCommand } from './commands/benchmarks.js';
 import { datasetsImportCommand } from './commands/datasets-import.js';
 import { datasetsListCommand } from './commands/datasets-list.js';
@@ -23,14 +24,17 @@ import { datasetsRmCommand } from './commands/datasets-rm.js';
 import { datasetsAddBuiltinCommand } from './commands/datasets-add-builtin.js';
 import { tokenizerTrainCommand } from './commands/tokenizer-train.js';
 import { tokenizerListCommand } from './commands/tokenizer-list.js';
+import { tokenizerImportCommand } from './commands/tokenizer-import.js';
 import { benchDatasetsCommand } from './commands/bench-datasets.js';
 import { serveCommand } from './commands/serve.js';
+import { STUDY_COMMANDS } from './commands/study.js';
 import { packageVersion } from '../engine/index.js';
 
 export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   demoCommand,
   trainCommand,
   ...RUNS_COMMANDS,
+  ...STUDY_COMMANDS,
   datasetsImportCommand,
   datasetsListCommand,
   datasetsShowCommand,
@@ -38,6 +42,7 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   datasetsAddBuiltinCommand,
   tokenizerTrainCommand,
   tokenizerListCommand,
+  tokenizerImportCommand,
   infoCommand,
   checkCommand,
   benchGemmCommand,
@@ -46,6 +51,7 @@ export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [
   benchDatasetsCommand,
   benchMetricsCommand,
   benchStoreCommand,
+  benchUiCommand,
   benchmarksListCommand,
   serveCommand,
 ] as unknown as ReadonlyArray<Command<FlagSpecs>>;

@@ -250,16 +250,36 @@ export interface MlmMaskOptions {
   step?: number;
 }
 
+/** What Trainer.initFrom loaded (native/engine/io/init_from.h). Tensor names are HF state-dict names. */
+export interface InitFromReport {
+  dir: string;
+  /** The source checkpoint's step (lshlab checkpoints); absent for a folder that does not record one. */
+  sourceStep?: number;
+  /** mlm, classification or qa: the source's head (from lshlab_task or `architectures`). */
+  sourceTask: string;
+  /** The source's attention variant (lshlab checkpoints); absent for a Hugging Face folder. */
+  sourceAttention?: string;
+  loaded: string[];
+  /** Source tensors not used: its task head, a pooler the target lacks, variant parameters (source names). */
+  ignored: string[];
+  /** Target tensors left at their seed initialisation: the task head, a pooler the source lacks, variant parameters. */
+  initialised: string[];
+  /** One line each, for people. */
+  notes: string[];
+}
+
 export interface NativeTrainer {
   step(batch: Batch): Promise<StepStats>;
   evaluate(batch: Batch, options?: { returnLogits?: boolean }): Promise<EvalResult>;
   save(dir: string): Promise<void>;
   load(dir: string): Promise<void>;
+  /** Fine-tuning: the encoder weights of a checkpoint or Hugging Face BERT folder, before the first step. */
+  initFrom(dir: string): Promise<InitFromReport>;
   readonly numParameters: number;
   readonly stepCount: number;
   readonly config: ModelConfig;
   readonly trainConfig: TrainConfig;
-  /** True while step/evaluate/save/load is in flight. */
+  /** True while step/evaluate/save/load/initFrom is in flight. */
   readonly busy: boolean;
 }
 
@@ -287,6 +307,56 @@ export interface NativeAddon {
   Trainer: NativeTrainerConstructor;
   /** An OS-level exclusive file lock (flock / LockFileEx), released by the kernel when this process dies. */
   FileLock: new (path: string) => NativeFileLock;
+  /**
+   * Per layer and head attention maps of a checkpoint directory for one input (at most 128
+   * tokens, native kAttentionMapsMaxTokens), inference mode: the exact softmax matrix next to the
+   * variant's effective one, replayed from the forward's own hash draws (native/engine/attention/maps.h).
+   */
+  attentionMaps(checkpointDir: string, input: AttentionMapsInput): Promise<AttentionMapsResult>;
+}
+
+export interface AttentionMapsInput {
+  inputIds: Int32Array;
+  /** 1 = token, 0 = padding; default all tokens. */
+  attentionMask?: Int32Array;
+  tokenTypeIds?: Int32Array;
+  /** One layer, or every layer when absent / -1. */
+  layer?: number;
+  /** Philox seed and step of the hash draws; default 0, 0 (as Trainer.evaluate). */
+  seed?: number;
+  step?: number;
+}
+
+export interface AttentionHeadMaps {
+  /** (T*T) row-major: dense softmax P (reformer: its full shared-QK attention). */
+  exact: Float32Array;
+  /** (T*T) effective weights W of the variant: W V equals its output (yoso: divided by |X_i|). */
+  variant: Float32Array;
+  /** (T*T) 1 = pair the variant scored / collided / attended. */
+  computed: Uint8Array;
+  /** |ctx - P V|_F / |P V|_F over unpadded rows. */
+  outputRelError: number;
+  /** Total-variation distance between rows of P and |W| normalised per row: mean and max. */
+  meanTv: number;
+  maxTv: number;
+  /** max |W V - ctx| / max |ctx|: how well the replay reproduces the variant (expect < 1e-5). */
+  replayError: number;
+  /** Computed pairs / unpadded pairs, from the replay. */
+  support: number;
+  /** The variant's counters: dot products / unpadded pairs. */
+  density: number;
+  /** The variant's counters: LSH collisions / unpadded pairs (yoso: summed over hash functions). */
+  collisions: number;
+}
+
+export interface AttentionMapsResult {
+  variant: string;
+  params: Record<string, string>;
+  task: string;
+  tokens: number;
+  numLayers: number;
+  numHeads: number;
+  layers: { layer: number; heads: AttentionHeadMaps[] }[];
 }
 
 export interface NativeFileLock {
@@ -297,4 +367,19 @@ export interface NativeFileLock {
   close(): void;
   readonly locked: boolean;
   readonly path: string;
+}
+
+/**
+ * CUDA status fields of the run-time loaded backend (native/cuda, loaded by
+ * native/engine/backend/cuda_loader.cc; merged into CudaInfo above). `reason` says why CUDA is
+ * unavailable ("not built: ...", "failed to load ...", "no NVIDIA driver ...", "no CUDA device",
+ * "compute capability ... below 8.0"); empty when available.
+ */
+export interface CudaInfo {
+  available: boolean;
+  reason: string;
+  /** Where the engine looked for the backend library ('' when it was not built). */
+  library: string;
+  /** The library's own build description (nvcc version, architectures); '' when not loaded. */
+  build: string;
 }

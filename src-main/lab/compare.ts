@@ -21,12 +21,17 @@
  *   Dot-product density     metric 'attn/density' (dot products / pairs), last value (when present).
  *   LSH collisions          metric 'attn/collisions', last value (when present; yoso's counterpart
  *                           of dot products: it computes none, its work follows the collisions).
+ *   Weights from     a fine-tuned run's trainConfig.initFrom (training/lineage.ts): the source run and
+ *                    step, or the checkpoint / Hugging Face folder; a text row above the measures,
+ *                    shown only when some run was initialised from other weights ('-' for the others;
+ *                    JSON: columns[i].weightsFrom).
  * E = the evaluation with the highest step (then the latest time) on split 'validation'; if the run
  * has none on 'validation', the highest-step evaluation of any split (footnoted, naming the split).
  * A value that is missing prints as '-' (JSON: null); NaN and infinities print as NaN, Infinity,
  * -Infinity (JSON: the strings "NaN", "Infinity", "-Infinity").
  */
 import type { EvaluationRow, FullPoint, MetricSummary, RunRow } from '../store/types.js';
+import { describeLineage, lineageOfRun } from '../training/lineage.js';
 
 /** What the table needs about one run. */
 export interface CompareInput {
@@ -110,6 +115,8 @@ export interface CompareColumn {
   evaluation: { step: number; split: string } | null;
   /** How runtime was measured: 'wall' (endedAt - startedAt), 'step_s' (summed step times), 'elapsed' (running: now - startedAt). */
   runtimeSource: 'wall' | 'step_s' | 'elapsed' | null;
+  /** Where the run's initial weights came from (fine-tuning), or null (trained from its seed). */
+  weightsFrom: string | null;
 }
 
 export interface CompareRow {
@@ -218,6 +225,7 @@ export function buildComparison(inputs: readonly CompareInput[], now: number = D
       header,
       evaluation: picked ? { step: picked.row.step, split: picked.row.split } : null,
       runtimeSource,
+      weightsFrom: ((l) => (l ? describeLineage(l, run.attention, true) : null))(lineageOfRun(run)),
     });
   }
   const rows = ROWS.flatMap((def): CompareRow[] => {
@@ -243,24 +251,65 @@ export function formatCell(key: CompareRowKey, v: number | null): string {
   return defOf(key).format(v);
 }
 
-function grid(c: Comparison): { header: string[]; body: string[][] } {
+export const WEIGHTS_FROM = 'Weights from';
+
+/** The "Weights from" text row, when some column was fine-tuned from other weights. */
+function weightsRow(c: Comparison): string[][] {
+  if (c.columns.every((col) => col.weightsFrom === null)) return [];
+  return [[WEIGHTS_FROM, ...c.columns.map((col) => col.weightsFrom ?? MISSING)]];
+}
+
+function grid(c: Comparison): Grid {
   return {
     header: ['Metric', ...c.columns.map((col) => col.header)],
-    body: c.rows.map((r) => [r.label, ...r.values.map((v) => formatCell(r.key, v))]),
+    body: [...weightsRow(c), ...c.rows.map((r) => [r.label, ...r.values.map((v) => formatCell(r.key, v))])],
+    footnotes: c.footnotes,
   };
 }
 
-/** Aligned columns for a terminal: labels left, values right; footnotes below. */
+/** Plain text for a terminal. */
 export function renderText(c: Comparison): string {
-  const { header, body } = grid(c);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] as string).length)));
+  return gridText(grid(c));
+}
+
+export function renderMarkdown(c: Comparison): string {
+  return gridMarkdown(grid(c));
+}
+
+/** A booktabs tabular (needs \usepackage{booktabs}); footnotes follow as LaTeX comments. */
+export function renderLatex(c: Comparison): string {
+  return gridLatex(grid(c));
+}
+
+// ---- table renderers shared with other paper-style tables (lab/study-report.ts) ----------------
+
+/** A cell: its text, its LaTeX when that differs (math such as $\pm$, written unescaped), emphasis. */
+export interface GridCell {
+  text: string;
+  latex?: string;
+  bold?: boolean;
+}
+
+/** A table: first column labels (left-aligned), the others values (right-aligned). */
+export interface Grid {
+  header: string[];
+  body: Array<Array<string | GridCell>>;
+  footnotes: string[];
+}
+
+const cellOf = (c: string | GridCell): GridCell => (typeof c === 'string' ? { text: c } : c);
+
+/** Aligned columns: labels left, values right; a bold cell ends in '*' (text has no bold); footnotes below. */
+export function gridText(g: Grid): string {
+  const body = g.body.map((r) => r.map((c) => (cellOf(c).bold ? `${cellOf(c).text}*` : cellOf(c).text)));
+  const widths = g.header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
       .map((s, i) => (i === 0 ? s.padEnd(widths[i] as number) : s.padStart(widths[i] as number)))
       .join('  ')
       .trimEnd();
-  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
-  if (c.footnotes.length > 0) out.push('', ...c.footnotes.map((f, i) => `[${i + 1}] ${f}`));
+  const out = [line(g.header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+  if (g.footnotes.length > 0) out.push('', ...g.footnotes.map((f, i) => `[${i + 1}] ${f}`));
   return out.join('\n') + '\n';
 }
 
@@ -269,11 +318,15 @@ export function markdownEscape(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n|\r/g, ' ');
 }
 
-export function renderMarkdown(c: Comparison): string {
-  const { header, body } = grid(c);
-  const row = (cells: string[]): string => `| ${cells.map(markdownEscape).join(' | ')} |`;
-  const out = [row(header), `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map(row)];
-  if (c.footnotes.length > 0) out.push('', ...c.footnotes.map((f, i) => `${i + 1}. ${markdownEscape(f)}`));
+/** A GitHub Markdown table; bold cells as **text**; footnotes as a numbered list. */
+export function gridMarkdown(g: Grid): string {
+  const md = (c: string | GridCell): string => {
+    const x = cellOf(c);
+    return x.bold ? `**${markdownEscape(x.text)}**` : markdownEscape(x.text);
+  };
+  const row = (cells: Array<string | GridCell>): string => `| ${cells.map(md).join(' | ')} |`;
+  const out = [row(g.header), `| ${g.header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...g.body.map(row)];
+  if (g.footnotes.length > 0) out.push('', ...g.footnotes.map((f, i) => `${i + 1}. ${markdownEscape(f)}`));
   return out.join('\n') + '\n';
 }
 
@@ -295,20 +348,24 @@ export function latexEscape(s: string): string {
   return s.replace(/[\\&%$#_{}~^]/g, (ch) => LATEX_SPECIALS[ch] as string).replace(/\r?\n|\r/g, ' ');
 }
 
-/** A booktabs tabular (needs \usepackage{booktabs}); footnotes follow as LaTeX comments. */
-export function renderLatex(c: Comparison): string {
-  const { header, body } = grid(c);
-  const row = (cells: string[]): string => `${cells.map(latexEscape).join(' & ')} \\\\`;
+/** A booktabs tabular (needs \usepackage{booktabs}); bold cells in \textbf; footnotes as LaTeX comments. */
+export function gridLatex(g: Grid): string {
+  const tex = (c: string | GridCell): string => {
+    const x = cellOf(c);
+    const body = x.latex ?? latexEscape(x.text);
+    return x.bold ? `\\textbf{${body}}` : body;
+  };
+  const row = (cells: Array<string | GridCell>): string => `${cells.map(tex).join(' & ')} \\\\`;
   const out = [
-    `\\begin{tabular}{l${'r'.repeat(c.columns.length)}}`,
+    `\\begin{tabular}{l${'r'.repeat(Math.max(0, g.header.length - 1))}}`,
     '\\toprule',
-    row(header),
+    row(g.header),
     '\\midrule',
-    ...body.map(row),
+    ...g.body.map(row),
     '\\bottomrule',
     '\\end{tabular}',
   ];
-  out.push(...c.footnotes.map((f, i) => `% [${i + 1}] ${f.replace(/\r?\n|\r/g, ' ')}`));
+  out.push(...g.footnotes.map((f, i) => `% [${i + 1}] ${f.replace(/\r?\n|\r/g, ' ')}`));
   return out.join('\n') + '\n';
 }
 
@@ -330,6 +387,7 @@ export function csvNumber(v: number): string {
 /** CSV: header "metric" + column headers; values unformatted (full precision), '-' when missing. */
 export function renderCsv(c: Comparison): string {
   let out = csvRecord(['metric', ...c.columns.map((col) => col.header)]);
+  for (const w of weightsRow(c)) out += csvRecord(w);
   for (const r of c.rows) out += csvRecord([r.label, ...r.values.map((v) => (v === null ? MISSING : csvNumber(v)))]);
   return out;
 }

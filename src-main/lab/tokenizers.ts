@@ -2,7 +2,8 @@
  * tokenizers.ts: the lab's tokenizers. Each lives in <dataDir>/tokenizers/<name>/ with vocab.txt,
  * tokenizer.json and meta.json (how it was made), written atomically (a temp folder renamed into
  * place). This module resolves a --tokenizer value (a lab name, or a path to a vocab.txt /
- * tokenizer.json / folder holding one), lists the lab's tokenizers and trains one on a dataset.
+ * tokenizer.json / folder holding one), lists the lab's tokenizers, trains one on a dataset and
+ * imports an existing one (a Hugging Face BERT folder's vocabulary).
  *
  * The default tokenizer `builtin-wp8k` (WordPiece, vocab 8192, trained on builtin-text's
  * training split) is made by `datasets add-builtin` (datasets.ts), not here: resolving it when
@@ -188,4 +189,35 @@ export async function trainTokenizer(store: LabStore, dataDir: string, opts: Tra
   const tok = await trainWordPiece(texts(), { vocabSize: opts.vocabSize, minFrequency, source: `dataset ${row.name}` });
   opts.onProgress?.('write', 0, 1);
   return saveLabTokenizer(dataDir, name, tok, { trainedOn: `dataset ${row.name} (split ${split})`, minFrequency });
+}
+
+/**
+ * Imports an existing vocabulary into the lab as tokenizer `name`: a folder with tokenizer.json or
+ * vocab.txt (a Hugging Face BERT folder, e.g. Google's BERT-tiny), or one of those files. Datasets
+ * tokenized with it (`datasets import ... --tokenizer NAME`) match that model's embeddings, so the
+ * model can be fine-tuned with `train --init-from FOLDER`. Loading checks the vocabulary (special
+ * tokens, duplicates) and names the file at fault.
+ */
+export async function importTokenizer(dataDir: string, source: string, name: string): Promise<TokenizerInfo> {
+  checkLabName(name, 'tokenizer');
+  if (fs.existsSync(tokenizerDir(dataDir, name))) throw new Error(`tokenizer "${name}" already exists (${tokenizerDir(dataDir, name)}); pass another --name`);
+  const abs = path.resolve(source);
+  if (!fs.existsSync(abs)) throw new Error(`${abs}: no such file or folder (give a folder with vocab.txt or tokenizer.json, or the file)`);
+  // A vocab.txt loads as an uncased BERT tokenizer; a cased model's folder says so in
+  // tokenizer_config.json, and only its tokenizer.json keeps the casing.
+  const folder = fs.statSync(abs).isDirectory() ? abs : path.dirname(abs);
+  const usesVocabTxt = fs.statSync(abs).isDirectory() ? !fs.existsSync(path.join(abs, 'tokenizer.json')) : !abs.toLowerCase().endsWith('.json');
+  const configFile = path.join(folder, 'tokenizer_config.json');
+  if (usesVocabTxt && fs.existsSync(configFile)) {
+    let cfg: { do_lower_case?: unknown } = {};
+    try {
+      cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')) as typeof cfg;
+    } catch {
+      // not ours to validate: the vocabulary is what we import
+    }
+    if (cfg.do_lower_case === false)
+      throw new Error(`${configFile}: do_lower_case is false (a cased model), but a vocab.txt imports as an uncased tokenizer; import the folder's tokenizer.json instead`);
+  }
+  const tok = loadTokenizer(abs);
+  return saveLabTokenizer(dataDir, name, tok, { trainedOn: `imported from ${tok.source}`, minFrequency: 0 });
 }

@@ -17,12 +17,14 @@ import { metricsApi } from './metrics.js';
 import { openDatabase, toStoreError, type OpenStoreOptions } from './open.js';
 import { benchmarksApi, checkpointsApi, environmentsApi, evaluationsApi } from './records.js';
 import { runsApi } from './runs.js';
+import { studiesApi } from './studies.js';
 import type { LabStore } from './types.js';
 
 export * from './types.js';
 export type { OpenStoreOptions } from './open.js';
 export { APPLICATION_ID, LATEST_VERSION } from './migrations.js';
 export { RUN_PALETTE } from './runs.js';
+export { STUDY_NAME_RE } from './studies.js';
 
 /** The store's file in a lab data directory. */
 export function storePath(dataDir: string): string {
@@ -46,6 +48,7 @@ export function openStore(file: string, opts: OpenStoreOptions = {}): LabStore {
       benchmarks: benchmarksApi(db),
       environments: environmentsApi(db),
       checkpoints: checkpointsApi(db),
+      studies: studiesApi(db),
     };
   } catch (e) {
     db.close();

@@ -315,6 +315,36 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    description: 'studies and study_runs: named grids of runs (variants x seeds x stages), resumable',
+    up(db) {
+      // study_runs holds one row per cell of a study's grid that has been claimed at least once.
+      // run_id is the cell's current run (SET NULL if that run is removed: the cell runs again);
+      // attempts counts the starts that count against the retry limit (lab/study-runner.ts).
+      // The UNIQUE key is what makes two `study run` processes unable to record a cell twice.
+      db.exec(`
+        CREATE TABLE studies (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          name TEXT NOT NULL UNIQUE,
+          definition TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        );
+        CREATE TABLE study_runs (
+          study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+          stage INTEGER NOT NULL CHECK (stage >= 0),
+          variant TEXT NOT NULL,
+          seed TEXT NOT NULL,
+          run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+          attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+          updated_at INTEGER NOT NULL,
+          UNIQUE (study_id, stage, variant, seed)
+        );
+        -- ON DELETE SET NULL from runs would scan study_runs without it.
+        CREATE INDEX study_runs_run ON study_runs(run_id);
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -65,7 +65,8 @@ function timeIt(times: number, f: () => unknown): { median: number; min: number;
   return { median: median(ts), min: Math.min(...ts), max: Math.max(...ts) };
 }
 
-const newRun = (i: number, extra: { tags?: string[]; status?: 'finished' | 'running' } = {}): NewRun => ({
+/** A seeded run's row: the name, shape and tags seed-<i> gets (also used by `lshlab bench ui`). */
+export const newRun = (i: number, extra: { tags?: string[]; status?: 'finished' | 'running' } = {}): NewRun => ({
   name: `seed-${i}`,
   task: 'mlm',
   datasetName: 'synthetic:seed',
@@ -79,7 +80,7 @@ const newRun = (i: number, extra: { tags?: string[]; status?: 'finished' | 'runn
 });
 
 /** Appends `steps` steps of `keys` keys to a run in batches of `batch` points; returns points. */
-function fill(store: LabStore, runId: number, keys: string[], steps: number, batch: number, r: () => number, t0: number): number {
+export function fill(store: LabStore, runId: number, keys: string[], steps: number, batch: number, r: () => number, t0: number): number {
   let buf: MetricPoint[] = [];
   let n = 0;
   for (let s = 1; s <= steps; s++) {

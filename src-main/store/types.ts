@@ -120,7 +120,10 @@ export interface RunFilter {
   status?: RunStatus;
   tag?: string;
   attention?: string;
-  /** Newest first; default no limit. */
+  /** Order of list(): default by id, newest first. Ties are broken by id, newest first, in either
+   *  direction (what the UI's run list does), so a page is the same whichever way it was read. */
+  order?: { by: 'id' | 'createdAt'; dir: 'asc' | 'desc' };
+  /** Default no limit. */
   limit?: number;
   offset?: number;
 }
@@ -283,6 +286,61 @@ export interface LabStore {
     list(runId: number): CheckpointRow[];
     latest(runId: number): CheckpointRow | undefined;
   };
+
+  studies: {
+    /** Records a study; throws RangeError if the name is taken. */
+    create(name: string, definition: Record<string, unknown>): StudyRow;
+    get(name: string): StudyRow | undefined;
+    /** Oldest first. */
+    list(): StudyRow[];
+    /** Removes the study and its cell rows (the runs stay); true if it existed. */
+    remove(name: string): boolean;
+    /** The study's cells that were ever claimed, with their run's status, in (stage, variant, seed) order. */
+    cells(studyId: number): StudyCellRow[];
+    /**
+     * Reads cell `key` (a fresh row with attempts 0 if it has none) and applies what `decide`
+     * returns, both in one IMMEDIATE transaction, so two processes deciding on the same cell
+     * see each other's writes. `decide` must be synchronous and must not touch other stores.
+     */
+    claim<T>(studyId: number, key: StudyCellKey, decide: (cell: StudyCellRow) => { patch?: StudyCellPatch; result: T }): T;
+    /** Sets the cell's run (the run the claim started). */
+    link(studyId: number, key: StudyCellKey, runId: number): StudyCellRow;
+  };
+}
+
+// ---- studies (v6) -------------------------------------------------------------------------------
+
+export interface StudyRow {
+  id: number;
+  /** Unique, [A-Za-z0-9._-]{1,48}. */
+  name: string;
+  /** The normalized study definition (lab/study-def.ts). */
+  definition: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** One cell of a study's grid: stage index, variant key, seed (decimal string). */
+export interface StudyCellKey {
+  stage: number;
+  variant: string;
+  seed: string;
+}
+
+export interface StudyCellRow extends StudyCellKey {
+  studyId: number;
+  /** The cell's current run, null before its first start (or if that run was removed). */
+  runId: number | null;
+  /** Starts that count against the retry limit. */
+  attempts: number;
+  updatedAt: number;
+  /** Status and error of runId's run (null when there is none). */
+  runStatus: RunStatus | null;
+  runError: string | null;
+}
+
+export interface StudyCellPatch {
+  attempts?: number;
+  runId?: number | null;
 }
 
 /** Why the store refused to open: the message names the file and what is wrong. */

@@ -27,6 +27,8 @@ import { MetricWriter, pointsOfStep } from './metric-writer.js';
 import { describeEnvironment } from './environment.js';
 import { loadEngine } from '../engine/index.js';
 import { RunClaim, recoverDeadRuns, runDirOf } from './run-owner.js';
+import { lineageOf, readInitSource, runOfCheckpointDir, variantParameterSuffixes } from './init-from.js';
+import { lineageOfRun, type InitLineage } from './lineage.js';
 
 export { ORPHAN_REASON, runDirOf } from './run-owner.js';
 
@@ -99,7 +101,27 @@ interface ActiveRun {
 
 /** The RunSpec a run row was created from (for resume and re-runs). */
 export function specOfRun(row: RunRow): RunSpec {
-  return { ...(row.trainConfig as unknown as RunSpec), model: row.modelConfig as unknown as RunSpec['model'] };
+  const spec = { ...(row.trainConfig as unknown as RunSpec), model: row.modelConfig as unknown as RunSpec['model'] };
+  // The row keeps the lineage object (init-from.ts InitLineage) where the spec had the directory.
+  const lineage = lineageOfRun(row);
+  if (lineage) spec.initFrom = lineage.dir;
+  return spec;
+}
+
+/**
+ * The lineage of a fine-tuning run, before its row exists: an unreadable source fails here
+ * (no row is created), except when resuming, where the weights come from the checkpoint and the
+ * source may since have been removed: then the lineage keeps what the spec says.
+ */
+function lineageForSpec(store: LabStore, dataDir: string, spec: RunSpec): InitLineage | undefined {
+  if (spec.initFrom === undefined) return undefined;
+  try {
+    const src = readInitSource(spec.initFrom);
+    return lineageOf(src, spec.task, runOfCheckpointDir(store, dataDir, src.dir), variantParameterSuffixes(spec.attention, spec.attentionParams));
+  } catch (e) {
+    if (spec.fromCheckpoint === undefined) throw e;
+    return { dir: spec.initFrom, kind: 'lshlab-run', sourceAttention: 'exact', ignored: [] };
+  }
 }
 
 export class RunHost {
@@ -156,6 +178,7 @@ export class RunHost {
     const spec = validateSpec(specIn);
     const { model, attention, attentionParams, tags, notes, ...train } = spec;
     const store = this.store;
+    const lineage = lineageForSpec(store, this.dataDir, spec);
     const dataset = spec.dataset.startsWith('synthetic:') ? undefined : store.datasets.get(spec.dataset);
     if (!spec.dataset.startsWith('synthetic:') && !dataset)
       throw new Error(`dataset '${spec.dataset}' is not in the lab (see 'lshlab datasets list')`);
@@ -183,7 +206,7 @@ export class RunHost {
       modelConfig: { ...model },
       attention,
       attentionParams,
-      trainConfig: { ...train, attention, attentionParams },
+      trainConfig: { ...train, attention, attentionParams, ...(lineage ? { initFrom: lineage } : {}) },
       seed: spec.seed,
       ...(notes !== undefined ? { notes } : {}),
       ...(tags !== undefined ? { tags } : {}),

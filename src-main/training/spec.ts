@@ -14,6 +14,10 @@ export interface ModelSpec {
   maxSeqLen: number;
   hiddenDropoutProb: number;
   attentionProbsDropoutProb: number;
+  /** Position-embedding rows (default max(512, maxSeqLen)); set from the source when fine-tuning. */
+  maxPositionEmbeddings?: number;
+  /** LayerNorm epsilon (default 1e-12, BERT's); set from the source when fine-tuning. */
+  layerNormEps?: number;
 }
 
 export interface RunSpec {
@@ -41,6 +45,13 @@ export interface RunSpec {
   saveEvery: number;
   /** A checkpoint directory to resume from (weights, optimizer moments, step). */
   fromCheckpoint?: string;
+  /**
+   * Fine-tuning: an absolute directory (an lshlab checkpoint or a Hugging Face BERT folder with
+   * config.json + model.safetensors) whose encoder weights initialise the model before step 0;
+   * the task head, optimizer state and step count start fresh (training/init-from.ts). Ignored
+   * when resuming (fromCheckpoint holds the fine-tuned weights already).
+   */
+  initFrom?: string;
   /** MLM masking probability. */
   mlmProb: number;
   /** QA window overlap in tokens. */
@@ -88,6 +99,8 @@ export class SpecError extends Error {
   }
 }
 
+// Not node:path: this module is bundled into the renderer (api/contract.ts), which has no Node.
+const isAbsolutePath = (p: string): boolean => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\');
 const posInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
 const nonNegInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
 
@@ -102,6 +115,10 @@ export function validateSpec(s: RunSpec): RunSpec {
     throw new SpecError('model.hiddenSize', `${m.hiddenSize} is not a multiple of numAttentionHeads ${m.numAttentionHeads}`);
   if (m.maxSeqLen > 512) throw new SpecError('model.maxSeqLen', `at most 512 (position embeddings), got ${m.maxSeqLen}`);
   if (m.maxSeqLen < 8) throw new SpecError('model.maxSeqLen', `at least 8, got ${m.maxSeqLen}`);
+  if (m.maxPositionEmbeddings !== undefined && (!posInt(m.maxPositionEmbeddings) || m.maxPositionEmbeddings < m.maxSeqLen))
+    throw new SpecError('model.maxPositionEmbeddings', `must be an integer >= maxSeqLen ${m.maxSeqLen}, got ${m.maxPositionEmbeddings}`);
+  if (m.layerNormEps !== undefined && !(m.layerNormEps > 0 && m.layerNormEps < 1))
+    throw new SpecError('model.layerNormEps', `must be in (0, 1), got ${m.layerNormEps}`);
   for (const k of ['hiddenDropoutProb', 'attentionProbsDropoutProb'] as const)
     if (!(m[k] >= 0 && m[k] < 1)) throw new SpecError(`model.${k}`, `must be in [0, 1), got ${m[k]}`);
   if (s.steps === undefined && s.epochs === undefined) throw new SpecError('steps', 'give steps or epochs');
@@ -115,6 +132,8 @@ export function validateSpec(s: RunSpec): RunSpec {
   for (const k of ['evalEvery', 'evalBatches', 'saveEvery'] as const)
     if (!nonNegInt(s[k])) throw new SpecError(k, `must be a non-negative integer, got ${s[k]}`);
   if (!(s.mlmProb > 0 && s.mlmProb < 1)) throw new SpecError('mlmProb', `must be in (0, 1), got ${s.mlmProb}`);
+  if (s.initFrom !== undefined && (typeof s.initFrom !== 'string' || !isAbsolutePath(s.initFrom)))
+    throw new SpecError('initFrom', `must be an absolute directory (a checkpoint or a Hugging Face BERT folder), got ${JSON.stringify(s.initFrom)}`);
   if (s.task === 'qa' && (!posInt(s.docStride) || s.docStride >= m.maxSeqLen))
     throw new SpecError('docStride', `must be a positive integer below maxSeqLen, got ${s.docStride}`);
   return s;
@@ -129,11 +148,11 @@ export function modelConfigOf(s: RunSpec, data: { vocabSize: number; numLabels: 
     numHiddenLayers: m.numHiddenLayers,
     numAttentionHeads: m.numAttentionHeads,
     intermediateSize: m.intermediateSize,
-    maxPositionEmbeddings: Math.max(512, m.maxSeqLen),
+    maxPositionEmbeddings: m.maxPositionEmbeddings ?? Math.max(512, m.maxSeqLen),
     typeVocabSize: 2,
     hiddenDropoutProb: m.hiddenDropoutProb,
     attentionProbsDropoutProb: m.attentionProbsDropoutProb,
-    layerNormEps: 1e-12,
+    layerNormEps: m.layerNormEps ?? 1e-12,
     initializerRange: 0.02,
     numLabels: s.task === 'qa' ? 2 : Math.max(2, data.numLabels),
     task: s.task,

@@ -1,7 +1,8 @@
 /**
  * worker.ts: the training process. The run host forks it (one per run), sends one 'start' message
  * and then at most a 'cancel'; it answers with the messages of protocol.ts and exits. It loads the
- * run's data, builds the engine's Trainer (resuming from a checkpoint if asked) and runs the loop.
+ * run's data, builds the engine's Trainer (resuming from a checkpoint, or taking a pretrained
+ * encoder with `initFrom`, if asked) and runs the loop.
  *
  * It never opens the database. If the host goes away (its IPC channel closes: killed, crashed) the
  * worker exits at once, so no orphan keeps a CPU busy; the host's successor marks the run crashed.
@@ -41,6 +42,12 @@ async function run(m: Extract<HostMessage, { type: 'start' }>): Promise<void> {
     await trainer.load(dir);
     if (trainer.stepCount >= totalSteps)
       throw new Error(`checkpoint ${dir} is at step ${trainer.stepCount}, not below the run's ${totalSteps} steps`);
+  } else if (spec.initFrom) {
+    // Fine-tuning: the encoder from another model, the head, optimizer state and step fresh. A
+    // name or shape mismatch throws here, before step 1, naming the tensor and both shapes.
+    void send({ type: 'status', text: `initialising the encoder from ${spec.initFrom}` });
+    const report = await trainer.initFrom(spec.initFrom);
+    for (const note of report.notes) void send({ type: 'status', text: `init-from: ${note}` });
   }
   const info = engine.info();
   await send({

@@ -59,6 +59,16 @@ test('runs.start: field types, unknown fields and validateSpec rules name the fi
   rejects('runs.start', {}, /spec/);
 });
 
+test('attention.maps: text or a record index, one of them; a dataset needs an index', () => {
+  rejects('attention.maps', { run: '1' }, /text: give text or a record index, not both/);
+  rejects('attention.maps', { run: '1', text: 'a', index: 0 }, /text: give text or a record index/);
+  rejects('attention.maps', { run: '1', text: 'a', dataset: 'x' }, /index: a dataset needs a record index/);
+  rejects('attention.maps', { run: '1', text: '   ' }, /text/);
+  rejects('attention.maps', { run: '1', index: -1 }, /index/);
+  rejects('attention.maps', { run: '1', text: 'a', layer: 'all' }, /layer/);
+  assert.deepEqual(parsePayload('attention.maps', { run: '1', dataset: 'notes', index: 2 }), { run: '1', dataset: 'notes', index: 2 });
+});
+
 test('other operations: bad types, ranges and unknown fields are refused with the field named', () => {
   rejects('runs.list', { limit: 0 }, /limit/);
   rejects('runs.list', { limit: 501 }, /limit/);
@@ -83,7 +93,7 @@ test('other operations: bad types, ranges and unknown fields are refused with th
 test('every operation has a schema, and the list matches the table', () => {
   assert.deepEqual(OP_NAMES, Object.keys(OPERATIONS));
   for (const op of OP_NAMES) assert.equal(typeof OPERATIONS[op].safeParse, 'function', op);
-  assert.ok(!OP_NAMES.some((o) => /attention-?map/i.test(o)), 'attention maps are not part of this contract yet');
+  assert.ok(OP_NAMES.includes('attention.maps'), 'the Attention explorer\'s operation is in the contract');
 });
 
 test('the CLI flags read the same ranges as the contract (one source of truth)', () => {

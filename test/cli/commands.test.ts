@@ -30,8 +30,12 @@ test('lshlab info --json prints one JSON object', () => {
     assert.equal(typeof j.cpu['logical_cores'], 'number');
     assert.equal(j['threads'], 1);
     assert.equal(typeof j['gemm_kernel'], 'string');
-    assert.equal(j.cuda['compiled'], false);
-    assert.deepEqual(j.cuda['devices'], []);
+    assert.equal(typeof j.cuda['compiled'], 'boolean');
+    assert.equal(typeof j.cuda['available'], 'boolean');
+    assert.equal(typeof j.cuda['reason'], 'string');
+    const devices = j['devices'] as Array<Record<string, unknown>>;
+    assert.equal(devices[0]?.['kind'], 'cpu');
+    assert.equal(devices.length, 1 + (j.cuda['devices'] as unknown[]).length);
     assert.equal(j['data_dir'], dataDir);
     assert.equal(j['data_dir_source'], 'flag');
   } finally {
@@ -43,7 +47,7 @@ test('lshlab info (text) names the engine and CUDA status', () => {
   const r = lshlab(['info']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^lshlab\s+\d+\.\d+\.\d+/m);
-  assert.match(r.stdout, /^cuda\s+not compiled in/m);
+  assert.match(r.stdout, /^cuda\s+(available|compiled, unavailable: \S|not compiled in: \S)/m);
 });
 
 test('lshlab bench gemm --json reports gflops > 0', () => {

@@ -20,11 +20,14 @@ test('info() has the documented shape', () => {
   for (const k of ['avx2', 'fma', 'avx512f'] as const) assert.equal(typeof i.cpu[k], 'boolean');
   assert.ok(Number.isInteger(i.threads) && i.threads >= 1);
   assert.ok(['avx512', 'avx2', 'portable'].includes(i.gemmKernel), i.gemmKernel);
-  assert.deepEqual(i.cuda, {
-    compiled: false,
-    devices: [],
-    message: 'no CUDA backend in this build; the engine runs on the CPU',
-  });
+  // CUDA: built or not (AUTO), available only with a driver and a device; otherwise a reason.
+  assert.equal(typeof i.cuda.compiled, 'boolean');
+  assert.equal(typeof i.cuda.available, 'boolean');
+  assert.ok(Array.isArray(i.cuda.devices));
+  if (i.cuda.available) assert.equal(i.cuda.reason, '');
+  else assert.match(i.cuda.reason, /\S/, 'an unavailable CUDA backend says why');
+  if (!i.cuda.compiled) assert.match(i.cuda.reason, /^not built: /);
+  assert.equal(i.cuda.message, i.cuda.available ? 'CUDA available' : `CUDA unavailable: ${i.cuda.reason}`);
   for (const v of ['exact', 'bert-lsh', 'yoso-e', 'yoso', 'reformer']) assert.ok(i.attentionVariants.includes(v), v);
 });
 

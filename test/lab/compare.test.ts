@@ -291,3 +291,29 @@ test('history CSV records: every point, NaN and infinities by name, names quoted
       '3,"a,""b""",train/loss,3,-Infinity,1002\r\n',
   );
 });
+
+test('a fine-tuned run gets a "Weights from" row (text, Markdown, CSV) and columns[i].weightsFrom; others do not', () => {
+  const plain = twoRuns();
+  assert.ok(buildComparison(plain).columns.every((c) => c.weightsFrom === null));
+  assert.doesNotMatch(renderComparison(buildComparison(plain), 'text'), /Weights from/);
+
+  const inputs = twoRuns();
+  const lsh = inputs[1]!;
+  lsh.run = {
+    ...lsh.run,
+    trainConfig: {
+      initFrom: { dir: '/lab/runs/x/checkpoints/step-00000300', kind: 'lshlab-run', sourceRunId: 1, sourceRunName: 'base', sourceStep: 300, sourceAttention: 'exact', ignored: ['cls.predictions.bias'] },
+    },
+  };
+  const c = buildComparison(inputs);
+  assert.deepEqual(c.columns.map((col) => col.weightsFrom), [null, 'run 1 (base) step 300, exact attention']);
+  assert.match(renderComparison(c, 'text'), /^Weights from +- +run 1 \(base\) step 300, exact attention\n/m);
+  assert.match(renderComparison(c, 'markdown'), /^\| Weights from \| - \| run 1 \(base\) step 300, exact attention \|$/m);
+  assert.match(renderComparison(c, 'csv'), /^metric,.*\r\nWeights from,-,"run 1 \(base\) step 300, exact attention"\r\n/);
+  const json = JSON.parse(renderComparison(c, 'json')) as { columns: Array<{ weightsFrom: string | null }> };
+  assert.equal(json.columns[1]!.weightsFrom, 'run 1 (base) step 300, exact attention');
+
+  // A Hugging Face folder; the same variant as the source is not repeated.
+  inputs[0]!.run = { ...inputs[0]!.run, trainConfig: { batchSize: 32, initFrom: { dir: '/models/bert-tiny', kind: 'hf-folder', sourceAttention: 'exact', ignored: [] } } };
+  assert.equal(buildComparison(inputs).columns[0]!.weightsFrom, 'Hugging Face folder /models/bert-tiny');
+});

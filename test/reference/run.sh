@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the Hugging Face reference suite. Sets up the reference venv (scripts/setup-python.sh),
 # then runs every test/reference/test_hf_*.py in it (BERT models against transformers' BertFor*,
-# YOSO against transformers' YOSO, Reformer against transformers' LSHSelfAttention), each of
+# YOSO against transformers' YOSO, Reformer against transformers' LSHSelfAttention, fine-tuning
+# initialisation from folders transformers wrote), each of
 # which ends with `N passed, N failed`, and prints the totals as its own last line.
 # A dev/test tool only: lshlab never needs Python at run time.
 #

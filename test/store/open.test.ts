@@ -36,7 +36,7 @@ test('schema from empty: latest version, our application_id, WAL, foreign keys',
     assert.equal(raw.pragma('application_id', { simple: true }), APPLICATION_ID);
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     const tables = raw.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).pluck().all();
-    for (const name of ['benchmarks', 'checkpoints', 'datasets', 'environments', 'evaluations', 'metric_chunks', 'metric_keys', 'metric_summary', 'run_tags', 'runs']) {
+    for (const name of ['benchmarks', 'checkpoints', 'datasets', 'environments', 'evaluations', 'metric_chunks', 'metric_keys', 'metric_summary', 'run_tags', 'runs', 'studies', 'study_runs']) {
       assert.ok(tables.includes(name), `table ${name}`);
     }
     for (const name of ['metrics', 'metric_blocks']) assert.ok(!tables.includes(name), `table ${name} is gone since schema 4`);

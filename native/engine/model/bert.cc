@@ -189,6 +189,14 @@ void BertModel<T>::encoder_forward(const ForwardOptions& opt) {
 }
 
 template <typename T>
+AttentionCall BertModel<T>::attention_call(int l) const {
+  const int C = cfg_.hidden_size, H = cfg_.num_attention_heads;
+  return AttentionCall{B_, T_, H, C / H, fopt_.training,
+                       fopt_.training ? cfg_.attention_probs_dropout_prob : 0.0, fopt_.seed,
+                       fopt_.step, site_attn_probs(l)};
+}
+
+template <typename T>
 void BertModel<T>::backward() {
   head_backward();     // d_hidden_ <- d loss / d x_[L]
   encoder_backward();  // parameters' gradients, down to the embeddings

@@ -54,6 +54,15 @@ class BertModel {
 
   // Attention counters of layer l for the last call.
   const AttentionCounters& attention_counters(int layer) const { return attn_[layer]->counters(); }
+  // Layer l's attention as the last forward left it (its variant, the (N,3C) qkv it was given,
+  // the (N,C) context it returned): what attention maps replay (model/attention_maps.h).
+  const Attention<T>& attention(int layer) const { return *attn_[layer]; }
+  const T* layer_qkv(int layer) const { return layers_[layer].qkv.data(); }
+  const T* layer_ctx(int layer) const { return layers_[layer].ctx.data(); }
+  // The AttentionCall layer l's variant got in the last forward (shapes, seed, step, site).
+  AttentionCall attention_call(int layer) const;
+  // The input mask of the last forward (B,T), or null when it had none.
+  const int32_t* attention_mask() const { return has_mask_ ? mask_.data() : nullptr; }
 
   // Analytic FLOPs (multiply-add = 2) of forward+backward for a batch shape: every GEMM (x3 for
   // forward, dX, dW) and attention scores/values (x3); element-wise ops are not counted.

@@ -113,6 +113,13 @@ void Trainer::load(const std::string& dir) {
   load_checkpoint(dir, impl_->model.config(), impl_->model.params(), &impl_->opt, &impl_->step);
 }
 
+InitFromReport Trainer::init_from(const std::string& dir) {
+  if (impl_->step != 0)
+    throw Error("init_from(" + dir + "): the model has taken " + std::to_string(impl_->step) +
+                " steps; weights are initialised from another model only before the first step");
+  return init_weights_from(dir, impl_->model.config(), impl_->model.params());
+}
+
 const BertConfig& Trainer::config() const { return impl_->model.config(); }
 const TrainConfig& Trainer::train_config() const { return impl_->tc; }
 int64_t Trainer::step() const { return impl_->step; }

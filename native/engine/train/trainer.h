@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "io/init_from.h"
 #include "model/bert_config.h"
 
 namespace lshlab {
@@ -81,6 +82,10 @@ class Trainer {
   // Writes are atomic (temp file + rename). load validates names, dtypes and shapes.
   void save(const std::string& dir) const;
   void load(const std::string& dir);
+  // Fine-tuning: copies the encoder weights of another model's directory (an lshlab checkpoint or
+  // a Hugging Face BERT folder) into this model, before its first step; the optimizer state, the
+  // step count and the task head stay as initialised. See io/init_from.h for the rules.
+  InitFromReport init_from(const std::string& dir);
 
   const BertConfig& config() const;
   const TrainConfig& train_config() const;

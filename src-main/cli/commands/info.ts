@@ -1,6 +1,6 @@
 /**
- * `lshlab info [--json]`: versions (lshlab, node, engine), CPU, threads, GEMM kernel, CUDA, data
- * directory.
+ * `lshlab info [--json]`: versions (lshlab, node, engine), CPU, threads, GEMM kernel, devices (the
+ * CPU and each CUDA device), CUDA status (compiled, available, and why not), data directory.
  */
 import { defineCommand } from '../command.js';
 import { packageVersion } from '../../engine/index.js';
@@ -30,7 +30,25 @@ export const infoCommand = defineCommand({
       },
       threads: e.threads,
       gemm_kernel: e.gemmKernel,
-      cuda: { compiled: e.cuda.compiled, devices: e.cuda.devices, message: e.cuda.message },
+      devices: [
+        { kind: 'cpu', name: e.cpu.model, logical_cores: e.cpu.logicalCores },
+        ...e.cuda.devices.map((d) => ({
+          kind: 'cuda',
+          index: d.index,
+          name: d.name,
+          memory_bytes: d.memoryBytes ?? null,
+          compute_capability: d.computeCapability ?? null,
+        })),
+      ],
+      cuda: {
+        compiled: e.cuda.compiled,
+        available: e.cuda.available,
+        reason: e.cuda.reason,
+        library: e.cuda.library,
+        build: e.cuda.build,
+        devices: e.cuda.devices,
+        message: e.cuda.message,
+      },
       attention_variants: e.attentionVariants,
       data_dir: data.dir,
       data_dir_source: data.source,
@@ -40,10 +58,14 @@ export const infoCommand = defineCommand({
       return 0;
     }
     const yes = (b: boolean): string => (b ? 'yes' : 'no');
-    const cuda = e.cuda.compiled
-      ? `compiled in; ${e.cuda.devices.length} device(s) visible` +
-        e.cuda.devices.map((d) => `\n           [${d.index}] ${d.name}`).join('')
-      : `not compiled in (${e.cuda.message})`;
+    const gib = (b?: number): string => (b === undefined ? '?' : `${(b / 2 ** 30).toFixed(1)} GiB`);
+    const cuda =
+      (e.cuda.available
+        ? `available (${e.cuda.build})`
+        : `${e.cuda.compiled ? 'compiled, unavailable' : 'not compiled in'}: ${e.cuda.reason}`) +
+      e.cuda.devices
+        .map((d) => `\n           [${d.index}] ${d.name}, ${gib(d.memoryBytes)}, compute capability ${d.computeCapability ?? '?'}`)
+        .join('');
     const rows: Array<[string, string]> = [
       ['lshlab', report.lshlab],
       ['node', `${report.node} (Node-API ${report.napi ?? '?'})`],

@@ -20,6 +20,7 @@ import { defineWithArgs, withLab, type Context } from '../command.js';
 import { num, table } from '../format.js';
 import { RUN_STATUSES, type RunRow, type RunStatus } from '../../store/types.js';
 import { COMPARE_FORMATS, renderComparison, type CompareFormat } from '../../lab/compare.js';
+import { describeLineage, lineageOfRun } from '../../training/lineage.js';
 import {
   cancelRuns,
   compareRuns,
@@ -159,6 +160,7 @@ export const runsShowCommand = defineWithArgs({
     }
     const r = d.run;
     const params = Object.entries(r.attentionParams).map(([k, v]) => `${k}=${v}`).join(' ');
+    const lineage = lineageOfRun(r);
     const lines: Array<[string, string]> = [
       ['id', String(r.id)],
       ['uuid', r.uuid],
@@ -167,6 +169,7 @@ export const runsShowCommand = defineWithArgs({
       ['task', r.task],
       ['dataset', r.datasetId !== null ? `${r.datasetName} (id ${r.datasetId})` : r.datasetName],
       ['attention', params ? `${r.attention} ${params}` : r.attention],
+      ...(lineage ? ([['weights from', describeLineage(lineage, r.attention) + (lineage.sourceRunId !== undefined ? `: ${lineage.dir}` : '')]] as Array<[string, string]>) : []),
       ['seed', r.seed],
       ['tags', r.tags.length > 0 ? r.tags.join(', ') : '-'],
       ['notes', r.notes !== '' ? r.notes : '-'],

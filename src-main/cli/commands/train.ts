@@ -7,7 +7,10 @@ import { defineCommand } from '../command.js';
 import { UsageError } from '../args.js';
 import { ATTENTION_PARAM_FLAG_SPECS, collectAttentionParams, PARAM_FLAGS } from '../attention-flags.js';
 import { describeEnd, openLabAsHost, trainOne } from '../run-training.js';
-import { defaultSpec, DEFAULT_MODEL, SpecError, type RunSpec } from '../../training/spec.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { defaultSpec, DEFAULT_MODEL, SpecError, type ModelSpec, type RunSpec } from '../../training/spec.js';
+import { modelFromSource, readInitSource, type InitSource } from '../../training/init-from.js';
 import { checkpointsDir, listCheckpoints } from '../../training/checkpoints.js';
 import { runDirOf, specOfRun } from '../../training/host.js';
 import type { LabStore, RunRow } from '../../store/types.js';
@@ -26,7 +29,7 @@ export const trainCommand = defineCommand({
   usage:
     'train --task mlm|classification|qa --dataset NAME [--attention V] [variant parameters] [--hidden --layers --heads ' +
     '--intermediate --max-seq-len] [--steps N | --epochs E] [--batch --lr --warmup --seed] [--eval-every N] ' +
-    '[--save-every N] [--from-checkpoint DIR|RUN]',
+    '[--save-every N] [--from-checkpoint DIR|RUN] [--init-from RUN|DIR]',
   details: [
     'Each run trains in its own process; Ctrl-C cancels after the current step (a checkpoint is kept), twice stops at once.',
     'Defaults: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512), sequence 128, batch 32, lr 1e-3 with 20 warmup',
@@ -34,6 +37,11 @@ export const trainCommand = defineCommand({
     'masked-LM on random tokens (a throughput workload). --from-checkpoint takes a checkpoint directory or a run',
     '(id, uuid prefix or name: its latest checkpoint, and its settings as the defaults of this run) and continues',
     "to --steps with the checkpoint's step count: `lshlab train --from-checkpoint RUN --steps 2000`.",
+    '--init-from fine-tunes: the encoder weights come from a run (its latest checkpoint), a checkpoint directory or a',
+    'Hugging Face BERT folder (config.json + model.safetensors); the task head, optimizer and step start fresh. The',
+    "model's dimensions and attention variant default to the source's; a flag given here wins (a shape mismatch then",
+    "fails before training, naming the tensor). The dataset must be tokenized with the source's vocabulary",
+    "(`lshlab tokenizer import FOLDER --name N`, then `datasets import ... --tokenizer N`).",
   ].join('\n'),
   flags: {
     task: { type: 'string', choices: ['mlm', 'classification', 'qa'], metavar: 'mlm|classification|qa', description: 'task (required unless resuming a run)' },
@@ -58,6 +66,7 @@ export const trainCommand = defineCommand({
     'eval-batches': ranged(TRAIN_RANGES.evalBatches, 'N', 'validation batches per evaluation (default 20; 0 = all)'),
     'save-every': ranged(TRAIN_RANGES.saveEvery, 'N', 'checkpoint every N steps (default: only at the end)'),
     'from-checkpoint': { type: 'string', metavar: 'DIR|RUN', description: 'resume: a checkpoint directory or a run' },
+    'init-from': { type: 'string', metavar: 'RUN|DIR', description: 'fine-tune: encoder weights from a run, a checkpoint or a Hugging Face BERT folder' },
     'doc-stride': ranged(TRAIN_RANGES.docStride, 'N', 'qa: tokens shared by consecutive windows (default 32)'),
     name: { type: 'string', metavar: 'NAME', description: 'run name (default <task>-<attention>)' },
     tag: { type: 'string', repeatable: true, metavar: 'TAG', description: 'a tag for the run' },
@@ -67,6 +76,8 @@ export const trainCommand = defineCommand({
   async run(flags, ctx) {
     const cmd = 'train';
     if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps and --epochs exclude each other', cmd);
+    if (flags['init-from'] !== undefined && flags['from-checkpoint'] !== undefined)
+      throw new UsageError('--init-from and --from-checkpoint exclude each other (a resumed run keeps the weights lineage of the run it resumes)', cmd);
     const lab = openLabAsHost(ctx, 'lshlab train');
     try {
       // Resuming a run: its spec is the base, and the flags given here override it.
@@ -76,7 +87,8 @@ export const trainCommand = defineCommand({
       const dataset = flags.dataset ?? base?.dataset;
       if (task === undefined) throw new UsageError('missing required flag --task', cmd);
       if (dataset === undefined) throw new UsageError('missing required flag --dataset', cmd);
-      const spec = specFromFlags(flags, base, task as Task, dataset);
+      const init = flags['init-from'] !== undefined ? resolveInitSource(flags['init-from'], lab) : undefined;
+      const spec = specFromFlags(flags, base, task as Task, dataset, init);
       // The same attention-parameter rules as the API (api/attention-params.ts): a bad value is a
       // usage error naming its flag, before any run row exists.
       const issue = checkAttentionParams(spec.attention, spec.attentionParams)[0];
@@ -113,8 +125,15 @@ export const trainCommand = defineCommand({
 type TrainFlags = Parameters<(typeof trainCommand)['run']>[0];
 
 /** The run's spec: the defaults (or the resumed run's spec), then every flag given. */
-function specFromFlags(flags: TrainFlags, base: RunSpec | undefined, task: Task, dataset: string): RunSpec {
-  const model = { ...(base?.model ?? DEFAULT_MODEL) };
+function specFromFlags(flags: TrainFlags, base: RunSpec | undefined, task: Task, dataset: string, init?: InitSource): RunSpec {
+  let model: ModelSpec = { ...(base?.model ?? DEFAULT_MODEL) };
+  if (init) {
+    // The source decides the dimensions, except those given as flags (kept, and checked by the engine).
+    const given = new Set<keyof ModelSpec>();
+    for (const [flag, field] of [['hidden', 'hiddenSize'], ['layers', 'numHiddenLayers'], ['heads', 'numAttentionHeads'], ['intermediate', 'intermediateSize'], ['max-seq-len', 'maxSeqLen']] as const)
+      if (flags[flag] !== undefined) given.add(field);
+    model = modelFromSource(init, model, given);
+  }
   if (flags.hidden !== undefined) model.hiddenSize = flags.hidden;
   if (flags.layers !== undefined) model.numHiddenLayers = flags.layers;
   if (flags.heads !== undefined) model.numAttentionHeads = flags.heads;
@@ -124,9 +143,15 @@ function specFromFlags(flags: TrainFlags, base: RunSpec | undefined, task: Task,
   const params = collectAttentionParams(flags as Record<string, unknown>, 'train');
   const { fromCheckpoint: _f, name: _n, tags: _t, notes: _no, ...inherited } = base ?? ({} as Partial<RunSpec>);
   const over: Partial<RunSpec> & Pick<RunSpec, 'task' | 'dataset'> = { ...inherited, task, dataset, model };
+  if (init) over.initFrom = init.dir;
   if (flags.attention !== undefined) {
     over.attention = flags.attention;
     over.attentionParams = params;
+  } else if (init && !base) {
+    // Keep the source's variant unless --attention says otherwise (HF folders are exact attention).
+    over.attention = typeof init.config['lshlab_attention'] === 'string' ? init.config['lshlab_attention'] : 'exact';
+    const saved = (init.config['lshlab_attention_params'] ?? {}) as Record<string, string>;
+    over.attentionParams = { ...Object.fromEntries(Object.entries(saved).map(([k, v]) => [k, /^-?\d+$/.test(v) ? Number(v) : v])), ...params };
   } else if (Object.keys(params).length > 0) over.attentionParams = { ...(base?.attentionParams ?? {}), ...params };
   if (flags.steps !== undefined) {
     over.steps = flags.steps;
@@ -149,6 +174,19 @@ function specFromFlags(flags: TrainFlags, base: RunSpec | undefined, task: Task,
   if (flags.notes !== undefined) over.notes = flags.notes;
   if (flags.tag.length > 0) over.tags = flags.tag;
   return defaultSpec(over);
+}
+
+/**
+ * The source of --init-from: a run (id, uuid prefix or name: its latest checkpoint) or a directory
+ * (a checkpoint or a Hugging Face BERT folder). A value with a path separator, or naming an
+ * existing directory and no run, is a directory.
+ */
+function resolveInitSource(ref: string, lab: { store: LabStore; dataDir: string }): InitSource {
+  const run = /[/\\]/.test(ref) ? undefined : lab.store.runs.resolve(ref);
+  if (run) return readInitSource(resolveCheckpoint(ref, lab).path);
+  if (!/[/\\]/.test(ref) && !fs.existsSync(ref))
+    throw new UsageError(`--init-from ${ref}: no run or directory of that name (a run: id, uuid prefix or name; a directory: a checkpoint or Hugging Face BERT folder)`, 'train');
+  return readInitSource(path.resolve(ref));
 }
 
 /** A checkpoint directory, or the latest checkpoint of a run given by id, uuid prefix or name. */

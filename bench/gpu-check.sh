@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# gpu-check.sh OUTDIR: every check of the CUDA backend that needs a GPU, in one run, for a GPU
+# machine with no Node and no network (the device machine): configure and build the native
+# driver and the CUDA library with plain CMake (-DLSHLAB_CUDA=ON), print `lshlab-native info`,
+# run the CPU suite (`lshlab-native test`) and the CUDA parity tests (`test cuda/`), rerun the
+# parity tests under compute-sanitizer memcheck and racecheck, then the CUDA timing harness
+# (`bench-cuda --json`).
+#
+# Output in OUTDIR: results.jsonl (one JSON object per step: step, status ok|failed|timeout|
+# skipped, rc, seconds, detail), <step>.log (each step's full output), info.json, bench-cuda.jsonl.
+# Every step has a timeout and the script goes on after a failure; the whole run stays within
+# GPU_CHECK_BUDGET_S seconds (default 450, under the 8 minutes one device call may take) by
+# shrinking the last steps' timeouts. Exit status: 0 when no step failed (skips are not
+# failures), 1 otherwise. Without a GPU (any development machine) it runs to the end and the CUDA
+# steps report the reason ("no NVIDIA driver", ...).
+#
+# cuBLAS: LSHLAB_CUBLAS_ROOT if set; else the CUDA toolkit's, if it has cublasLt.h; else the
+# nvidia-cublas package of the Python environment (torch's), found through python3; else
+# ~/.cache/lshlab-cublas/nvidia/cu13 (where .ci/run installs the wheel).
+# Environment: BUILD_DIR (default build-gpu), JOBS (default nproc), GPU_CHECK_BUDGET_S, QUICK=1
+# (bench-cuda --quick).
+set -uo pipefail
+if [ $# -ne 1 ]; then
+  echo "usage: bench/gpu-check.sh OUTDIR" >&2
+  exit 2
+fi
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+mkdir -p "$1" && OUT="$(cd "$1" && pwd)"
+cd "$ROOT"
+BUILD="${BUILD_DIR:-build-gpu}"
+JOBS="${JOBS:-$(nproc)}"
+BUDGET="${GPU_CHECK_BUDGET_S:-450}"
+START=$(date +%s)
+RESULTS="$OUT/results.jsonl"
+: >"$RESULTS"
+FAILED=0
+
+json_str() {  # a JSON string literal (escapes backslash, quote, control characters)
+  printf '%s' "$1" | head -c 2000 | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))' 2>/dev/null ||
+    printf '"%s"' "$(printf '%s' "$1" | tr -d '"\\' | tr '\n\t' '  ' | head -c 2000)"
+}
+record() {  # record STEP STATUS RC SECONDS DETAIL
+  printf '{"step":"%s","status":"%s","rc":%s,"seconds":%s,"detail":%s}\n' "$1" "$2" "$3" "$4" \
+    "$(json_str "$5")" >>"$RESULTS"
+  printf '[gpu-check] %-20s %-8s rc=%-4s %5ss  %s\n' "$1" "$2" "$3" "$4" "$(printf '%s' "$5" | head -c 160)" >&2
+  [ "$2" = failed ] || [ "$2" = timeout ] && FAILED=1
+  return 0
+}
+# step NAME TIMEOUT_S CMD...: runs CMD with a timeout no longer than the time left; its output
+# goes to OUT/NAME.log; the detail is the log's last line.
+step() {
+  local name="$1" limit="$2"
+  shift 2
+  local left=$((BUDGET - ($(date +%s) - START)))
+  if [ "$left" -lt 10 ]; then
+    record "$name" skipped 0 0 "out of time (budget ${BUDGET}s spent)"
+    return 1
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  local t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  local dt=$(($(date +%s) - t0))
+  local last
+  last="$(grep -v '^\s*$' "$OUT/$name.log" | tail -n 1)"
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    record "$name" timeout "$rc" "$dt" "timed out after ${limit}s; last line: $last"
+  elif [ $rc -ne 0 ]; then
+    record "$name" failed "$rc" "$dt" "$last"
+  else
+    record "$name" ok 0 "$dt" "$last"
+  fi
+  return $rc
+}
+
+# ---- the machine --------------------------------------------------------------------------
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "host: $(uname -a)"
+  echo "cores: $(nproc)"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv
+  command -v nvcc >/dev/null && nvcc --version | tail -n 2
+  command -v compute-sanitizer >/dev/null && compute-sanitizer --version | head -n 2
+  cmake --version | head -n 1
+} >"$OUT/machine.log" 2>&1
+record machine ok 0 0 "$(tr '\n' ';' <"$OUT/machine.log" | head -c 600)"
+
+# ---- cuBLAS --------------------------------------------------------------------------------
+NVCC="$(command -v nvcc || true)"
+[ -z "$NVCC" ] && [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc
+CUDA_HOME_GUESS=""
+[ -n "$NVCC" ] && CUDA_HOME_GUESS="$(dirname "$(dirname "$(readlink -f "$NVCC")")")"
+CUBLAS_ROOT="${LSHLAB_CUBLAS_ROOT:-}"
+CUBLAS_FROM="LSHLAB_CUBLAS_ROOT"
+if [ -z "$CUBLAS_ROOT" ] && [ -n "$CUDA_HOME_GUESS" ] && [ -f "$CUDA_HOME_GUESS/include/cublasLt.h" ]; then
+  CUBLAS_FROM="the CUDA toolkit ($CUDA_HOME_GUESS)"
+fi
+if [ -z "$CUBLAS_ROOT" ] && [ "$CUBLAS_FROM" = LSHLAB_CUBLAS_ROOT ]; then
+  # The nvidia-cublas wheel: nvidia/cu13 (13.x) or nvidia/cublas (12.x) under the nvidia package.
+  CUBLAS_ROOT="$(python3 - 2>/dev/null <<'PY'
+import os
+try:
+    import nvidia
+    for base in list(nvidia.__path__):
+        for sub in ("cu13", "cublas"):
+            d = os.path.join(base, sub)
+            if os.path.isfile(os.path.join(d, "include", "cublasLt.h")):
+                print(d)
+                raise SystemExit
+except ImportError:
+    pass
+PY
+)"
+  CUBLAS_FROM="python3's nvidia-cublas package"
+  if [ -z "$CUBLAS_ROOT" ] && [ -f "$HOME/.cache/lshlab-cublas/nvidia/cu13/include/cublasLt.h" ]; then
+    CUBLAS_ROOT="$HOME/.cache/lshlab-cublas/nvidia/cu13"
+    CUBLAS_FROM="~/.cache/lshlab-cublas"
+  fi
+  [ -z "$CUBLAS_ROOT" ] && CUBLAS_FROM="not found"
+fi
+record cublas ok 0 0 "cuBLAS from $CUBLAS_FROM${CUBLAS_ROOT:+: $CUBLAS_ROOT}"
+
+# ---- build ---------------------------------------------------------------------------------
+CMAKE_ARGS=(-S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release)
+if [ -n "$NVCC" ] && [ "$CUBLAS_FROM" != "not found" ]; then
+  CMAKE_ARGS+=(-DLSHLAB_CUDA=ON "-DCMAKE_CUDA_COMPILER=$NVCC")
+  [ -n "$CUBLAS_ROOT" ] && CMAKE_ARGS+=("-DLSHLAB_CUBLAS_ROOT=$CUBLAS_ROOT")
+else
+  CMAKE_ARGS+=(-DLSHLAB_CUDA=AUTO)  # builds the CPU driver; the CUDA steps will say why not
+fi
+step configure 120 cmake "${CMAKE_ARGS[@]}"
+step build 300 cmake --build "$BUILD" -j "$JOBS"
+DRIVER="$BUILD/lshlab-native"
+if [ ! -x "$DRIVER" ]; then
+  record info failed 1 0 "no driver at $DRIVER: the build failed (see build.log)"
+  echo "[gpu-check] results in $RESULTS" >&2
+  exit 1
+fi
+
+# ---- what the driver sees --------------------------------------------------------------------
+step info 30 "$DRIVER" info
+"$DRIVER" info --json >"$OUT/info.json" 2>/dev/null
+CUDA_AVAILABLE="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cuda"]["available"])' "$OUT/info.json" 2>/dev/null ||
+  grep -q '"available": true' "$OUT/info.json" && echo True || echo False)"
+CUDA_REASON="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cuda"]["reason"])' "$OUT/info.json" 2>/dev/null || echo unknown)"
+
+# ---- tests -----------------------------------------------------------------------------------
+step test-cpu 180 "$DRIVER" test
+step test-cuda 90 "$DRIVER" test cuda/
+if [ "$CUDA_AVAILABLE" != True ]; then
+  for s in memcheck racecheck bench-cuda; do record "$s" skipped 0 0 "no CUDA device: $CUDA_REASON"; done
+  echo '{"bench":"cuda","skipped":"no CUDA device"}' >"$OUT/bench-cuda.jsonl"
+else
+  SANITIZER="$(command -v compute-sanitizer || true)"
+  [ -z "$SANITIZER" ] && [ -n "$CUDA_HOME_GUESS" ] && [ -x "$CUDA_HOME_GUESS/bin/compute-sanitizer" ] &&
+    SANITIZER="$CUDA_HOME_GUESS/bin/compute-sanitizer"
+  if [ -z "$SANITIZER" ]; then
+    for s in memcheck racecheck; do record "$s" skipped 0 0 "compute-sanitizer not found"; done
+  else
+    # --error-exitcode: a finding fails the step even when the tests themselves pass.
+    # (No leak check: the cuBLASLt handle, workspace and stream live as long as the process.)
+    step memcheck 150 "$SANITIZER" --tool memcheck --error-exitcode 9 "$DRIVER" test cuda/
+    # racecheck (shared-memory hazards) on the tests of the kernels that use shared memory;
+    # the GEMM test runs cuBLAS's kernels, which are not ours to check.
+    step racecheck 150 bash -c 'rc=0; for p in cuda/attention cuda/layernorm cuda/cross_entropy; do
+        "$1" --tool racecheck --error-exitcode 9 --racecheck-report all "$2" test "$p" || rc=1; done
+        exit $rc' racecheck "$SANITIZER" "$DRIVER"
+  fi
+  BENCH_ARGS=(--json)
+  [ "${QUICK:-0}" = 1 ] && BENCH_ARGS+=(--quick)
+  step bench-cuda 150 "$DRIVER" bench-cuda "${BENCH_ARGS[@]}"
+  grep '^{' "$OUT/bench-cuda.log" >"$OUT/bench-cuda.jsonl" 2>/dev/null
+fi
+
+echo "[gpu-check] done in $(($(date +%s) - START))s; results in $RESULTS" >&2
+exit $FAILED

@@ -1,0 +1,127 @@
+/*
+ * attention_forward.cu: exact softmax attention forward, fused (FlashAttention style, float32,
+ * no tensor cores yet): scores, online softmax and P V in one kernel, one block per (32 query
+ * rows, batch, head); the (T,T) score matrix never reaches device memory.
+ *
+ *   S = Q K^T / sqrt(D) over valid keys, lse_i = logsumexp_j S_ij, ctx_i = sum_j softmax(S)_ij V_j
+ * Shapes: qkv (B,T,3C) [q | k | v, head h at h*D]; mask (B,T) 1 = token, or null;
+ *         ctx (B,T,C); lse (B,H,T), +inf (and a zero ctx row) where every key is padding.
+ * As attention/exact.h's tiled path without dropout (attention dropout is not implemented on
+ * CUDA yet: callers with dropout > 0 in training must stay on the CPU).
+ *
+ * Per key tile: 256 threads compute the 32 x 32 scores (4 each), each warp updates the running
+ * max m and sum l of its 4 rows (shuffles) and writes P and the rescale factor to shared
+ * memory, then each thread rescales and accumulates its <= 16 elements of O in registers.
+ */
+#include <cmath>
+
+#include "attention_tile.cuh"
+
+namespace lshlab_cuda {
+namespace {
+using namespace attn;
+
+__global__ void __launch_bounds__(kThreads)
+attention_forward_kernel(float* ctx, float* lse, const float* qkv, const int32_t* mask, Shape s) {
+  extern __shared__ float smem[];
+  const int D = s.D, Dp = D + 1;
+  float* Qs = smem;                 // [32][D+1]
+  float* Ks = Qs + kTile * Dp;      // [32][D+1]
+  float* Vs = Ks + kTile * Dp;      // [32][D+1]
+  float* Ps = Vs + kTile * Dp;      // [32][33]  probabilities of the tile (unnormalised)
+  float* corr = Ps + kTile * 33;    // [32]      rescale factor of O's rows for this tile
+  float* inv_l = corr + kTile;      // [32]
+
+  const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H;
+  const int q0 = blockIdx.x * kTile;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t ld = 3 * int64_t(s.C());
+
+  load_tile(Qs, qkv_row(qkv, s, b, 0, 0, h), ld, q0, s.T, D);
+
+  float m[kRowsPerWarp], l[kRowsPerWarp];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; r++) {
+    m[r] = -INFINITY;
+    l[r] = 0.f;
+  }
+  float o[kMaxOut];
+#pragma unroll
+  for (int r = 0; r < kMaxOut; r++) o[r] = 0.f;
+
+  for (int k0 = 0; k0 < s.T; k0 += kTile) {
+    __syncthreads();  // the previous tile's Ks, Vs, Ps are no longer read
+    load_tile(Ks, qkv_row(qkv, s, b, 0, 1, h), ld, k0, s.T, D);
+    load_tile(Vs, qkv_row(qkv, s, b, 0, 2, h), ld, k0, s.T, D);
+    __syncthreads();
+    const bool valid = key_valid(mask, s, b, k0 + lane);
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; r++) {
+      const int i = warp + kWarps * r;
+      const float sc = valid ? tile_dot(Qs, i, Ks, lane, D) * s.scale : -INFINITY;
+      const float m_new = fmaxf(m[r], warp_max(sc));
+      float p = 0.f, c = 1.f;
+      if (m_new != -INFINITY) {  // else: no valid key yet; nothing to add, nothing to rescale
+        p = expf(sc - m_new);
+        c = expf(m[r] - m_new);
+      }
+      l[r] = l[r] * c + warp_sum(p);
+      m[r] = m_new;
+      Ps[i * 33 + lane] = p;
+      if (lane == 0) corr[i] = c;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int r = 0; r < kMaxOut; r++) {
+      const int idx = threadIdx.x + kThreads * r;
+      if (idx < kTile * D) {
+        const int i = idx / D, d = idx % D;
+        float acc = o[r] * corr[i];
+        for (int j = 0; j < kTile; j++) acc += Ps[i * 33 + j] * Vs[j * Dp + d];
+        o[r] = acc;
+      }
+    }
+  }
+
+  // Row results: lse and 1/l (0 for a row with no valid key: ctx 0, lse +inf).
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; r++) {
+    const int i = warp + kWarps * r;
+    if (lane == 0) {
+      const bool any = l[r] > 0.f;
+      inv_l[i] = any ? 1.f / l[r] : 0.f;
+      if (q0 + i < s.T) lse[int64_t(bh) * s.T + q0 + i] = any ? m[r] + logf(l[r]) : INFINITY;
+    }
+  }
+  __syncthreads();
+  const int C = s.C();
+#pragma unroll
+  for (int r = 0; r < kMaxOut; r++) {
+    const int idx = threadIdx.x + kThreads * r;
+    if (idx < kTile * D) {
+      const int i = idx / D, d = idx % D;
+      if (q0 + i < s.T) ctx[(int64_t(b) * s.T + q0 + i) * C + h * D + d] = o[r] * inv_l[i];
+    }
+  }
+}
+
+}  // namespace
+
+int attention_forward(float* ctx, float* lse, const float* qkv, const int32_t* mask, int B, int T,
+                      int H, int D) {
+  clear_error();
+  if (B <= 0 || T <= 0 || H <= 0) return 0;
+  if (D <= 0 || D > kMaxD) return fail(1, "attention_forward", "head size D must be in 1..128");
+  if (int64_t(B) * H > 65535) return fail(1, "attention_forward", "B * H must be at most 65535");
+  const Shape s{B, T, H, D, float(1.0 / std::sqrt(double(D)))};
+  const size_t smem = sizeof(float) * (3 * kTile * (D + 1) + kTile * 33 + 2 * kTile);
+  if (int rc = check(cudaFuncSetAttribute(attention_forward_kernel,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
+                     "cudaFuncSetAttribute(attention_forward_kernel)"))
+    return rc;
+  const dim3 grid(unsigned(ceil_div(T, kTile)), unsigned(B * H));
+  attention_forward_kernel<<<grid, kThreads, smem, stream()>>>(ctx, lse, qkv, mask, s);
+  return check_launch("attention_forward_kernel");
+}
+
+}  // namespace lshlab_cuda

@@ -1,0 +1,58 @@
+/*
+ * backend.h: what every translation unit of the CUDA backend library shares: the library's one
+ * stream, error recording for lshlab_cuda_api_v1::last_error, the launch check, and the
+ * declarations of the ops that api.cc puts into the ABI table. Internal to native/cuda/.
+ *
+ * Error rule (from the device method notes): check every CUDA call's return code and the last
+ * error after every launch; a failing call records "<what>: <cuda message> (<code>)" and
+ * returns the code, so the engine can say exactly what failed.
+ */
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "backend/cuda_abi.h"
+
+namespace lshlab_cuda {
+
+// The library's stream (created on first use, non-blocking); every op runs on it, in order.
+cudaStream_t stream();
+
+// Records a message for last_error() and returns `code` (which must be non-zero).
+int fail(int code, const char* what, const char* detail);
+// Records the CUDA error `e` (if any) with `what`; returns 0 for cudaSuccess.
+int check(cudaError_t e, const char* what);
+// After a kernel launch: the launch error, if any.
+int check_launch(const char* kernel);
+// Clears the recorded message (at the start of each entry point).
+void clear_error();
+const char* last_error();
+
+// Ceil division for grid sizes.
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---- ops (one .cu file each; shapes and semantics in backend/cuda_abi.h) ----
+int layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* w,
+                      const float* b, int N, int C, float eps);
+int layernorm_backward(float* dx, float* dw, float* db, const float* dout, const float* x,
+                       const float* w, const float* mean, const float* rstd, int N, int C);
+int gelu_forward(float* out, const float* x, int64_t n);
+int gelu_backward(float* dx, const float* dout, const float* x, int64_t n);
+// out (M,N) ld ldo = gelu(pre (M,N) ld ldp), with pre kept; the GEMM's GELU epilogue.
+int gelu_forward_strided(float* out, int ldo, const float* pre, int ldp, int M, int N);
+int cross_entropy_forward_backward(float* losses, int32_t* correct, float* dlogits,
+                                   const float* logits, const int32_t* targets, int N, int V,
+                                   int ignore, float dscale);
+int adamw_update(float* p, float* m, float* v, const float* g, int64_t n,
+                 const lshlab_cuda_adamw_params* params);
+int gemm(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
+         const float* B, int ldb, float beta, float* C, int ldc, const float* bias, int gelu,
+         float* pre_gelu);
+int attention_forward(float* ctx, float* lse, const float* qkv, const int32_t* mask, int B, int T,
+                      int H, int D);
+int attention_backward(float* dqkv, float* delta, const float* dctx, const float* qkv,
+                       const float* ctx, const float* lse, const int32_t* mask, int B, int T,
+                       int H, int D);
+
+}  // namespace lshlab_cuda

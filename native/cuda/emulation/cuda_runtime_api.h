@@ -1,0 +1,124 @@
+/*
+ * cuda_runtime_api.h (emulation): the subset of the CUDA runtime and device language that
+ * native/cuda uses, on the host, so the kernels' indexing and algorithms can be checked on a
+ * machine without a GPU (see check.sh). Each block runs as one std::thread per CUDA thread,
+ * blocks one after another; __syncthreads is a block barrier; a warp shuffle goes through a
+ * per-warp exchange buffer between two warp barriers; __shared__ arrays are function statics
+ * (one block at a time); dynamic shared memory starts as 0xFF bytes (NaN) so unwritten reads
+ * show. Device memory is host memory. Not a memory-model, timing or occupancy model: a kernel
+ * that passes here can still race or fault on a GPU (compute-sanitizer on a GPU decides that).
+ */
+#pragma once
+#include <barrier>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+namespace emu {
+inline std::barrier<>* block_bar = nullptr;
+inline std::vector<std::unique_ptr<std::barrier<>>> warp_bars;
+inline std::vector<std::vector<uint64_t>> xchg;
+inline std::vector<unsigned char> dyn;
+inline void launch(dim3 g, dim3 b, size_t smem, const std::function<void()>& body) {
+  const unsigned nt = b.x * b.y * b.z;
+  for (unsigned bz = 0; bz < g.z; bz++)
+    for (unsigned by = 0; by < g.y; by++)
+      for (unsigned bx = 0; bx < g.x; bx++) {
+        std::barrier<> bar(nt);
+        block_bar = &bar;
+        warp_bars.clear();
+        xchg.assign((nt + 31) / 32, std::vector<uint64_t>(32));
+        for (unsigned w = 0; w < (nt + 31) / 32; w++)
+          warp_bars.emplace_back(new std::barrier<>(std::min(32u, nt - 32 * w)));
+        dyn.assign(smem + 16, 0xFF);  // NaN garbage: unwritten shared memory shows
+        std::vector<std::thread> ts;
+        for (unsigned t = 0; t < nt; t++)
+          ts.emplace_back([&, t] {
+            threadIdx = dim3(t % b.x, (t / b.x) % b.y, t / (b.x * b.y));
+            blockIdx = dim3(bx, by, bz);
+            blockDim = b;
+            gridDim = g;
+            body();
+          });
+        for (auto& th : ts) th.join();
+      }
+}
+inline unsigned linear_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
+}  // namespace emu
+
+inline void __syncthreads() { emu::block_bar->arrive_and_wait(); }
+template <typename T>
+inline T __shfl_xor_sync(unsigned, T v, int o) {
+  const unsigned t = emu::linear_tid(), w = t / 32, lane = t % 32;
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  emu::xchg[w][lane] = bits;
+  emu::warp_bars[w]->arrive_and_wait();
+  const uint64_t r = emu::xchg[w][lane ^ unsigned(o)];
+  emu::warp_bars[w]->arrive_and_wait();
+  T out;
+  std::memcpy(&out, &r, sizeof(T));
+  return out;
+}
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+
+// ---- runtime API stubs (host memory stands in for device memory) ----
+typedef int cudaError_t;
+constexpr cudaError_t cudaSuccess = 0;
+typedef void* cudaStream_t;
+typedef void* cudaEvent_t;
+constexpr unsigned cudaStreamNonBlocking = 1;
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+struct cudaDeviceProp {
+  char name[256];
+  size_t totalGlobalMem;
+  int major, minor, multiProcessorCount;
+};
+inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
+  std::snprintf(p->name, sizeof p->name, "host emulation");
+  p->totalGlobalMem = size_t(1) << 30;
+  p->major = 9; p->minor = 0; p->multiProcessorCount = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaMalloc(void** p, size_t n) { *p = std::malloc(n); return *p ? 0 : 2; }
+inline cudaError_t cudaFree(void* p) { std::free(p); return cudaSuccess; }
+inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { std::memcpy(d, s, n); return 0; }
+inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { std::memset(d, v, n); return 0; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return 0; }
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { *s = nullptr; return 0; }
+inline cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = new std::chrono::steady_clock::time_point(); return 0; }
+inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete static_cast<std::chrono::steady_clock::time_point*>(e); return 0; }
+inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) { *static_cast<std::chrono::steady_clock::time_point*>(e) = std::chrono::steady_clock::now(); return 0; }
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return 0; }
+inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+  *ms = std::chrono::duration<float, std::milli>(*static_cast<std::chrono::steady_clock::time_point*>(b) -
+                                                 *static_cast<std::chrono::steady_clock::time_point*>(a)).count();
+  return 0;
+}
+template <typename F>
+inline cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int) { return 0; }

@@ -1,0 +1,38 @@
+# translate.py FILE.cu: prints FILE rewritten for the host emulation (cuda_runtime_api.h here):
+# each `kernel<<<grid, block, smem, stream>>>(args)` becomes emu::launch(grid, block, smem,
+# [&] { kernel(args); }), the dynamic shared-memory declaration a pointer into emu::dyn, and
+# includes of .cuh files point at their rewritten copies.
+import re, sys
+src = open(sys.argv[1]).read()
+src = src.replace('extern __shared__ float smem[];', 'float* smem = reinterpret_cast<float*>(emu::dyn.data());')
+src = src.replace('.cuh"', '.cuh.cc"')
+out, i = [], 0
+while True:
+    j = src.find('<<<', i)
+    if j < 0:
+        out.append(src[i:]); break
+    k = j
+    while k > 0 and (src[k-1].isalnum() or src[k-1] == '_'): k -= 1
+    name = src[k:j]
+    e = src.find('>>>', j)
+    cfg = src[j+3:e]
+    parts, depth, cur = [], 0, ''
+    for ch in cfg:
+        if ch in '([': depth += 1
+        if ch in ')]': depth -= 1
+        if ch == ',' and depth == 0: parts.append(cur); cur = ''
+        else: cur += ch
+    parts.append(cur)
+    assert src[e+3] == '(', name
+    depth, p = 0, e+3
+    while True:
+        if src[p] == '(': depth += 1
+        elif src[p] == ')':
+            depth -= 1
+            if depth == 0: break
+        p += 1
+    args = src[e+4:p]
+    out.append(src[i:k])
+    out.append('emu::launch(dim3(%s), dim3(%s), size_t(%s), [&] { %s(%s); })' % (parts[0], parts[1], parts[2], name, args))
+    i = p + 1
+print(''.join(out))

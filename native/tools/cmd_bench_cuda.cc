@@ -1,0 +1,268 @@
+/*
+ * cmd_bench_cuda.cc: `lshlab-native bench-cuda [--json] [--quick]`: the CUDA timing harness.
+ * For each kernel of native/cuda/ at BERT-tiny, BERT-base and long-sequence shapes: validate
+ * the device result against the CPU float op on the same inputs (relative L2 error), then time
+ * both (device: CUDA events, warm-ups, median; CPU: wall clock, median of 3) and report ms,
+ * achieved GB/s (elementwise ops, bytes = each input read once + each output written once) or
+ * TFLOP/s (GEMM, attention). --json: one JSON object per line. Without a usable device it prints
+ * one line saying why and exits 0 (the GPU check script records it as a skip).
+ */
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "attention/exact.h"
+#include "commands.h"
+#include "cuda_harness.h"
+#include "io/json.h"
+#include "ops/cpu/gemm.h"
+#include "ops/cpu/ops.h"
+
+using namespace lshlab;
+using namespace lshlab_cuda_harness;
+
+namespace {
+
+struct Result {
+  std::string op, shape;
+  double gpu_ms = 0, cpu_ms = 0, rel_err = 0, bytes = 0, flops = 0;
+};
+
+double cpu_median_ms(const std::function<void()>& fn, int reps) {
+  std::vector<double> t;
+  for (int i = 0; i < reps; i++) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+double rel_vs_float(const std::vector<float>& got, const std::vector<float>& ref) {
+  return rel_error(got, to_double(ref));
+}
+
+struct Bench {
+  const Api& a;
+  bool json;
+  int reps;
+  std::vector<Result> results;
+
+  void report(Result r) {
+    if (json) {
+      Json o = Json::object();
+      o.set("bench", "cuda");
+      o.set("op", r.op);
+      o.set("shape", r.shape);
+      o.set("gpu_ms", r.gpu_ms);
+      o.set("cpu_ms", r.cpu_ms);
+      o.set("rel_err", r.rel_err);
+      if (r.bytes > 0) o.set("gpu_gbps", r.bytes / (r.gpu_ms * 1e6));
+      if (r.flops > 0) o.set("gpu_tflops", r.flops / (r.gpu_ms * 1e9));
+      std::printf("%s\n", o.dump().c_str());
+    } else {
+      std::printf("%-22s %-28s gpu %9.4f ms  cpu %9.3f ms  x%-7.1f rel err %.2g\n", r.op.c_str(),
+                  r.shape.c_str(), r.gpu_ms, r.cpu_ms, r.cpu_ms / r.gpu_ms, r.rel_err);
+    }
+    std::fflush(stdout);
+    results.push_back(r);
+  }
+
+  void layernorm(int N, int C) {
+    auto x = random_floats(size_t(N) * C, 1, -3, 3), w = random_floats(C, 2), b = random_floats(C, 3),
+         dout = random_floats(size_t(N) * C, 4);
+    DeviceBuffer<float> gx(a, x), gw(a, w), gb(a, b), go(a, x.size()), gm(a, N), gr(a, N), gd(a, dout),
+        gdx(a, x.size()), gdw(a, C), gdb(a, C);
+    std::vector<float> out(x.size()), mean(N), rstd(N), dx(x.size()), dw(C), db(C);
+    auto fwd = [&] { ok(a, a.layernorm_forward(go.get(), gm.get(), gr.get(), gx.get(), gw.get(), gb.get(), N, C, 1e-12f), "ln"); };
+    auto bwd = [&] { ok(a, a.layernorm_backward(gdx.get(), gdw.get(), gdb.get(), gd.get(), gx.get(), gw.get(), gm.get(), gr.get(), N, C), "ln bwd"); };
+    const std::string shape = "N" + std::to_string(N) + " C" + std::to_string(C);
+    Result r{"layernorm_forward", shape};
+    r.cpu_ms = cpu_median_ms([&] { layernorm_forward<float>(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C, 1e-12); }, 3);
+    fwd();
+    r.rel_err = rel_vs_float(go.download(), out);
+    r.gpu_ms = median_ms(a, fwd, 3, reps);
+    r.bytes = 2.0 * N * C * 4;
+    report(r);
+    Result rb{"layernorm_backward", shape};
+    rb.cpu_ms = cpu_median_ms([&] { layernorm_backward<float>(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C); }, 3);
+    bwd();
+    rb.rel_err = rel_vs_float(gdx.download(), dx);
+    rb.gpu_ms = median_ms(a, bwd, 3, reps);
+    rb.bytes = 3.0 * N * C * 4;
+    report(rb);
+  }
+
+  void gelu(int64_t n) {
+    auto x = random_floats(n, 5, -5, 5), d = random_floats(n, 6);
+    DeviceBuffer<float> gx(a, x), gd(a, d), gy(a, n);
+    std::vector<float> y(n);
+    const std::string shape = "n" + std::to_string(n);
+    Result r{"gelu_forward", shape};
+    r.cpu_ms = cpu_median_ms([&] { gelu_forward<float>(y.data(), x.data(), n); }, 3);
+    ok(a, a.gelu_forward(gy.get(), gx.get(), n), "gelu");
+    r.rel_err = rel_vs_float(gy.download(), y);
+    r.gpu_ms = median_ms(a, [&] { ok(a, a.gelu_forward(gy.get(), gx.get(), n), "gelu"); }, 3, reps);
+    r.bytes = 2.0 * n * 4;
+    report(r);
+    Result rb{"gelu_backward", shape};
+    rb.cpu_ms = cpu_median_ms([&] { gelu_backward<float>(y.data(), d.data(), x.data(), n); }, 3);
+    ok(a, a.gelu_backward(gy.get(), gd.get(), gx.get(), n), "gelu bwd");
+    rb.rel_err = rel_vs_float(gy.download(), y);
+    rb.gpu_ms = median_ms(a, [&] { ok(a, a.gelu_backward(gy.get(), gd.get(), gx.get(), n), "gelu bwd"); }, 3, reps);
+    rb.bytes = 3.0 * n * 4;
+    report(rb);
+  }
+
+  void cross_entropy(int N, int V) {
+    auto l = random_floats(size_t(N) * V, 7, -4, 4);
+    std::vector<int32_t> t(N);
+    for (int i = 0; i < N; i++) t[i] = (i * 7919) % V;
+    DeviceBuffer<float> gl(a, l), gloss(a, N), gd(a, l.size());
+    DeviceBuffer<int32_t> gt(a, t), gc(a, N);
+    std::vector<float> d(l.size());
+    Result r{"cross_entropy", "N" + std::to_string(N) + " V" + std::to_string(V)};
+    r.cpu_ms = cpu_median_ms([&] { cross_entropy_forward_backward<float>(d.data(), l.data(), t.data(), N, V, -100, 1.0, nullptr, nullptr); }, 3);
+    auto run = [&] { ok(a, a.cross_entropy_forward_backward(gloss.get(), gc.get(), gd.get(), gl.get(), gt.get(), N, V, -100, 1.f / N), "ce"); };
+    run();
+    r.rel_err = rel_vs_float(gd.download(), d);
+    r.gpu_ms = median_ms(a, run, 3, reps);
+    r.bytes = 2.0 * N * V * 4;
+    report(r);
+  }
+
+  void adamw(int64_t n) {
+    auto p = random_floats(n, 8), g = random_floats(n, 9);
+    std::vector<float> m(n, 0.f), v(n, 0.f);
+    DeviceBuffer<float> gp(a, p), gm(a, m), gv(a, v), gg(a, g);
+    const lshlab_cuda_adamw_params ap{0.99999f, 0.9f, 0.999f, 1e-2f, 31.6f, 1e-8f, 1.f};
+    Result r{"adamw_update", "n" + std::to_string(n)};
+    r.cpu_ms = cpu_median_ms([&] {  // the loop of train/adamw.cc, one thread
+      for (int64_t i = 0; i < n; i++) {
+        const float gi = g[i] * ap.grad_scale;
+        p[i] *= ap.decay;
+        m[i] = ap.beta1 * m[i] + (1.f - ap.beta1) * gi;
+        v[i] = ap.beta2 * v[i] + (1.f - ap.beta2) * gi * gi;
+        p[i] -= ap.step_size * m[i] / (std::sqrt(v[i]) * ap.inv_sqrt_bc2 + ap.eps);
+      }
+    }, 1);
+    ok(a, a.adamw_update(gp.get(), gm.get(), gv.get(), gg.get(), n, &ap), "adamw");
+    r.rel_err = rel_vs_float(gp.download(), p);
+    r.gpu_ms = median_ms(a, [&] { ok(a, a.adamw_update(gp.get(), gm.get(), gv.get(), gg.get(), n, &ap), "adamw"); }, 3, reps);
+    r.bytes = 7.0 * n * 4;  // read p m v g, write p m v
+    report(r);
+  }
+
+  // A Linear layer: C (M,N) = X (M,K) W^T (W stored (N,K)) + bias, optionally GELU with pre_gelu.
+  void linear(int M, int N, int K, bool gelu, const char* name) {
+    auto X = random_floats(size_t(M) * K, 10), W = random_floats(size_t(N) * K, 11), bias = random_floats(N, 12);
+    DeviceBuffer<float> gX(a, X), gW(a, W), gb(a, bias), gC(a, size_t(M) * N), gpre(a, size_t(M) * N);
+    std::vector<float> Cc(size_t(M) * N), pre(size_t(M) * N);
+    GemmEpilogue<float> ep;
+    ep.bias = bias.data();
+    ep.gelu = gelu;
+    ep.pre_gelu = gelu ? pre.data() : nullptr;
+    Result r{name, "M" + std::to_string(M) + " N" + std::to_string(N) + " K" + std::to_string(K)};
+    r.cpu_ms = cpu_median_ms([&] { gemm<float>(false, true, M, N, K, 1.f, X.data(), K, W.data(), K, 0.f, Cc.data(), N, &ep); }, 3);
+    auto run = [&] { ok(a, a.gemm(0, 1, M, N, K, 1.f, gX.get(), K, gW.get(), K, 0.f, gC.get(), N, gb.get(), gelu, gelu ? gpre.get() : nullptr), "gemm"); };
+    run();
+    r.rel_err = rel_vs_float(gC.download(), Cc);
+    r.gpu_ms = median_ms(a, run, 3, reps);
+    r.flops = 2.0 * M * N * K;
+    report(r);
+  }
+
+  void attention(int B, int T, int H, int D) {
+    const int C = H * D;
+    auto qkv = random_floats(size_t(B) * T * 3 * C, 13, -2, 2), dctx = random_floats(size_t(B) * T * C, 14);
+    DeviceBuffer<float> gqkv(a, qkv), gctx(a, size_t(B) * T * C), glse(a, size_t(B) * H * T), gdctx(a, dctx),
+        gdqkv(a, qkv.size()), gdelta(a, size_t(B) * H * T);
+    std::vector<float> ctx(size_t(B) * T * C), dqkv(qkv.size());
+    ExactAttention<float> cpu;
+    AttentionCall call;
+    call.B = B; call.T = T; call.H = H; call.D = D;
+    const std::string shape = "B" + std::to_string(B) + " T" + std::to_string(T) + " H" + std::to_string(H) + " D" + std::to_string(D);
+    const double pairs = double(B) * H * T * T;
+    Result r{"attention_forward", shape};
+    r.cpu_ms = cpu_median_ms([&] { cpu.forward(ctx.data(), qkv.data(), nullptr, call); }, 3);
+    auto fwd = [&] { ok(a, a.attention_forward(gctx.get(), glse.get(), gqkv.get(), nullptr, B, T, H, D), "attn fwd"); };
+    fwd();
+    r.rel_err = rel_vs_float(gctx.download(), ctx);
+    r.gpu_ms = median_ms(a, fwd, 3, reps);
+    r.flops = 4.0 * pairs * D;
+    report(r);
+    Result rb{"attention_backward", shape};
+    rb.cpu_ms = cpu_median_ms([&] { cpu.backward(dqkv.data(), dctx.data(), qkv.data(), nullptr, call); }, 1);
+    auto bwd = [&] { ok(a, a.attention_backward(gdqkv.get(), gdelta.get(), gdctx.get(), gqkv.get(), gctx.get(), glse.get(), nullptr, B, T, H, D), "attn bwd"); };
+    bwd();
+    rb.rel_err = rel_vs_float(gdqkv.download(), dqkv);
+    rb.gpu_ms = median_ms(a, bwd, 3, reps);
+    rb.flops = 10.0 * pairs * D;  // recomputed S, dP, and three products
+    report(rb);
+  }
+};
+
+}  // namespace
+
+int cmd_bench_cuda(int argc, char** argv) {
+  DriverArgs args(argc, argv, {}, {"--json", "--quick"});
+  const bool json = args.has("--json"), quick = args.has("--quick");
+  const Api* ap = cuda_api();
+  if (!ap) {
+    const std::string why = "CUDA unavailable: " + cuda_status().reason;
+    if (json) {
+      Json o = Json::object();
+      o.set("bench", "cuda");
+      o.set("skipped", why);
+      std::printf("%s\n", o.dump().c_str());
+    } else {
+      std::printf("bench-cuda skipped: %s\n", why.c_str());
+    }
+    return 0;
+  }
+  Bench b{*ap, json, quick ? 5 : 20, {}};
+  int errors = 0;
+  // One failing op is reported (with the library's message) and the next one runs.
+  auto run = [&](const char* what, const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      errors++;
+      if (json) {
+        Json o = Json::object();
+        o.set("bench", "cuda");
+        o.set("op", what);
+        o.set("error", e.what());
+        std::printf("%s\n", o.dump().c_str());
+      } else {
+        std::printf("%-22s error: %s\n", what, e.what());
+      }
+      std::fflush(stdout);
+    }
+  };
+  // BERT-tiny 64 x 128 (N 8192, C 128, F 512, H 2) and BERT-base 32 x 128 (N 4096, C 768, F 3072, H 12).
+  run("layernorm", [&] { b.layernorm(8192, 128); });
+  run("gelu", [&] { b.gelu(8192LL * 512); });
+  run("gemm_qkv_bias", [&] { b.linear(8192, 384, 128, false, "gemm_qkv_bias"); });
+  run("gemm_ffn_bias_gelu", [&] { b.linear(8192, 512, 128, true, "gemm_ffn_bias_gelu"); });
+  run("cross_entropy", [&] { b.cross_entropy(1229, 30522); });  // 15% of 8192 tokens masked
+  run("adamw_update", [&] { b.adamw(4400000); });               // BERT-tiny's parameters
+  run("attention", [&] { b.attention(64, 128, 2, 64); });
+  if (!quick) {
+    run("layernorm", [&] { b.layernorm(4096, 768); });
+    run("gelu", [&] { b.gelu(4096LL * 3072); });
+    run("gemm_qkv_bias", [&] { b.linear(4096, 2304, 768, false, "gemm_qkv_bias"); });
+    run("gemm_ffn_bias_gelu", [&] { b.linear(4096, 3072, 768, true, "gemm_ffn_bias_gelu"); });
+    run("adamw_update", [&] { b.adamw(110000000); });  // BERT-base's parameters
+    run("attention", [&] { b.attention(32, 128, 12, 64); });
+    run("attention", [&] { b.attention(4, 1024, 8, 64); });
+    run("attention", [&] { b.attention(4, 4096, 8, 64); });
+  }
+  return errors == 0 ? 0 : 1;
+}
