@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { openStore, storePath } from '../../src-main/store/index.js';
-import { migrate } from '../../src-main/store/migrations.js';
+import { LATEST_VERSION, migrate } from '../../src-main/store/migrations.js';
 
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'lshlab.js');
 const TINY = ['--task', 'mlm', '--dataset', 'synthetic:random', '--hidden', '16', '--layers', '1', '--heads', '2', '--intermediate', '32', '--max-seq-len', '16', '--batch', '4'];
@@ -198,9 +198,9 @@ test('two processes open a lab at an older schema at the same moment: both succe
       return new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('close', (code) => resolve({ code, out, err })));
     });
     for (const r of await Promise.all(procs)) {
-      // A second run of migration 5 would fail with "duplicate column name".
+      // A second run of migration 5 or 6 would fail ("duplicate column name", "table already exists").
       assert.equal(r.code, 0, r.err);
-      assert.deepEqual(JSON.parse(r.out), { version: 5, run: 'cpu' });
+      assert.deepEqual(JSON.parse(r.out), { version: LATEST_VERSION, run: 'cpu' });
     }
     const s = openStore(file);
     try {
