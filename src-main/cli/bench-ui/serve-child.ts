@@ -1,7 +1,7 @@
 /**
  * serve-child.ts: the real `lshlab serve` that `lshlab bench ui` drives, in a child process on a
  * free port (--port 0 --no-open --json) with the lab's data directory, exactly as a user starts it
- * (the e2e tests' test/e2e/serve-process.ts does the same). Resolves with the page URL (token in
+ * (the e2e tests start it through this too: test/e2e/serve-process.ts). Resolves with the page URL (token in
  * the query) once the server prints its JSON line; stop() sends SIGTERM and waits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +20,7 @@ export interface ServeChild {
 
 export async function startServeChild(dataDir: string, timeoutMs = 30_000): Promise<ServeChild> {
   const child = spawn(process.execPath, [LSHLAB_BIN, 'serve', '--json', '--port', '0', '--no-open', '--data-dir', dataDir], {
+    env: { ...process.env, LSHLAB_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
