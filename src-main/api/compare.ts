@@ -12,6 +12,7 @@ import { specOfRun } from '../training/host.js';
 import type { RunRow } from '../store/types.js';
 import type { ConfigDiffRow } from './contract.js';
 import type { Handlers } from './handler.js';
+import { deviceInfoOfRun } from '../training/device.js';
 
 type Leaf = string | number | boolean | null;
 
@@ -32,7 +33,7 @@ function flatten(o: Record<string, unknown>, prefix: string, out: Map<string, Le
 export function configDiff(runs: readonly RunRow[]): ConfigDiffRow[] {
   const flat = runs.map((r) => {
     const m = new Map<string, Leaf>();
-    flatten({ ...specOfRun(r), attention: r.attention, attentionParams: r.attentionParams, dataset: r.datasetName, device: r.device ?? null }, '', m);
+    flatten({ ...specOfRun(r), attention: r.attention, attentionParams: r.attentionParams, dataset: r.datasetName, device: r.device ?? null, deviceName: deviceInfoOfRun(r)?.name ?? null }, '', m);
     return m;
   });
   const fields = [...new Set(flat.flatMap((m) => [...m.keys()]))];

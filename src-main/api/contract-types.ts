@@ -340,3 +340,108 @@ export interface AttentionMapsResult {
   numHeads: number;
   layers: { layer: number; heads: AttentionHeadMap[] }[];
 }
+
+// ---- studies (lab/study-*.ts; read-only) ------------------------------------------------------
+
+/** Where a study's cells stand (lab/study-state.ts): pending counts pending and retry cells. */
+export interface StudyCounts {
+  total: number;
+  done: number;
+  running: number;
+  failed: number;
+  blocked: number;
+  pending: number;
+}
+
+export interface StudyStageInfo {
+  /** 1-based, as `lshlab study show` numbers them. */
+  stage: number;
+  name: string;
+  task: 'mlm' | 'classification' | 'qa';
+  dataset: string;
+  init: 'previous' | 'none';
+}
+
+export interface StudyVariantInfo {
+  key: string;
+  attention: string;
+  params: Record<string, string | number>;
+}
+
+export interface StudyListItem {
+  name: string;
+  description: string;
+  createdAt: number;
+  stages: StudyStageInfo[];
+  variants: StudyVariantInfo[];
+  seeds: string[];
+  counts: StudyCounts;
+}
+
+export type StudyCellState = 'done' | 'running' | 'pending' | 'retry' | 'failed' | 'blocked';
+
+export interface StudyCellInfo {
+  /** 1-based stage number. */
+  stage: number;
+  stageName: string;
+  variant: string;
+  seed: string;
+  state: StudyCellState;
+  runId: number | null;
+  attempts: number;
+  /** Why it failed or is blocked, or what happened to its last attempt. */
+  reason: string | null;
+}
+
+export interface StudyShowResult extends StudyListItem {
+  /** The normalized definition (`lshlab study show --json`'s definition: save it and run it). */
+  definition: Record<string, unknown>;
+  cells: StudyCellInfo[];
+}
+
+/** One cell of a report table: the statistics of one measure over one variant's done seeds. */
+export interface StudyReportCell {
+  variant: string;
+  n: number;
+  nonFinite: number;
+  mean: number | null;
+  std: number | null;
+  ciLow: number | null;
+  ciHigh: number | null;
+  values: number[];
+  /** Best mean whose 95% interval overlaps no other variant's. */
+  bold: boolean;
+  /** mean, std and interval bounds as the text report prints them (the row's precision). */
+  formatted: { mean: string | null; std: string | null; ciLow: string | null; ciHigh: string | null };
+}
+
+export interface StudyReportRow {
+  key: string;
+  label: string;
+  better: 'lower' | 'higher';
+  efficiency: boolean;
+  cells: StudyReportCell[];
+}
+
+export interface StudyReportTable {
+  /** 1-based stage number. */
+  stage: number;
+  name: string;
+  task: 'mlm' | 'classification' | 'qa';
+  dataset: string;
+  title: string;
+  variants: Array<StudyVariantInfo & { seeds: string[]; runIds: number[] }>;
+  rows: StudyReportRow[];
+  footnotes: string[];
+}
+
+export interface StudyReportResult {
+  study: string;
+  seeds: string[];
+  counts: StudyCounts;
+  tables: StudyReportTable[];
+  /** What bold means, as the rendered reports say it. */
+  boldRule: string;
+  /** The report as `lshlab study report --format ...` prints it. */
+  rendered: { text: string; markdown: string; latex: string; csv: string };
+}

@@ -34,6 +34,8 @@ const datasetName = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/, 'a d
 const jobId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a job id is 1-64 of A-Z a-z 0-9 _ -');
 const uploadId = z.string().regex(/^[0-9a-f]{32}$/, 'an upload id is 32 hex digits');
 const none = z.strictObject({});
+/** As store/studies.ts STUDY_NAME_RE. */
+const studyName = z.string().regex(/^[A-Za-z0-9._-]{1,48}$/, 'a study name is 1-48 of A-Z a-z 0-9 . _ -');
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
 export const DATASET_PREVIEW_ROWS = 100;
@@ -194,6 +196,13 @@ export const OPERATIONS = {
   })
     .refine((p) => (p.text === undefined) !== (p.index === undefined), { path: ['text'], message: 'give text or a record index, not both' })
     .refine((p) => p.dataset === undefined || p.index !== undefined, { path: ['index'], message: 'a dataset needs a record index' }),
+
+  /** Studies (`lshlab study ...`), read-only: every study with how many of its cells are done. */
+  'studies.list': none,
+  /** A study's definition and where each cell (stage x variant x seed) stands, with its run. */
+  'studies.show': z.strictObject({ name: studyName }),
+  /** A study's report: per stage, per measure and variant mean, std, 95% CI, n and bold; plus the text exports. */
+  'studies.report': z.strictObject({ name: studyName }),
 } as const;
 
 export type OpName = keyof typeof OPERATIONS;
@@ -230,6 +239,9 @@ export interface OpResults {
   'jobs.cancel': R.CancelResult;
   'uploads.cancel': R.CancelResult;
   'attention.maps': R.AttentionMapsResult;
+  'studies.list': R.StudyListItem[];
+  'studies.show': R.StudyShowResult;
+  'studies.report': R.StudyReportResult;
 }
 export type OpResult<O extends OpName> = OpResults[O];
 

@@ -20,13 +20,14 @@ import { benchmarkHandlers } from './benchmarks.js';
 import { compareHandlers } from './compare.js';
 import { datasetHandlers } from './datasets.js';
 import { runHandlers } from './runs.js';
+import { studyHandlers } from './studies.js';
 import { trainingHandlers } from './training.js';
 import type { UploadRegistry } from './uploads.js';
 
 export type { LabApiOptions } from './context.js';
 
 /** Every operation's handler; the type makes a missing or extra one a compile error. */
-const HANDLERS: Handlers<OpName> = { ...benchmarkHandlers, ...datasetHandlers, ...runHandlers, ...compareHandlers, ...trainingHandlers, ...attentionMapsHandlers };
+const HANDLERS: Handlers<OpName> = { ...benchmarkHandlers, ...datasetHandlers, ...runHandlers, ...compareHandlers, ...trainingHandlers, ...attentionMapsHandlers, ...studyHandlers };
 
 export interface LabApiInstance extends LabApi {
   /** Where serve mode's upload receiver writes (server/upload.ts). */

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { defaultSpec, SpecError, validateSpec, type RunSpec } from '../training/spec.js';
+import { DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE } from '../training/device.js';
 import { ATTENTION_VARIANTS, checkAttentionParams } from './attention-params.js';
 import { MODEL_RANGES, RUN_TEXT_LIMITS, TRAIN_RANGES, type SettingRange } from './training-params.js';
 
@@ -74,6 +75,8 @@ export const runSpecFields = z.strictObject({
   docStride: rangeNumber(T.docStride).optional(),
   tags: z.array(tagSchema).max(32).optional(),
   notes: z.string().max(RUN_TEXT_LIMITS.notes).optional(),
+  /** auto (default), cpu, cuda or cuda:N (training/device.ts; today training runs on the CPU only). */
+  device: z.string().regex(DEVICE_REQUEST_RE, `a device is ${DEVICE_REQUEST_HELP}`).optional(),
 });
 export type RunSpecInput = z.input<typeof runSpecFields>;
 

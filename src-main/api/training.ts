@@ -19,6 +19,7 @@ import { FINAL_STATUSES } from '../store/types.js';
 import { ApiError, type RunStepEvent } from './contract.js';
 import type { ApiContext } from './context.js';
 import type { Handlers } from './handler.js';
+import { DeviceError } from '../training/device.js';
 
 function stepEvent(runId: number, m: StepMessage): RunStepEvent {
   return {
@@ -38,15 +39,22 @@ export function startRun(ctx: ApiContext, spec: RunSpec, field: string): RunHand
   }
   let runId = 0; // set as soon as start() returns: the process's messages arrive later
   const ev = ctx.events;
-  const handle = ctx.host().start(spec, {
-    onStatus: (text) => ev.emit({ type: 'run.status', runId, status: 'running', text }),
-    onStep: (m) => ctx.steps.push(stepEvent(runId, m)),
-    onEval: (m) => {
-      ctx.steps.flush(runId);
-      ev.emit({ type: 'run.eval', runId, step: m.step, split: m.split, metrics: { ...m.metrics, seconds: m.seconds } });
-    },
-    onCheckpoint: (m) => ev.emit({ type: 'run.checkpoint', runId, step: m.step, path: m.path, bytes: m.bytes }),
-  });
+  let handle: RunHandle;
+  try {
+    handle = ctx.host().start(spec, {
+      onStatus: (text) => ev.emit({ type: 'run.status', runId, status: 'running', text }),
+      onStep: (m) => ctx.steps.push(stepEvent(runId, m)),
+      onEval: (m) => {
+        ctx.steps.flush(runId);
+        ev.emit({ type: 'run.eval', runId, step: m.step, split: m.split, metrics: { ...m.metrics, seconds: m.seconds } });
+      },
+      onCheckpoint: (m) => ev.emit({ type: 'run.checkpoint', runId, step: m.step, path: m.path, bytes: m.bytes }),
+    });
+  } catch (e) {
+    // A device that cannot be had (training/device.ts): the caller's request, no row was created.
+    if (e instanceof DeviceError) throw new ApiError('bad-request', `${field}.device: ${e.message}`);
+    throw e;
+  }
   runId = handle.run.id;
   ctx.local.set(runId, handle);
   ev.emit({ type: 'run.created', run: handle.run });

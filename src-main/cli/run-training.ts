@@ -9,6 +9,8 @@ import { openStore, storePath } from '../store/index.js';
 import type { LabStore, RunRow } from '../store/types.js';
 import { RunHost } from '../training/host.js';
 import type { RunSpec } from '../training/spec.js';
+import { describeDevice, DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE, resolveDevice, type ResolvedDevice } from '../training/device.js';
+import { UsageError } from './args.js';
 import { TrainProgress } from './train-progress.js';
 import { num } from './format.js';
 
@@ -54,6 +56,7 @@ export async function trainOne(ctx: Context, lab: Lab, spec: RunSpec, label?: st
       ),
     onCheckpoint: (m) => progress.line(`checkpoint step ${m.step}: ${m.path}`),
   });
+  progress.line(describeDevice(handle.device));
   if (handle.threads.note) progress.line(`threads: ${handle.threads.note}`);
   let interrupts = 0;
   const onSigint = (): void => {
@@ -76,4 +79,31 @@ export async function trainOne(ctx: Context, lab: Lab, spec: RunSpec, label?: st
 export function describeEnd(row: RunRow): string {
   const dur = row.startedAt && row.endedAt ? `${num((row.endedAt - row.startedAt) / 1000)} s` : '-';
   return `run ${row.id} (${row.name}) ${row.status}${row.error ? `: ${row.error}` : ''} after step ${row.lastStep}, ${dur}`;
+}
+
+/** The --device flag of train, demo, bench train and bench attention. */
+export const DEVICE_FLAG = {
+  type: 'string',
+  metavar: 'auto|cpu|cuda[:N]',
+  description: 'device: auto (default: CUDA when it can train, else the CPU, saying why), cpu, cuda or cuda:N',
+} as const;
+
+/** The --device value, checked (a usage error naming the flag), or undefined when not given. */
+export function deviceFlag(value: string | undefined, command: string): string | undefined {
+  if (value !== undefined && !DEVICE_REQUEST_RE.test(value))
+    throw new UsageError(`invalid value for --device: '${value}' (expected ${DEVICE_REQUEST_HELP})`, command);
+  return value;
+}
+
+/**
+ * --device of a command that runs in this process (bench train, bench attention, demo's checks):
+ * checked, resolved against the engine's CUDA status (training/device.ts; a request that cannot
+ * be met throws DeviceError, exit 1), and reported on stderr in one line.
+ */
+export function resolveDeviceFlag(ctx: Context, value: string | undefined, command: string, liveDevices: readonly string[] = []): ResolvedDevice {
+  const request = deviceFlag(value, command);
+  const info = ctx.engine().info();
+  const placed = resolveDevice(request, { cpuModel: info.cpu.model, cuda: info.cuda }, liveDevices);
+  ctx.note(`${command}: ${describeDevice(placed)}`);
+  return placed;
 }

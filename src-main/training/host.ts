@@ -26,6 +26,8 @@ import { validateSpec, type RunSpec } from './spec.js';
 import { MetricWriter, pointsOfStep } from './metric-writer.js';
 import { describeEnvironment } from './environment.js';
 import { loadEngine } from '../engine/index.js';
+import type { EngineInfo } from '../engine/types.js';
+import { resolveDevice, type ResolvedDevice } from './device.js';
 import { RunClaim, recoverDeadRuns, runDirOf } from './run-owner.js';
 import { lineageOf, readInitSource, runOfCheckpointDir, variantParameterSuffixes } from './init-from.js';
 import { lineageOfRun, type InitLineage } from './lineage.js';
@@ -77,6 +79,8 @@ export interface RunHandle {
   kill(signal?: NodeJS.Signals): void;
   /** Engine threads of the training process, and why (shared cores), for a status line. */
   readonly threads: { count: number | null; note: string | null };
+  /** The device the run trains on, its name, and why (training/device.ts). */
+  readonly device: ResolvedDevice;
   readonly pid: number | undefined;
   /** The run row once the process has ended and everything is written. */
   readonly done: Promise<RunRow>;
@@ -101,7 +105,8 @@ interface ActiveRun {
 
 /** The RunSpec a run row was created from (for resume and re-runs). */
 export function specOfRun(row: RunRow): RunSpec {
-  const spec = { ...(row.trainConfig as unknown as RunSpec), model: row.modelConfig as unknown as RunSpec['model'] };
+  const { deviceInfo: _placed, ...trainConfig } = row.trainConfig as Record<string, unknown>;
+  const spec = { ...(trainConfig as unknown as RunSpec), model: row.modelConfig as unknown as RunSpec['model'] };
   // The row keeps the lineage object (init-from.ts InitLineage) where the spec had the directory.
   const lineage = lineageOfRun(row);
   if (lineage) spec.initFrom = lineage.dir;
@@ -182,12 +187,19 @@ export class RunHost {
     const dataset = spec.dataset.startsWith('synthetic:') ? undefined : store.datasets.get(spec.dataset);
     if (!spec.dataset.startsWith('synthetic:') && !dataset)
       throw new Error(`dataset '${spec.dataset}' is not in the lab (see 'lshlab datasets list')`);
-    let env: number | null = null;
+    let info: EngineInfo | undefined;
     try {
-      env = store.environments.record(describeEnvironment(loadEngine().info()));
+      info = loadEngine().info();
     } catch {
-      env = store.environments.record(describeEnvironment());
+      info = undefined;
     }
+    // Before any row exists: a device request that cannot be met fails here (training/device.ts).
+    const placed = resolveDevice(
+      spec.device,
+      { cpuModel: info?.cpu.model ?? os.cpus()[0]?.model ?? 'unknown', cuda: info?.cuda },
+      store.runs.active().map((r) => r.device),
+    );
+    const env = store.environments.record(describeEnvironment(info));
     const uuid = crypto.randomBytes(16).toString('hex');
     const claim = RunClaim.take(this.dataDir, uuid);
     const cores = this.opts.cores ?? os.availableParallelism();
@@ -196,7 +208,7 @@ export class RunHost {
       run = store.runs.create({
       uuid,
       status: 'running',
-      device: 'cpu',
+      device: placed.device,
       ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : { shareCores: cores }),
       owner: this.opts.owner ?? `lshlab (pid ${process.pid} on ${os.hostname()})`,
       name: spec.name ?? `${spec.task}-${attention}`,
@@ -206,7 +218,13 @@ export class RunHost {
       modelConfig: { ...model },
       attention,
       attentionParams,
-      trainConfig: { ...train, attention, attentionParams, ...(lineage ? { initFrom: lineage } : {}) },
+      trainConfig: {
+        ...train,
+        attention,
+        attentionParams,
+        ...(lineage ? { initFrom: lineage } : {}),
+        deviceInfo: { device: placed.device, name: placed.name, why: placed.why, precision: placed.precision },
+      },
       seed: spec.seed,
       ...(notes !== undefined ? { notes } : {}),
       ...(tags !== undefined ? { tags } : {}),
@@ -308,6 +326,7 @@ export class RunHost {
     return {
       run,
       threads: { count: threads, note: threadNote },
+      device: placed,
       cancel: () => worker.send({ type: 'cancel' }),
       kill: (signal = 'SIGKILL') => worker.kill(signal),
       get pid() {

@@ -5,6 +5,7 @@
  * its row alone. Nothing here touches the engine, the store or the disk.
  */
 import type { ModelConfig, Task, TrainConfig } from '../engine/types.js';
+import { DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE } from './device.js';
 
 export interface ModelSpec {
   hiddenSize: number;
@@ -56,6 +57,8 @@ export interface RunSpec {
   mlmProb: number;
   /** QA window overlap in tokens. */
   docStride: number;
+  /** auto (default), cpu, cuda or cuda:N: resolved by training/device.ts when the run starts. */
+  device?: string;
   tags?: string[];
   notes?: string;
 }
@@ -134,6 +137,8 @@ export function validateSpec(s: RunSpec): RunSpec {
   if (!(s.mlmProb > 0 && s.mlmProb < 1)) throw new SpecError('mlmProb', `must be in (0, 1), got ${s.mlmProb}`);
   if (s.initFrom !== undefined && (typeof s.initFrom !== 'string' || !isAbsolutePath(s.initFrom)))
     throw new SpecError('initFrom', `must be an absolute directory (a checkpoint or a Hugging Face BERT folder), got ${JSON.stringify(s.initFrom)}`);
+  if (s.device !== undefined && (typeof s.device !== 'string' || !DEVICE_REQUEST_RE.test(s.device)))
+    throw new SpecError('device', `must be ${DEVICE_REQUEST_HELP}, got ${JSON.stringify(s.device)}`);
   if (s.task === 'qa' && (!posInt(s.docStride) || s.docStride >= m.maxSeqLen))
     throw new SpecError('docStride', `must be a positive integer below maxSeqLen, got ${s.docStride}`);
   return s;

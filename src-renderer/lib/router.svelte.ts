@@ -1,6 +1,6 @@
 /**
  * router.svelte.ts: the hash router. Routes are `#/datasets`, `#/new`, `#/runs`, `#/runs/12`,
- * `#/compare?ids=1,2`, `#/benchmarks`, `#/explorer?run=12`; the hash keeps the page across reloads and works under the
+ * `#/compare?ids=1,2`, `#/benchmarks`, `#/explorer?run=12`, `#/studies`, `#/studies/NAME`; the hash keeps the page across reloads and works under the
  * Electron custom protocol, where there is no server to answer deep paths.
  */
 

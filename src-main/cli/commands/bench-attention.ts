@@ -13,6 +13,7 @@ import { UsageError } from '../args.js';
 import { num, table } from '../format.js';
 import { ATTENTION_PARAM_FLAG_SPECS, PARAM_FLAGS } from '../attention-flags.js';
 import { packageVersion, type BenchAttentionOptions } from '../../engine/index.js';
+import { DEVICE_FLAG, resolveDeviceFlag } from '../run-training.js';
 
 const MODES = ['paper-table1', 'sweep', 'scaling', 'collisions'] as const;
 
@@ -50,7 +51,7 @@ export const benchAttentionCommand = defineCommand({
   summary: 'time and count attention variants (paper Table 1, sweeps, scaling, collisions)',
   usage:
     'bench attention [--paper-table1 | --sweep | --scaling [--max-seq N] [--variants a,b] | --collisions | ' +
-    '--variant V --seq N [--backward] [--iters N] [--param name=value ...]] [--json] [--csv FILE]',
+    '--variant V --seq N [--backward] [--iters N] [--param name=value ...]] [--device auto|cpu|cuda[:N]] [--json] [--csv FILE]',
   details: [
     'Inputs are random float32 normals (Philox, --seed); every call uses a new step, so LSH hashes are redrawn as in training.',
     'Variant parameters: --param name=value (repeatable) or the shorthands --bands --table-size --num-hashes --fill',
@@ -84,6 +85,7 @@ export const benchAttentionCommand = defineCommand({
     angles: int('collisions: angle steps over [0, pi] (default 16)', 1, 1000),
     trials: int('collisions: vector pairs per angle (default 2000)', 1, 1e7),
     ...ATTENTION_PARAM_FLAG_SPECS,
+    device: DEVICE_FLAG,
     json: { type: 'boolean', description: 'print one JSON object' },
     csv: { type: 'string', metavar: 'FILE', description: "write the mode's rows as CSV" },
     record: { type: 'boolean', description: "keep the result in the lab database ('lshlab benchmarks list')" },
@@ -124,6 +126,7 @@ export const benchAttentionCommand = defineCommand({
       throw new UsageError('--min-seq must not exceed --max-seq', cmd);
     if (mode === 'sweep' || mode === 'scaling') opts.onProgress = (line) => ctx.note(line);
 
+    const placed = resolveDeviceFlag(ctx, flags.device, cmd);
     const engine = ctx.engine();
     const info = engine.info();
     if (mode !== 'single') ctx.note(`bench attention --${mode}: running on ${info.threads} thread(s) ...`);
@@ -152,16 +155,16 @@ export const benchAttentionCommand = defineCommand({
       else if (flag !== 'threads' && flag !== 'data-dir') reproduce.push(`--${flag} ${String(v)}`);
     }
     reproduce.push(`--threads ${info.threads}`);
-    const device = `cpu: ${info.cpu.model}`;
+    const device = `${placed.device}: ${placed.name}`;
     if (flags.csv !== undefined) fs.writeFileSync(flags.csv, toCsv(rowsOf(mode, r)));
     if (flags.record) {
       const row = await withLab(ctx, (store) =>
-        recordBenchmark(store, { kind: `attention/${mode}`, config: { ...opts, onProgress: undefined, reproduce: reproduce.join(' ') }, result: r }, info),
+        recordBenchmark(store, { kind: `attention/${mode}`, config: { ...opts, onProgress: undefined, reproduce: reproduce.join(' '), device: flags.device ?? 'auto', deviceInfo: { ...placed } }, result: r }, info),
       );
       ctx.note(`bench attention: recorded as benchmark ${row.id} (lshlab benchmarks list)`);
     }
     if (flags.json) {
-      ctx.out(JSON.stringify({ ...r, device, threads: info.threads, lshlab: packageVersion(), reproduce: reproduce.join(' ') }, null, 2));
+      ctx.out(JSON.stringify({ ...r, device, device_why: placed.why, precision: placed.precision, threads: info.threads, lshlab: packageVersion(), reproduce: reproduce.join(' ') }, null, 2));
       return 0;
     }
     printText(mode, r, (s) => ctx.out(s));

@@ -6,11 +6,12 @@ import { defineCommand, withLab } from '../command.js';
 import { recordBenchmark } from '../../lab/benchmarks.js';
 import { num, Progress } from '../format.js';
 import { packageVersion } from '../../engine/index.js';
+import { DEVICE_FLAG, resolveDeviceFlag } from '../run-training.js';
 
 export const benchTrainCommand = defineCommand({
   path: ['bench', 'train'],
   summary: 'time BERT-tiny MLM training steps on random tokens',
-  usage: 'bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--json]',
+  usage: 'bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--device auto|cpu|cuda[:N]] [--json]',
   details: 'Model: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512, vocab 30522), exact attention.',
   flags: {
     seq: { type: 'int', min: 1, max: 512, default: 128, metavar: 'T', description: 'sequence length' },
@@ -18,10 +19,12 @@ export const benchTrainCommand = defineCommand({
     steps: { type: 'int', min: 1, max: 1000000, default: 10, metavar: 'N', description: 'timed steps' },
     warmup: { type: 'int', min: 0, max: 1000000, default: 2, metavar: 'W', description: 'untimed steps first' },
     seed: { type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 42, metavar: 'S', description: 'seed of weights and tokens' },
+    device: DEVICE_FLAG,
     json: { type: 'boolean', description: 'print one JSON object' },
     record: { type: 'boolean', description: "keep the result in the lab database ('lshlab benchmarks list')" },
   },
   async run(flags, ctx) {
+    const placed = resolveDeviceFlag(ctx, flags.device, 'bench train');
     const engine = ctx.engine();
     const info = engine.info();
     const label =
@@ -45,9 +48,12 @@ export const benchTrainCommand = defineCommand({
     const reproduce =
       `lshlab bench train --seq ${flags.seq} --batch ${flags.batch} --steps ${flags.steps} ` +
       `--warmup ${flags.warmup} --seed ${flags.seed} --threads ${r.threads}`;
-    const device = `cpu: ${info.cpu.model}`;
+    const device = `${placed.device}: ${placed.name}`;
     if (flags.record) {
-      const config = { seq: flags.seq, batch: flags.batch, steps: flags.steps, warmup: flags.warmup, seed: flags.seed, reproduce };
+      const config = {
+        seq: flags.seq, batch: flags.batch, steps: flags.steps, warmup: flags.warmup, seed: flags.seed, reproduce,
+        device: flags.device ?? 'auto', deviceInfo: { ...placed },
+      };
       const row = await withLab(ctx, (store) => recordBenchmark(store, { kind: 'train', config, result: { ...r } }, info));
       ctx.note(`bench train: recorded as benchmark ${row.id} (lshlab benchmarks list)`);
     }
@@ -71,6 +77,8 @@ export const benchTrainCommand = defineCommand({
             step_ms: { forward: r.forwardS * 1e3, backward: r.backwardS * 1e3, optimizer: r.optimizerS * 1e3 },
             threads: r.threads,
             device,
+            device_why: placed.why,
+            precision: placed.precision,
             gemm_kernel: r.gemmKernel,
             peak_gflops: r.peakGflops,
             peak_method: `${r.peakIsa} FMA loop, ${r.threads} thread(s), measured after the timed steps`,

@@ -8,7 +8,7 @@
  * About 5 minutes on a 2-core machine by default; --quick is a smoke-sized version (under a minute).
  */
 import { defineCommand } from '../command.js';
-import { openLabAsHost, trainOne, describeEnd } from '../run-training.js';
+import { openLabAsHost, trainOne, describeEnd, DEVICE_FLAG, resolveDeviceFlag } from '../run-training.js';
 import { defaultSpec, type RunSpec } from '../../training/spec.js';
 import { recordBenchmark } from '../../lab/benchmarks.js';
 import { addBuiltins } from '../../lab/datasets.js';
@@ -29,7 +29,7 @@ export function demoBudget(quick: boolean): Pick<RunSpec, 'steps' | 'batchSize' 
 export const demoCommand = defineCommand({
   path: ['demo'],
   summary: 'the main job: paper Table 1, then BERT-tiny pretrained with exact, bert-lsh and yoso, compared',
-  usage: 'demo [--quick] [--seed S] [--steps N] [--json]',
+  usage: 'demo [--quick] [--seed S] [--steps N] [--device auto|cpu|cuda[:N]] [--json]',
   details: [
     'Prepares the built-in datasets (lshlab datasets add-builtin) if missing, benchmarks attention as in the',
     "BERT-LSH paper's Table 1, then trains BERT-tiny (masked-LM, sequence 128) on the built-in corpus with each",
@@ -41,11 +41,14 @@ export const demoCommand = defineCommand({
     quick: { type: 'boolean', description: 'smoke-sized budget (under 90 s on 2 cores)' },
     seed: { type: 'string', metavar: 'S', description: 'seed shared by all runs (default 42)' },
     steps: { type: 'int', min: 1, max: 1e7, metavar: 'N', description: 'override the steps per run' },
+    device: DEVICE_FLAG,
     json: { type: 'boolean', description: 'print the benchmark, the runs and the comparison as JSON' },
   },
   async run(flags, ctx) {
     const lab = openLabAsHost(ctx, 'lshlab demo');
     try {
+      // A device that cannot be had fails before any dataset, benchmark or run (each run resolves it again).
+      const placed = resolveDeviceFlag(ctx, flags.device, 'demo', lab.store.runs.active().map((r) => r.device));
       ctx.note(`lshlab demo: lab data in ${lab.dataDir}`);
       const prep = new ProgressLine(ctx.stderr, 'built-in datasets');
       const added = await addBuiltins(lab.store, lab.dataDir, { onProgress: (p) => prep.update(p) });
@@ -56,7 +59,7 @@ export const demoCommand = defineCommand({
       const bench = new Progress(ctx.stderr, "attention benchmark (BERT-LSH paper's Table 1)");
       const t1 = await engine.benchAttention({ mode: 'paper-table1' });
       bench.done();
-      recordBenchmark(lab.store, { kind: 'attention/paper-table1', config: { mode: 'paper-table1', reproduce: 'lshlab bench attention --paper-table1' }, result: t1 }, info);
+      recordBenchmark(lab.store, { kind: 'attention/paper-table1', config: { mode: 'paper-table1', reproduce: 'lshlab bench attention --paper-table1', device: flags.device ?? 'auto', deviceInfo: { ...placed } }, result: t1 }, info);
 
       const budget = demoBudget(flags.quick);
       if (flags.steps !== undefined) budget.steps = flags.steps;
@@ -71,6 +74,7 @@ export const demoCommand = defineCommand({
           seed,
           tags: ['demo', flags.quick ? 'quick' : 'full'],
           ...budget,
+          ...(flags.device !== undefined ? { device: flags.device } : {}),
         });
         const row = await trainOne(ctx, lab, spec, `demo ${attention}`);
         rows.push(row);

@@ -21,6 +21,7 @@ import { num, table } from '../format.js';
 import { RUN_STATUSES, type RunRow, type RunStatus } from '../../store/types.js';
 import { COMPARE_FORMATS, renderComparison, type CompareFormat } from '../../lab/compare.js';
 import { describeLineage, lineageOfRun } from '../../training/lineage.js';
+import { deviceInfoOfRun } from '../../training/device.js';
 import {
   cancelRuns,
   compareRuns,
@@ -179,7 +180,12 @@ export const runsShowCommand = defineWithArgs({
       ['duration', formatDuration(d.durationS)],
       ['steps', String(r.lastStep)],
     ];
-    lines.push(['device', `${r.device}${r.threads !== null ? `, ${r.threads} thread(s)` : ''}`]);
+    const placed = deviceInfoOfRun(r);
+    lines.push([
+      'device',
+      `${r.device}${placed?.name ? ` (${placed.name}${placed.precision ? `, ${placed.precision}` : ''})` : ''}` +
+        `${r.threads !== null ? `, ${r.threads} thread(s)` : ''}${placed?.why ? `: ${placed.why}` : ''}`,
+    ]);
     if (r.owner !== null) lines.push(['host', r.owner]);
     if (r.error !== null) lines.push(['error', r.error]);
     if (r.pid !== null) lines.push(['pid', String(r.pid)]);

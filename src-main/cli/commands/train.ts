@@ -6,7 +6,7 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../args.js';
 import { ATTENTION_PARAM_FLAG_SPECS, collectAttentionParams, PARAM_FLAGS } from '../attention-flags.js';
-import { describeEnd, openLabAsHost, trainOne } from '../run-training.js';
+import { describeEnd, DEVICE_FLAG, deviceFlag, openLabAsHost, trainOne } from '../run-training.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultSpec, DEFAULT_MODEL, SpecError, type ModelSpec, type RunSpec } from '../../training/spec.js';
@@ -29,7 +29,7 @@ export const trainCommand = defineCommand({
   usage:
     'train --task mlm|classification|qa --dataset NAME [--attention V] [variant parameters] [--hidden --layers --heads ' +
     '--intermediate --max-seq-len] [--steps N | --epochs E] [--batch --lr --warmup --seed] [--eval-every N] ' +
-    '[--save-every N] [--from-checkpoint DIR|RUN] [--init-from RUN|DIR]',
+    '[--save-every N] [--from-checkpoint DIR|RUN] [--init-from RUN|DIR] [--device auto|cpu|cuda[:N]]',
   details: [
     'Each run trains in its own process; Ctrl-C cancels after the current step (a checkpoint is kept), twice stops at once.',
     'Defaults: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512), sequence 128, batch 32, lr 1e-3 with 20 warmup',
@@ -42,6 +42,8 @@ export const trainCommand = defineCommand({
     "model's dimensions and attention variant default to the source's; a flag given here wins (a shape mismatch then",
     "fails before training, naming the tensor). The dataset must be tokenized with the source's vocabulary",
     "(`lshlab tokenizer import FOLDER --name N`, then `datasets import ... --tokenizer N`).",
+    '--device auto (the default) trains on CUDA when it can and says which device it took; today training runs on',
+    'the CPU only, so auto takes the CPU and says why, and cuda / cuda:N fail with the reason (docs/gpu-status.md).',
   ].join('\n'),
   flags: {
     task: { type: 'string', choices: ['mlm', 'classification', 'qa'], metavar: 'mlm|classification|qa', description: 'task (required unless resuming a run)' },
@@ -68,6 +70,7 @@ export const trainCommand = defineCommand({
     'from-checkpoint': { type: 'string', metavar: 'DIR|RUN', description: 'resume: a checkpoint directory or a run' },
     'init-from': { type: 'string', metavar: 'RUN|DIR', description: 'fine-tune: encoder weights from a run, a checkpoint or a Hugging Face BERT folder' },
     'doc-stride': ranged(TRAIN_RANGES.docStride, 'N', 'qa: tokens shared by consecutive windows (default 32)'),
+    device: DEVICE_FLAG,
     name: { type: 'string', metavar: 'NAME', description: 'run name (default <task>-<attention>)' },
     tag: { type: 'string', repeatable: true, metavar: 'TAG', description: 'a tag for the run' },
     notes: { type: 'string', metavar: 'TEXT', description: 'notes for the run' },
@@ -78,6 +81,7 @@ export const trainCommand = defineCommand({
     if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError('--steps and --epochs exclude each other', cmd);
     if (flags['init-from'] !== undefined && flags['from-checkpoint'] !== undefined)
       throw new UsageError('--init-from and --from-checkpoint exclude each other (a resumed run keeps the weights lineage of the run it resumes)', cmd);
+    const device = deviceFlag(flags.device, cmd);
     const lab = openLabAsHost(ctx, 'lshlab train');
     try {
       // Resuming a run: its spec is the base, and the flags given here override it.
@@ -98,6 +102,7 @@ export const trainCommand = defineCommand({
         throw new UsageError(`invalid value for ${what}: ${issue.message}`, cmd);
       }
       if (from) spec.fromCheckpoint = from.path;
+      if (device !== undefined) spec.device = device;
       let row;
       try {
         row = await trainOne(ctx, lab, spec);

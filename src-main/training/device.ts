@@ -1,0 +1,156 @@
+/**
+ * device.ts: which device a run or benchmark uses, from what was asked (`--device auto|cpu|cuda[:N]`,
+ * RunSpec.device), the engine's CUDA status (loadEngine().info().cuda) and the devices of the lab's
+ * live runs. One resolver for `train`, `demo`, `bench train`, `bench attention` and the API.
+ *
+ * Today the Trainer runs on the CPU only: the CUDA backend runs kernels, not training steps
+ * (docs/gpu-status.md). So `cuda`/`cuda:N` fails (with the loader's reason when CUDA is unavailable,
+ * else "not implemented yet") and `auto` takes the CPU and says why. The preference among CUDA
+ * devices (pickCudaDevice: one no live run of this lab uses) is written and tested for when CUDA
+ * training lands, but resolveDevice never selects CUDA while CUDA_TRAINING is false.
+ *
+ * Node-free and engine-free (the caller passes the info), so it is unit-testable with fake devices.
+ */
+
+/** Whether the Trainer can train on a CUDA device. False until the CUDA training step exists. */
+export const CUDA_TRAINING = false;
+
+export const CUDA_TRAINING_MISSING =
+  'CUDA training is not implemented yet (the CUDA backend runs kernels only; see docs/gpu-status.md)';
+
+/** What a device request may be: auto, cpu, cuda or cuda:N. */
+export const DEVICE_REQUEST_RE = /^(auto|cpu|cuda(:\d{1,3})?)$/;
+export const DEVICE_REQUEST_HELP = 'auto, cpu, cuda or cuda:N';
+
+export interface DeviceRequest {
+  kind: 'auto' | 'cpu' | 'cuda';
+  /** cuda:N's N; absent for a plain `cuda` (any device). */
+  index?: number;
+}
+
+/** The parsed request, or undefined when the text is not auto, cpu, cuda or cuda:N. */
+export function parseDeviceRequest(text: string): DeviceRequest | undefined {
+  const m = DEVICE_REQUEST_RE.exec(text.trim());
+  if (!m) return undefined;
+  const t = text.trim();
+  if (t === 'auto' || t === 'cpu') return { kind: t };
+  return m[2] ? { kind: 'cuda', index: Number(m[2].slice(1)) } : { kind: 'cuda' };
+}
+
+/** The subset of the engine's CudaInfo the resolver reads. */
+export interface CudaStatus {
+  compiled: boolean;
+  available?: boolean;
+  reason?: string;
+  message?: string;
+  devices: Array<{ index: number; name: string; memoryBytes?: number; computeCapability?: string }>;
+}
+
+export interface ResolvedDevice {
+  /** What the run row's `device` column holds. */
+  device: 'cpu' | `cuda:${number}`;
+  /** The device's name (the CPU model, or the GPU's name). */
+  name: string;
+  /** One line: why this device (shown as "device: cpu (why)"). */
+  why: string;
+  /** Arithmetic precision of the training step on this device. */
+  precision: 'fp32';
+}
+
+/** A device request that cannot be met (the CLI maps it to exit 1, the API to an error). */
+export class DeviceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeviceError';
+  }
+}
+
+/** Why CUDA is unavailable, as one phrase ("no NVIDIA driver ..."), or '' when it is available. */
+export function cudaUnavailableReason(cuda: CudaStatus | undefined): string {
+  if (!cuda) return 'the engine could not be loaded';
+  const available = cuda.available ?? (cuda.compiled && cuda.devices.length > 0);
+  if (available && cuda.devices.length > 0) return '';
+  return cuda.reason || cuda.message || (cuda.compiled ? 'no CUDA device' : 'not built with CUDA');
+}
+
+/**
+ * The CUDA device a run should take among `devices`, given the devices of the lab's live runs
+ * ('cpu', 'cuda:0', ...): a device no live run uses (the lowest index), else the one with the
+ * fewest live runs. `index` restricts the choice to that device (undefined if it does not exist).
+ */
+export function pickCudaDevice(
+  devices: ReadonlyArray<{ index: number; name: string }>,
+  liveDevices: readonly string[],
+  index?: number,
+): { index: number; name: string; sharedWith: number } | undefined {
+  const candidates = [...devices].filter((d) => index === undefined || d.index === index).sort((a, b) => a.index - b.index);
+  let best: { index: number; name: string; sharedWith: number } | undefined;
+  for (const d of candidates) {
+    const sharedWith = liveDevices.filter((l) => l === `cuda:${d.index}`).length;
+    if (!best || sharedWith < best.sharedWith) best = { index: d.index, name: d.name, sharedWith };
+  }
+  return best;
+}
+
+/**
+ * The device for a request. Throws DeviceError for a request that cannot be met: `cuda` or
+ * `cuda:N` when CUDA is unavailable (the loader's reason), when the device does not exist, or
+ * (today) because CUDA training is not implemented.
+ */
+export function resolveDevice(
+  requestText: string | undefined,
+  env: { cpuModel: string; cuda: CudaStatus | undefined },
+  liveDevices: readonly string[] = [],
+): ResolvedDevice {
+  const text = requestText ?? 'auto';
+  const req = parseDeviceRequest(text);
+  if (!req) throw new DeviceError(`unknown device '${text}' (expected ${DEVICE_REQUEST_HELP})`);
+  const cpu = (why: string): ResolvedDevice => ({ device: 'cpu', name: env.cpuModel, why, precision: 'fp32' });
+  if (req.kind === 'cpu') return cpu('requested');
+  const unavailable = cudaUnavailableReason(env.cuda);
+  if (req.kind === 'cuda') {
+    if (unavailable) throw new DeviceError(`CUDA unavailable: ${unavailable}`);
+    const pick = pickCudaDevice(env.cuda!.devices, liveDevices, req.index);
+    if (!pick) {
+      const have = env.cuda!.devices.map((d) => `cuda:${d.index}`).join(', ');
+      throw new DeviceError(`no CUDA device ${req.index} (this machine has ${have})`);
+    }
+    if (!CUDA_TRAINING) throw new DeviceError(CUDA_TRAINING_MISSING);
+    return cudaOf(pick);
+  }
+  // auto
+  if (unavailable) return cpu(`CUDA unavailable: ${unavailable}`);
+  if (!CUDA_TRAINING) return cpu('CUDA training not implemented yet');
+  const pick = pickCudaDevice(env.cuda!.devices, liveDevices);
+  return pick ? cudaOf(pick) : cpu('no CUDA device');
+}
+
+function cudaOf(pick: { index: number; name: string; sharedWith: number }): ResolvedDevice {
+  const why =
+    pick.sharedWith === 0
+      ? 'no other live run of this lab uses it'
+      : `every CUDA device is in use by this lab's live runs; this one by the fewest (${pick.sharedWith})`;
+  return { device: `cuda:${pick.index}`, name: pick.name, why, precision: 'fp32' };
+}
+
+/** The one-line report: "device: cpu (CUDA unavailable: no NVIDIA driver ...) on Intel Xeon ...". */
+export function describeDevice(d: ResolvedDevice): string {
+  return `device: ${d.device} (${d.why})${d.name ? ` on ${d.name}` : ''}`;
+}
+
+/** What a run row's trainConfig says about its device (recorded by the run host), if anything. */
+export function deviceInfoOfRun(row: { trainConfig: Record<string, unknown> }): Partial<ResolvedDevice> | undefined {
+  const d = row.trainConfig['deviceInfo'];
+  return d && typeof d === 'object' ? (d as Partial<ResolvedDevice>) : undefined;
+}
+
+/**
+ * The device choices a form offers (the New run page, from the API's engine.info): the requests
+ * that can be met now, and why CUDA is not among them (null when it is).
+ */
+export function deviceChoices(cuda: CudaStatus | undefined): { options: string[]; cudaNote: string | null } {
+  const unavailable = cudaUnavailableReason(cuda);
+  if (unavailable) return { options: ['auto', 'cpu'], cudaNote: `CUDA unavailable: ${unavailable}` };
+  if (!CUDA_TRAINING) return { options: ['auto', 'cpu'], cudaNote: CUDA_TRAINING_MISSING };
+  return { options: ['auto', 'cpu', ...cuda!.devices.map((d) => `cuda:${d.index}`)], cudaNote: null };
+}
