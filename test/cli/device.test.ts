@@ -9,21 +9,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src-main/cli/main.js';
 import { openStore, storePath } from '../../src-main/store/index.js';
+import { lshlab, TINY_MLM } from './run-cli.js';
 
-async function lshlab(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main([...args, '--data-dir', dir, '--threads', '1'], {
-    stdout: { write: (s) => void (stdout += s), isTTY: false },
-    stderr: { write: (s) => void (stderr += s), isTTY: false },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
-
-const tiny = ['--task', 'mlm', '--dataset', 'synthetic:random', '--hidden', '16', '--layers', '1', '--heads', '2', '--intermediate', '32', '--max-seq-len', '16', '--batch', '4'];
+const tiny = TINY_MLM;
 // Without a GPU the loader's reason; with one, CUDA training is not implemented yet.
 const CUDA_REFUSAL = /lshlab: error: (CUDA unavailable: \S.*|CUDA training is not implemented yet \(the CUDA backend runs kernels only; see docs\/gpu-status\.md\))/;
 

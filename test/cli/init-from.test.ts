@@ -12,19 +12,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src-main/cli/main.js';
 import { openStore, storePath } from '../../src-main/store/index.js';
-
-async function lshlab(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main([...args, '--data-dir', dir, '--threads', '1'], {
-    stdout: { write: (s) => void (stdout += s), isTTY: false },
-    stderr: { write: (s) => void (stderr += s), isTTY: false },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+import { lshlab } from './run-cli.js';
 
 const synthetic = ['--task', 'mlm', '--dataset', 'synthetic:random', '--batch', '4', '--max-seq-len', '16'];
 let dir: string;

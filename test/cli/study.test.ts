@@ -8,22 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { main } from '../../src-main/cli/main.js';
 import { openStore, storePath } from '../../src-main/store/index.js';
+import { lshlab } from './run-cli.js';
 
 const BIN = path.resolve(__dirname, '../../../bin/lshlab.js');
 const MODEL = { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, maxSeqLen: 16 };
-
-async function lshlab(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main([...args, '--data-dir', dir, '--threads', '1'], {
-    stdout: { write: (s) => void (stdout += s), isTTY: false },
-    stderr: { write: (s) => void (stderr += s), isTTY: false },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
 
 function studyFile(dir: string, body: Record<string, unknown>): string {
   const file = path.join(dir, `${String(body['name'])}.json`);
