@@ -11,10 +11,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
+import { checkA11y, CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
-const AXE = path.join(REPO_ROOT, 'node_modules', 'axe-core', 'axe.min.js');
 
 async function goto(page: Page, hash: string, ready: string): Promise<void> {
   await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
@@ -25,19 +24,6 @@ async function shot(page: Page, name: string): Promise<void> {
   // Let the charts draw (they redraw at most 5 times a second).
   await page.waitForTimeout(400);
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-/** axe-core on the current page: no 'serious' or 'critical' violations. */
-async function checkA11y(page: Page, name: string): Promise<void> {
-  // The page's CSP (script-src 'self') blocks injected <script> tags, which is what we want the app
-  // to live with; evaluate the axe source through the DevTools protocol instead (not subject to CSP).
-  if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(fs.readFileSync(AXE, 'utf8'));
-  const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) =>
-    r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 4).map((n) => n.target.join(' ')) })))`)) as {
-    id: string; impact: string; help: string; targets: string[];
-  }[];
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad, [], `${name}: accessibility violations:\n${JSON.stringify(bad, null, 2)}`);
 }
 
 test('the renderer against lshlab serve: datasets, runs, cancel, compare, benchmarks', { timeout: 240_000 }, async (t) => {

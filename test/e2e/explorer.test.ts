@@ -13,10 +13,9 @@ import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 import { createLabApi } from '../../src-main/api/lab-api.js';
 import { makeLab, TEST_TOKENIZER } from '../lab/lab-fixture.js';
-import { CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
+import { checkA11y, CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
-const AXE = path.join(REPO_ROOT, 'node_modules', 'axe-core', 'axe.min.js');
 const TEXT = Array.from({ length: 80 }, (_, i) => `Call me Ishmael ${i}. The whale swam in the sea near the ship and the sailors watched it.`).join('\n') + '\n';
 
 test('the Attention explorer: a trained bert-lsh run, exact vs variant heatmaps, errors', { timeout: 180_000 }, async (t) => {
@@ -87,11 +86,7 @@ test('the Attention explorer: a trained bert-lsh run, exact vs variant heatmaps,
     assert.match((await page.locator('.readout').nth(1).textContent()) ?? '', /query 1 .* key 1 /);
     await page.screenshot({ path: path.join(ARTIFACTS, 'explorer.png'), fullPage: true });
 
-    if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(fs.readFileSync(AXE, 'utf8'));
-    const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) =>
-      r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 4).map((n) => n.target.join(' ')) })))`)) as { impact: string }[];
-    const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    assert.deepEqual(bad, [], `explorer: accessibility violations:\n${JSON.stringify(bad, null, 2)}`);
+    await checkA11y(page, 'explorer');
 
     // The mask view, then a record of the run's dataset.
     await page.selectOption('#explorer-third', 'mask');

@@ -12,11 +12,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
+import { chromium } from 'playwright-core';
+import { checkA11y, CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
-const AXE = path.join(REPO_ROOT, 'node_modules', 'axe-core', 'axe.min.js');
 
 const STUDY = {
   name: 'e2e-tiny',
@@ -27,16 +26,6 @@ const STUDY = {
   variants: ['exact', { key: 'lsh', attention: 'bert-lsh' }],
   stages: [{ name: 'pre', task: 'mlm', dataset: 'synthetic:random' }],
 };
-
-async function checkA11y(page: Page, name: string): Promise<void> {
-  if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(fs.readFileSync(AXE, 'utf8'));
-  const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) =>
-    r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 4).map((n) => n.target.join(' ')) })))`)) as {
-    id: string; impact: string; help: string; targets: string[];
-  }[];
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad, [], `${name}: accessibility violations:\n${JSON.stringify(bad, null, 2)}`);
-}
 
 test('the Studies page: a tiny study run by the CLI, its cells and its report', { timeout: 180_000 }, async (t) => {
   const exe = findChromium();
