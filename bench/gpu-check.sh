@@ -3,11 +3,14 @@
 # machine with no Node and no network (the device machine): configure and build the native
 # driver and the CUDA library with plain CMake (-DLSHLAB_CUDA=ON), print `lshlab-native info`,
 # run the CPU suite (`lshlab-native test`) and the CUDA parity tests (`test cuda/`), rerun the
-# parity tests under compute-sanitizer memcheck and racecheck, then the CUDA timing harness
-# (`bench-cuda --json`).
+# parity tests (kernels, and ten whole training steps against the CPU Trainer) under
+# compute-sanitizer memcheck and racecheck, then the CUDA timing harness (`bench-cuda --json`),
+# the training step at the issue's shapes (`bench-train --device cuda --json`) and the PyTorch
+# peers on the same GPU (bench/pytorch_bert_mlm_gpu.py: stock and equal-work).
 #
 # Output in OUTDIR: results.jsonl (one JSON object per step: step, status ok|failed|timeout|
-# skipped, rc, seconds, detail), <step>.log (each step's full output), info.json, bench-cuda.jsonl.
+# skipped, rc, seconds, detail), <step>.log (each step's full output), info.json, bench-cuda.jsonl,
+# bench-train.jsonl (lshlab's lines, then PyTorch's).
 # Every step has a timeout and the script goes on after a failure; the whole run stays within
 # GPU_CHECK_BUDGET_S seconds (default 450, under the 8 minutes one device call may take) by
 # shrinking the last steps' timeouts. Exit status: 0 when no step failed (skips are not
@@ -18,7 +21,7 @@
 # nvidia-cublas package of the Python environment (torch's), found through python3; else
 # ~/.cache/lshlab-cublas/nvidia/cu13 (where .ci/run installs the wheel).
 # Environment: BUILD_DIR (default build-gpu), JOBS (default nproc), GPU_CHECK_BUDGET_S, QUICK=1
-# (bench-cuda --quick).
+# (bench-cuda --quick), CUDA_ARCHS (default 90).
 set -uo pipefail
 if [ $# -ne 1 ]; then
   echo "usage: bench/gpu-check.sh OUTDIR" >&2
@@ -123,7 +126,9 @@ record cublas ok 0 0 "cuBLAS from $CUBLAS_FROM${CUBLAS_ROOT:+: $CUBLAS_ROOT}"
 # ---- build ---------------------------------------------------------------------------------
 CMAKE_ARGS=(-S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release)
 if [ -n "$NVCC" ] && [ "$CUBLAS_FROM" != "not found" ]; then
-  CMAKE_ARGS+=(-DLSHLAB_CUDA=ON "-DCMAKE_CUDA_COMPILER=$NVCC")
+  # One architecture (the GPU's, sm_90 for an H200) keeps the build inside the time budget; CI
+  # compiles every architecture.
+  CMAKE_ARGS+=(-DLSHLAB_CUDA=ON "-DCMAKE_CUDA_COMPILER=$NVCC" "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCHS:-90}")
   [ -n "$CUBLAS_ROOT" ] && CMAKE_ARGS+=("-DLSHLAB_CUBLAS_ROOT=$CUBLAS_ROOT")
 else
   CMAKE_ARGS+=(-DLSHLAB_CUDA=AUTO)  # builds the CPU driver; the CUDA steps will say why not
@@ -170,6 +175,18 @@ else
   [ "${QUICK:-0}" = 1 ] && BENCH_ARGS+=(--quick)
   step bench-cuda 150 "$DRIVER" bench-cuda "${BENCH_ARGS[@]}"
   grep '^{' "$OUT/bench-cuda.log" >"$OUT/bench-cuda.jsonl" 2>/dev/null
+  # The whole training step on the GPU at the issue's shapes, then the PyTorch peers (stock and
+  # equal-work) on the same GPU in the same run: bench-train.jsonl holds both.
+  step bench-train 120 bash -c 'for shape in "tiny 64 128" "tiny 8 512" "tiny 512 128" "base 32 128"; do
+      set -- $shape
+      "$0" bench-train --device cuda --model "$1" --batch "$2" --seq "$3" --steps 20 --warmup 3 --json || exit 1
+    done' "$DRIVER"
+  grep '^{' "$OUT/bench-train.log" >"$OUT/bench-train.jsonl" 2>/dev/null
+  step pytorch-train 150 bash -c 'for shape in "tiny 64 128 fp32" "tiny 8 512 fp32" "tiny 512 128 fp32,bf16" "base 32 128 fp32,bf16"; do
+      set -- $shape
+      python3 bench/pytorch_bert_mlm_gpu.py --model "$1" --batch "$2" --seq "$3" --precision "$4" --steps 20 --warmup 3 || exit 1
+    done'
+  grep '^{' "$OUT/pytorch-train.log" >>"$OUT/bench-train.jsonl" 2>/dev/null
 fi
 
 echo "[gpu-check] done in $(($(date +%s) - START))s; results in $RESULTS" >&2

@@ -10,7 +10,10 @@ not timed; only the training step itself (forward, backward, optimizer) is, not 
 
 What it is not: part of lshlab (a dev tool, run from the .venv-ref venv made by
 scripts/setup-python.sh), a convergence test, or a GPU benchmark (it pins the CPU).
-Usage: .venv-ref/bin/python bench/pytorch_bert_mlm.py [--attn eager|sdpa] [--threads 2] ...
+Two peers, because they do different work: --peer stock (default) runs BertForMaskedLM as users
+do, the vocabulary decoder at every position; --peer equal-work applies the prediction head to the
+masked positions only, which is what lshlab computes. Compare against both and say which.
+Usage: .venv-ref/bin/python bench/pytorch_bert_mlm.py [--attn eager|sdpa] [--peer stock|equal-work] [--threads 2] ...
 """
 import os
 
@@ -67,6 +70,9 @@ def main():
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--peer", choices=["stock", "equal-work"], default="stock",
+                    help="stock: HF's decoder at every position; equal-work: the prediction head at "
+                         "masked positions only, as lshlab computes it")
     args = ap.parse_args()
     if args.steps < 1 or args.warmup < 0 or args.threads < 1 or args.seq < 2 or args.batch < 1:
         ap.error("need --steps >= 1, --warmup >= 0, --threads >= 1, --seq >= 2, --batch >= 1")
@@ -90,12 +96,17 @@ def main():
     for step in range(args.warmup + args.steps):
         ids, mask, labels = make_batch(args.batch, args.seq, cfg.vocab_size, gen)
         t0 = time.perf_counter()
-        out = model(input_ids=ids, attention_mask=mask, labels=labels)
-        out.loss.backward()
+        if args.peer == "stock":
+            step_loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        else:
+            hidden = model.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            sel = labels != -100
+            step_loss = torch.nn.functional.cross_entropy(model.cls(hidden[sel]), labels[sel])
+        step_loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         dt = time.perf_counter() - t0
-        loss = float(out.loss.detach())
+        loss = float(step_loss.detach())
         if step >= args.warmup:
             timed += dt
             best = min(best, dt)
@@ -109,6 +120,7 @@ def main():
         "seconds": round(timed, 6),
         "threads": torch.get_num_threads(),
         "attn": model.config._attn_implementation,
+        "peer": args.peer,
         "seq": args.seq,
         "batch": args.batch,
         "warmup": args.warmup,

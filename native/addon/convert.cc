@@ -40,6 +40,7 @@ const std::vector<std::pair<const char*, const char*>>& train_fields() {
   static const std::vector<std::pair<const char*, const char*>> f = {
       {"weightDecay", "weight_decay"}, {"warmupSteps", "warmup_steps"},
       {"totalSteps", "total_steps"},   {"maxGradNorm", "max_grad_norm"},
+      {"cudaDevice", "cuda_device"},
   };
   return f;
 }
@@ -232,6 +233,7 @@ lshlab::TrainConfig read_train_config(Napi::Env env, Napi::Value v, const std::s
   c.total_steps = r.get_int64("totalSteps", c.total_steps, 0);
   c.max_grad_norm = r.get_double("maxGradNorm", c.max_grad_norm, -1e300, 1e300);
   c.seed = r.get_uint64("seed", c.seed);
+  c.cuda_device = int(r.get_int64("cudaDevice", c.cuda_device, -1));
   r.finish();
   if (c.total_steps > 0 && c.warmup_steps > c.total_steps)
     throw Napi::RangeError::New(env, what + ".warmupSteps (" + std::to_string(c.warmup_steps) +
@@ -295,6 +297,7 @@ Napi::Object train_config_to_js(Napi::Env env, const lshlab::TrainConfig& c) {
     o.Set("seed", static_cast<double>(c.seed));
   else
     o.Set("seed", Napi::BigInt::New(env, c.seed));
+  if (c.cuda_device >= 0) o.Set("cudaDevice", c.cuda_device);
   return o;
 }
 

@@ -135,7 +135,7 @@ Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
       });
 }
 
-// benchTrain({seq, batch, steps, warmup, seed, model?}) -> Promise<BenchTrainResult>
+// benchTrain({seq, batch, steps, warmup, seed, model?, cudaDevice?}) -> Promise<BenchTrainResult>
 Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   FieldReader r(env, info.Length() > 0 ? info[0] : env.Undefined(), "benchTrain options");
@@ -144,6 +144,7 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   const int steps = r.get_int("steps", 10, 1, 1 << 24);
   const int warmup = r.get_int("warmup", 2, 0, 1 << 24);
   const uint64_t seed = r.get_uint64("seed", 42);
+  const int cuda_device = r.get_int("cudaDevice", -1, -1, 1 << 10);
   lshlab::BertConfig cfg = read_bert_config(env, r.raw("model"), "benchTrain options.model");
   r.finish();
   if (T > cfg.max_position_embeddings)
@@ -153,8 +154,8 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   auto res = std::make_shared<lshlab::BenchTrainResult>();
   return queue_promise(
       env, "lshlab.benchTrain",
-      [res, cfg, B, T, steps, warmup, seed] {
-        *res = lshlab::bench_train(cfg, B, T, steps, warmup, seed);
+      [res, cfg, B, T, steps, warmup, seed, cuda_device] {
+        *res = lshlab::bench_train(cfg, B, T, steps, warmup, seed, cuda_device);
       },
       [res](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
@@ -171,6 +172,7 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
         o.Set("optimizerS", res->optimizer_s);
         o.Set("peakGflops", res->peak_gflops);
         o.Set("peakIsa", res->peak_isa);
+        o.Set("device", res->device);
         return o;
       });
 }

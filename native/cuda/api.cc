@@ -102,6 +102,14 @@ int memcpy_d2h(void* dst, const void* src, size_t bytes) {
   return copy(dst, src, bytes, cudaMemcpyDeviceToHost, "cudaMemcpy device to host");
 }
 
+// Device to device: stream-ordered, no host synchronisation (unlike the host copies above).
+int memcpy_d2d(void* dst, const void* src, size_t bytes) {
+  clear_error();
+  if (bytes == 0) return 0;
+  return check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()),
+               "cudaMemcpyAsync device to device");
+}
+
 int dev_memset(void* ptr, int value, size_t bytes) {
   clear_error();
   return check(cudaMemsetAsync(ptr, value, bytes, stream()), "cudaMemsetAsync");
@@ -164,6 +172,23 @@ lshlab_cuda_api_v1 make_api() {
   a.gemm = &lshlab_cuda::gemm;
   a.attention_forward = &lshlab_cuda::attention_forward;
   a.attention_backward = &lshlab_cuda::attention_backward;
+  a.memcpy_d2d = &memcpy_d2d;
+  a.embeddings_forward = &lshlab_cuda::embeddings_forward;
+  a.rows_segment_sum = &lshlab_cuda::rows_segment_sum;
+  a.dropout_add_forward = &lshlab_cuda::dropout_add_forward;
+  a.dropout_backward = &lshlab_cuda::dropout_backward;
+  a.bias_backward = &lshlab_cuda::bias_backward;
+  a.tanh_forward = &lshlab_cuda::tanh_forward;
+  a.tanh_backward = &lshlab_cuda::tanh_backward;
+  a.gather_rows = &lshlab_cuda::gather_rows;
+  a.scatter_rows = &lshlab_cuda::scatter_rows;
+  a.sum_squares = &lshlab_cuda::sum_squares;
+  a.adamw_update_clipped = &lshlab_cuda::adamw_update_clipped;
+  a.yoso_workspace_size = &lshlab_cuda::yoso_workspace_size;
+  a.yoso_forward = &lshlab_cuda::yoso_forward;
+  a.yoso_backward = &lshlab_cuda::yoso_backward;
+  a.yoso_e_forward = &lshlab_cuda::yoso_e_forward;
+  a.yoso_e_backward = &lshlab_cuda::yoso_e_backward;
   return a;
 }
 

@@ -6,8 +6,9 @@
  *   S = Q K^T / sqrt(D) over valid keys, lse_i = logsumexp_j S_ij, ctx_i = sum_j softmax(S)_ij V_j
  * Shapes: qkv (B,T,3C) [q | k | v, head h at h*D]; mask (B,T) 1 = token, or null;
  *         ctx (B,T,C); lse (B,H,T), +inf (and a zero ctx row) where every key is padding.
- * As attention/exact.h's tiled path without dropout (attention dropout is not implemented on
- * CUDA yet: callers with dropout > 0 in training must stay on the CPU).
+ * As attention/exact.h's tiled path, dropout included: the keep mask (attention_tile.cuh's
+ * dropout_tile, the CPU's mask exactly) multiplies the unnormalised probabilities that enter
+ * O = P' V, while the running sum l (hence lse and the 1/l normalisation) uses P undropped.
  *
  * Per key tile: 256 threads compute the 32 x 32 scores (4 each), each warp updates the running
  * max m and sum l of its 4 rows (shuffles) and writes P and the rescale factor to shared
@@ -21,8 +22,12 @@ namespace lshlab_cuda {
 namespace {
 using namespace attn;
 
+// kDropout: a separate instantiation, so the inference path keeps its registers (the Philox
+// rounds would otherwise raise the whole kernel's count and halve its occupancy).
+template <bool kDropout>
 __global__ void __launch_bounds__(kThreads)
-attention_forward_kernel(float* ctx, float* lse, const float* qkv, const int32_t* mask, Shape s) {
+attention_forward_kernel(float* ctx, float* lse, const float* qkv, const int32_t* mask, Shape s,
+                         DropoutKeep drop) {
   extern __shared__ float smem[];
   const int D = s.D, Dp = D + 1;
   float* Qs = smem;                 // [32][D+1]
@@ -31,6 +36,7 @@ attention_forward_kernel(float* ctx, float* lse, const float* qkv, const int32_t
   float* Ps = Vs + kTile * Dp;      // [32][33]  probabilities of the tile (unnormalised)
   float* corr = Ps + kTile * 33;    // [32]      rescale factor of O's rows for this tile
   float* inv_l = corr + kTile;      // [32]
+  float* Ms = inv_l + kTile;        // [32][33]  dropout multipliers of the tile (kDropout)
 
   const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H;
   const int q0 = blockIdx.x * kTile;
@@ -46,13 +52,13 @@ attention_forward_kernel(float* ctx, float* lse, const float* qkv, const int32_t
     l[r] = 0.f;
   }
   float o[kMaxOut];
-#pragma unroll
-  for (int r = 0; r < kMaxOut; r++) o[r] = 0.f;
+  out_zero(o);
 
   for (int k0 = 0; k0 < s.T; k0 += kTile) {
     __syncthreads();  // the previous tile's Ks, Vs, Ps are no longer read
     load_tile(Ks, qkv_row(qkv, s, b, 0, 1, h), ld, k0, s.T, D);
     load_tile(Vs, qkv_row(qkv, s, b, 0, 2, h), ld, k0, s.T, D);
+    if (kDropout) dropout_tile(Ms, drop, bh, s.T, q0, k0);
     __syncthreads();
     const bool valid = key_valid(mask, s, b, k0 + lane);
 #pragma unroll
@@ -67,20 +73,11 @@ attention_forward_kernel(float* ctx, float* lse, const float* qkv, const int32_t
       }
       l[r] = l[r] * c + warp_sum(p);
       m[r] = m_new;
-      Ps[i * 33 + lane] = p;
+      Ps[i * 33 + lane] = kDropout ? p * Ms[i * 33 + lane] : p;
       if (lane == 0) corr[i] = c;
     }
     __syncthreads();
-#pragma unroll
-    for (int r = 0; r < kMaxOut; r++) {
-      const int idx = threadIdx.x + kThreads * r;
-      if (idx < kTile * D) {
-        const int i = idx / D, d = idx % D;
-        float acc = o[r] * corr[i];
-        for (int j = 0; j < kTile; j++) acc += Ps[i * 33 + j] * Vs[j * Dp + d];
-        o[r] = acc;
-      }
-    }
+    out_mac_rescaled(o, corr, Ps, Vs, D);
   }
 
   // Row results: lse and 1/l (0 for a row with no valid key: ctx 0, lse +inf).
@@ -108,19 +105,22 @@ attention_forward_kernel(float* ctx, float* lse, const float* qkv, const int32_t
 }  // namespace
 
 int attention_forward(float* ctx, float* lse, const float* qkv, const int32_t* mask, int B, int T,
-                      int H, int D) {
+                      int H, int D, const lshlab_cuda_dropout* dropout) {
   clear_error();
   if (B <= 0 || T <= 0 || H <= 0) return 0;
   if (D <= 0 || D > kMaxD) return fail(1, "attention_forward", "head size D must be in 1..128");
   if (int64_t(B) * H > 65535) return fail(1, "attention_forward", "B * H must be at most 65535");
   const Shape s{B, T, H, D, float(1.0 / std::sqrt(double(D)))};
-  const size_t smem = sizeof(float) * (3 * kTile * (D + 1) + kTile * 33 + 2 * kTile);
-  if (int rc = check(cudaFuncSetAttribute(attention_forward_kernel,
+  const DropoutKeep drop = make_dropout_keep(dropout);
+  const size_t smem =
+      sizeof(float) * (3 * kTile * (D + 1) + kTile * 33 + 2 * kTile + (drop.on ? kTile * 33 : 0));
+  const auto kernel = drop.on ? attention_forward_kernel<true> : attention_forward_kernel<false>;
+  if (int rc = check(cudaFuncSetAttribute(kernel,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
                      "cudaFuncSetAttribute(attention_forward_kernel)"))
     return rc;
   const dim3 grid(unsigned(ceil_div(T, kTile)), unsigned(B * H));
-  attention_forward_kernel<<<grid, kThreads, smem, stream()>>>(ctx, lse, qkv, mask, s);
+  kernel<<<grid, kThreads, smem, stream()>>>(ctx, lse, qkv, mask, s, drop);
   return check_launch("attention_forward_kernel");
 }
 

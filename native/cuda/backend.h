@@ -50,9 +50,42 @@ int gemm(int transA, int transB, int M, int N, int K, float alpha, const float* 
          const float* B, int ldb, float beta, float* C, int ldc, const float* bias, int gelu,
          float* pre_gelu);
 int attention_forward(float* ctx, float* lse, const float* qkv, const int32_t* mask, int B, int T,
-                      int H, int D);
+                      int H, int D, const lshlab_cuda_dropout* dropout);
 int attention_backward(float* dqkv, float* delta, const float* dctx, const float* qkv,
                        const float* ctx, const float* lse, const int32_t* mask, int B, int T,
-                       int H, int D);
+                       int H, int D, const lshlab_cuda_dropout* dropout);
+// The rest of the training step: embeddings.cu, dropout.cu, reduce.cu, elementwise.cu.
+int embeddings_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
+                       const float* wpe, const float* wtt, int B, int T, int C);
+int rows_segment_sum(float* table, const int32_t* target, const int32_t* offsets,
+                     const int32_t* rows, int G, const float* src, int C);
+int gather_rows(float* out, const float* src, const int32_t* rows, int R, int C);
+int scatter_rows(float* dst, const float* src, const int32_t* rows, int R, int C);
+int dropout_add_forward(float* out, uint8_t* keep, const float* x, const float* residual,
+                        int64_t n, const lshlab_cuda_dropout* dropout);
+int dropout_backward(float* dx, const float* dout, const uint8_t* keep, int64_t n, double p);
+int tanh_forward(float* out, const float* x, int64_t n);
+int tanh_backward(float* dx, const float* dout, const float* out, int64_t n);
+int bias_backward(float* db, const float* dout, int N, int C, int ld);
+int sum_squares(double* sum_sq, const float* g, int64_t n, double* workspace);
+int adamw_update_clipped(float* p, float* m, float* v, const float* g, int64_t n,
+                         const lshlab_cuda_adamw_params* params, const double* sum_sq,
+                         double max_norm);
+
+// ---- attention variants: yoso (yoso_*.cu) ----
+int yoso_workspace_size(size_t* bytes, int B, int T, int H, int D, int tau, int num_hash);
+int yoso_forward(float* ctx, float* ynrm, int32_t* qcode, int32_t* kcode, float* planes,
+                 double* collisions, void* workspace, const float* qkv, const int32_t* mask,
+                 int B, int T, int H, int D, int tau, int num_hash, uint64_t seed, uint32_t step,
+                 uint32_t site);
+int yoso_backward(float* dqkv, void* workspace, const float* dctx, const float* qkv,
+                  const float* ctx, const float* ynrm, const int32_t* qcode, const int32_t* kcode,
+                  const int32_t* mask, int B, int T, int H, int D, int tau, int num_hash,
+                  int exact);
+int yoso_e_forward(float* ctx, float* ynrm, float* workspace, const float* qkv,
+                   const int32_t* mask, int B, int T, int H, int D, int tau, int exact);
+int yoso_e_backward(float* dqkv, float* workspace, const float* dctx, const float* qkv,
+                    const float* ctx, const float* ynrm, const int32_t* mask, int B, int T, int H,
+                    int D, int tau, int exact);
 
 }  // namespace lshlab_cuda

@@ -8,6 +8,9 @@
  *   adamw_update : as train/adamw.cc, in the same order of float operations:
  *                  g' = g * grad_scale; p *= decay; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
  *                  p -= step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps)      p, m, v, g (n)
+ *   adamw_update_clipped: the same with grad_scale = clip_coefficient(sqrt(*sum_sq), max_norm)
+ *                  computed on the device (sum_sq from sum_squares, reduce.cu), so the step
+ *                  needs no host round trip; a non-finite norm leaves p, m, v untouched.
  * erff/expf/sqrtf are the accurate device functions (no fast-math): parity with the CPU's
  * vectorised erf/exp is checked in the driver's cuda/ tests.
  */
@@ -52,20 +55,45 @@ __global__ void gelu_strided_kernel(float* out, int ldo, const float* pre, int l
       out[int64_t(r) * ldo + c] = gelu(pre[int64_t(r) * ldp + c]);
 }
 
+// One element's AdamW update with gradient scale gs (the clipping coefficient).
+__device__ __forceinline__ void adamw_element(float* p, float* m, float* v, const float* g,
+                                              int64_t i, const lshlab_cuda_adamw_params& a,
+                                              float gs) {
+  const float gi = g[i] * gs;
+  float pi = p[i] * a.decay;
+  const float mi = a.beta1 * m[i] + (1.0f - a.beta1) * gi;
+  const float vi = a.beta2 * v[i] + (1.0f - a.beta2) * gi * gi;
+  const float denom = sqrtf(vi) * a.inv_sqrt_bc2 + a.eps;
+  pi -= a.step_size * mi / denom;
+  p[i] = pi;
+  m[i] = mi;
+  v[i] = vi;
+}
+
 __global__ void adamw_kernel(float* p, float* m, float* v, const float* g, int64_t n,
                              lshlab_cuda_adamw_params a) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const float gi = g[i] * a.grad_scale;
-    float pi = p[i] * a.decay;
-    const float mi = a.beta1 * m[i] + (1.0f - a.beta1) * gi;
-    const float vi = a.beta2 * v[i] + (1.0f - a.beta2) * gi * gi;
-    const float denom = sqrtf(vi) * a.inv_sqrt_bc2 + a.eps;
-    pi -= a.step_size * mi / denom;
-    p[i] = pi;
-    m[i] = mi;
-    v[i] = vi;
+       i += int64_t(gridDim.x) * blockDim.x)
+    adamw_element(p, m, v, g, i, a, a.grad_scale);
+}
+
+// The clipping coefficient from the device-side global norm, as train/adamw.cc
+// clip_coefficient in float64 (IEEE sqrt and division: the CPU's value exactly); a norm that is
+// not finite skips the update.
+__global__ void adamw_clipped_kernel(float* p, float* m, float* v, const float* g, int64_t n,
+                                     lshlab_cuda_adamw_params a, const double* sum_sq,
+                                     double max_norm) {
+  const double norm = sqrt(*sum_sq);
+  if (!(norm < INFINITY)) return;  // inf or NaN
+  double coef = 1.0;
+  if (max_norm > 0) {
+    coef = max_norm / (norm + 1e-6);
+    coef = coef < 1.0 ? coef : 1.0;
   }
+  const float gs = float(coef);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    adamw_element(p, m, v, g, i, a, gs);
 }
 
 }  // namespace
@@ -97,6 +125,16 @@ int adamw_update(float* p, float* m, float* v, const float* g, int64_t n,
   if (n <= 0) return 0;
   adamw_kernel<<<grid_for(n), kThreads, 0, stream()>>>(p, m, v, g, n, *params);
   return check_launch("adamw_kernel");
+}
+
+int adamw_update_clipped(float* p, float* m, float* v, const float* g, int64_t n,
+                         const lshlab_cuda_adamw_params* params, const double* sum_sq,
+                         double max_norm) {
+  clear_error();
+  if (n <= 0) return 0;
+  adamw_clipped_kernel<<<grid_for(n), kThreads, 0, stream()>>>(p, m, v, g, n, *params, sum_sq,
+                                                               max_norm);
+  return check_launch("adamw_clipped_kernel");
 }
 
 }  // namespace lshlab_cuda

@@ -17,6 +17,7 @@
 
 #include "args.h"
 #include "attention/exact.h"
+#include "attention/yoso.h"
 #include "commands.h"
 #include "cuda_harness.h"
 #include "io/json.h"
@@ -120,6 +121,21 @@ struct Bench {
     report(rb);
   }
 
+  // A bias gradient: db (C) += column sums of dout (N,C) (starting from 0 each timed call).
+  void bias_backward(int N, int C) {
+    auto d = random_floats(size_t(N) * C, 15);
+    DeviceBuffer<float> gd(a, d), gdb(a, C);
+    std::vector<float> db(C, 0.f);
+    Result r{"bias_backward", "N" + std::to_string(N) + " C" + std::to_string(C)};
+    r.cpu_ms = cpu_median_ms([&] { lshlab::bias_backward<float>(db.data(), d.data(), N, C, C); }, 1);
+    ok(a, a.memset(gdb.get(), 0, gdb.bytes()), "memset");
+    ok(a, a.bias_backward(gdb.get(), gd.get(), N, C, C), "bias_backward");
+    r.rel_err = rel_vs_float(gdb.download(), db);
+    r.gpu_ms = median_ms(a, [&] { ok(a, a.bias_backward(gdb.get(), gd.get(), N, C, C), "bias_backward"); }, 3, reps);
+    r.bytes = double(N) * C * 4;
+    report(r);
+  }
+
   void cross_entropy(int N, int V) {
     auto l = random_floats(size_t(N) * V, 7, -4, 4);
     std::vector<int32_t> t(N);
@@ -178,7 +194,8 @@ struct Bench {
     report(r);
   }
 
-  void attention(int B, int T, int H, int D) {
+  // Exact attention forward and backward; p > 0 adds attention dropout (training).
+  void attention(int B, int T, int H, int D, double p = 0) {
     const int C = H * D;
     auto qkv = random_floats(size_t(B) * T * 3 * C, 13, -2, 2), dctx = random_floats(size_t(B) * T * C, 14);
     DeviceBuffer<float> gqkv(a, qkv), gctx(a, size_t(B) * T * C), glse(a, size_t(B) * H * T), gdctx(a, dctx),
@@ -187,11 +204,17 @@ struct Bench {
     ExactAttention<float> cpu;
     AttentionCall call;
     call.B = B; call.T = T; call.H = H; call.D = D;
-    const std::string shape = "B" + std::to_string(B) + " T" + std::to_string(T) + " H" + std::to_string(H) + " D" + std::to_string(D);
+    const lshlab_cuda_dropout drop{p, 1234, 5, 7};
+    call.training = p > 0;
+    call.dropout = p;
+    call.seed = drop.seed; call.step = drop.step; call.site = drop.site;
+    const lshlab_cuda_dropout* dp = p > 0 ? &drop : nullptr;
+    const std::string shape = "B" + std::to_string(B) + " T" + std::to_string(T) + " H" + std::to_string(H) +
+                              " D" + std::to_string(D) + (p > 0 ? " dropout" : "");
     const double pairs = double(B) * H * T * T;
     Result r{"attention_forward", shape};
     r.cpu_ms = cpu_median_ms([&] { cpu.forward(ctx.data(), qkv.data(), nullptr, call); }, 3);
-    auto fwd = [&] { ok(a, a.attention_forward(gctx.get(), glse.get(), gqkv.get(), nullptr, B, T, H, D), "attn fwd"); };
+    auto fwd = [&] { ok(a, a.attention_forward(gctx.get(), glse.get(), gqkv.get(), nullptr, B, T, H, D, dp), "attn fwd"); };
     fwd();
     r.rel_err = rel_vs_float(gctx.download(), ctx);
     r.gpu_ms = median_ms(a, fwd, 3, reps);
@@ -199,11 +222,57 @@ struct Bench {
     report(r);
     Result rb{"attention_backward", shape};
     rb.cpu_ms = cpu_median_ms([&] { cpu.backward(dqkv.data(), dctx.data(), qkv.data(), nullptr, call); }, 1);
-    auto bwd = [&] { ok(a, a.attention_backward(gdqkv.get(), gdelta.get(), gdctx.get(), gqkv.get(), gctx.get(), glse.get(), nullptr, B, T, H, D), "attn bwd"); };
+    auto bwd = [&] { ok(a, a.attention_backward(gdqkv.get(), gdelta.get(), gdctx.get(), gqkv.get(), gctx.get(), glse.get(), nullptr, B, T, H, D, dp), "attn bwd"); };
     bwd();
     rb.rel_err = rel_vs_float(gdqkv.download(), dqkv);
     rb.gpu_ms = median_ms(a, bwd, 3, reps);
     rb.flops = 10.0 * pairs * D;  // recomputed S, dP, and three products
+    report(rb);
+  }
+
+  // YOSO (LSH) forward, and forward + backward (surrogate), against YosoAttention<float> with the
+  // same draws. rel err: ctx, then dqkv; random inputs can put a projection within float
+  // rounding of 0 and flip a code bit, so it may exceed the parity tests' bounds (they screen
+  // their inputs). Past T = 8192 the CPU is not run (minutes): cpu 0 ms, rel err -1.
+  void yoso(int B, int T, int H, int D, int tau, int m) {
+    const int C = H * D;
+    const size_t BH = size_t(B) * H;
+    auto qkv = random_floats(size_t(B) * T * 3 * C, 16), dctx = random_floats(size_t(B) * T * C, 17);
+    size_t bytes = 0;
+    ok(a, a.yoso_workspace_size(&bytes, B, T, H, D, tau, m), "yoso_workspace_size");
+    DeviceBuffer<unsigned char> ws(a, bytes);
+    DeviceBuffer<float> gqkv(a, qkv), gctx(a, size_t(B) * T * C), gy(a, BH * T),
+        gpl(a, BH * m * tau * D), gdctx(a, dctx), gdqkv(a, qkv.size());
+    DeviceBuffer<int32_t> gqc(a, BH * m * T), gkc(a, BH * m * T);
+    auto fwd = [&] { ok(a, a.yoso_forward(gctx.get(), gy.get(), gqc.get(), gkc.get(), gpl.get(), nullptr, ws.get(), gqkv.get(), nullptr, B, T, H, D, tau, m, 1234, 5, 7), "yoso fwd"); };
+    auto bwd = [&] { ok(a, a.yoso_backward(gdqkv.get(), ws.get(), gdctx.get(), gqkv.get(), gctx.get(), gy.get(), gqc.get(), gkc.get(), nullptr, B, T, H, D, tau, m, 0), "yoso bwd"); };
+    YosoOptions o;
+    o.lsh = true; o.tau = tau; o.num_hash = m;
+    YosoAttention<float> cpu(o);
+    AttentionCall call;
+    call.B = B; call.T = T; call.H = H; call.D = D; call.training = true;
+    call.seed = 1234; call.step = 5; call.site = 7;
+    std::vector<float> ctx(size_t(B) * T * C), dqkv(qkv.size());
+    const bool with_cpu = T <= 8192;
+    const int n_reps = T > 65536 ? std::min(reps, 5) : reps;
+    const std::string shape = "B" + std::to_string(B) + " T" + std::to_string(T) + " H" + std::to_string(H) +
+                              " D" + std::to_string(D) + " tau" + std::to_string(tau) + " m" + std::to_string(m);
+    Result r{"yoso_forward", shape};
+    if (with_cpu) r.cpu_ms = cpu_median_ms([&] { cpu.forward(ctx.data(), qkv.data(), nullptr, call); }, 1);
+    fwd();
+    r.rel_err = with_cpu ? rel_vs_float(gctx.download(), ctx) : -1;
+    r.gpu_ms = median_ms(a, fwd, 2, n_reps);
+    report(r);
+    Result rb{"yoso_forward_backward", shape};
+    if (with_cpu)
+      rb.cpu_ms = cpu_median_ms([&] {
+        cpu.forward(ctx.data(), qkv.data(), nullptr, call);
+        cpu.backward(dqkv.data(), dctx.data(), qkv.data(), nullptr, call);
+      }, 1);
+    fwd();
+    bwd();
+    rb.rel_err = with_cpu ? rel_vs_float(gdqkv.download(), dqkv) : -1;
+    rb.gpu_ms = median_ms(a, [&] { fwd(); bwd(); }, 2, n_reps);
     report(rb);
   }
 };
@@ -254,6 +323,9 @@ int cmd_bench_cuda(int argc, char** argv) {
   run("cross_entropy", [&] { b.cross_entropy(1229, 30522); });  // 15% of 8192 tokens masked
   run("adamw_update", [&] { b.adamw(4400000); });               // BERT-tiny's parameters
   run("attention", [&] { b.attention(64, 128, 2, 64); });
+  run("yoso", [&] { b.yoso(8, 512, 4, 64, 9, 32); });
+  run("attention_dropout", [&] { b.attention(64, 128, 2, 64, 0.1); });
+  run("bias_backward", [&] { b.bias_backward(65536, 128); });
   if (!quick) {
     run("layernorm", [&] { b.layernorm(4096, 768); });
     run("gelu", [&] { b.gelu(4096LL * 3072); });
@@ -261,8 +333,15 @@ int cmd_bench_cuda(int argc, char** argv) {
     run("gemm_ffn_bias_gelu", [&] { b.linear(4096, 3072, 768, true, "gemm_ffn_bias_gelu"); });
     run("adamw_update", [&] { b.adamw(110000000); });  // BERT-base's parameters
     run("attention", [&] { b.attention(32, 128, 12, 64); });
+    run("attention_dropout", [&] { b.attention(32, 128, 12, 64, 0.1); });
+    run("bias_backward", [&] { b.bias_backward(65536, 768); });
+    run("bias_backward", [&] { b.bias_backward(65536, 3072); });
     run("attention", [&] { b.attention(4, 1024, 8, 64); });
     run("attention", [&] { b.attention(4, 4096, 8, 64); });
+    run("yoso", [&] { b.yoso(4, 4096, 8, 64, 9, 64); });
+    run("yoso", [&] { b.yoso(1, 65536, 4, 64, 9, 64); });
+    run("yoso", [&] { b.yoso(1, 262144, 1, 64, 16, 64); });  // tau 16: few collisions per hash
+    run("yoso", [&] { b.yoso(1, 262144, 1, 64, 9, 32); });   // tau 9: ~n/512 keys per bucket
   }
   return errors == 0 ? 0 : 1;
 }

@@ -1,7 +1,7 @@
 /*
  * cuda_harness.h: what the CUDA parity tests (test_cuda*.cc) and the CUDA timing harness
  * (cmd_bench_cuda.cc) share: device buffers through the backend ABI, random inputs, poisoning,
- * the error measure, and CUDA-event timing. Host-side only (no CUDA header): everything goes
+ * the error measure and its test check, the tests' CUDA_TEST_API, and CUDA-event timing. Host-side only (no CUDA header): everything goes
  * through lshlab::cuda_api().
  *
  * Method (the device notes): draw fresh random inputs, never zeros; poison outputs with NaN
@@ -12,6 +12,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -77,6 +78,21 @@ inline double rel_error(const std::vector<float>& got, const std::vector<double>
     den += ref[i] * ref[i];
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+// In a test (test_registry.h): `const Api& a`, the loaded CUDA library, or skip the test with
+// the loader's reason when CUDA is unavailable.
+#define CUDA_TEST_API(a)                                                              \
+  const ::lshlab_cuda_harness::Api* a##_ptr = ::lshlab::cuda_api();                   \
+  if (!a##_ptr) LSHLAB_SKIP("CUDA unavailable: " + ::lshlab::cuda_status().reason);   \
+  const ::lshlab_cuda_harness::Api& a = *a##_ptr
+
+// rel_error(got, ref) <= tol, else false with a line on stderr naming `what`.
+inline bool expect_close(const char* what, const std::vector<float>& got,
+                         const std::vector<double>& ref, double tol = 1e-5) {
+  const double e = rel_error(got, ref);
+  if (!(e <= tol)) std::fprintf(stderr, "    %s: relative error %.3g > %.1g\n", what, e, tol);
+  return e <= tol;
 }
 
 // Times fn() on the device: `warmup` untimed calls, then `reps` calls each between two events;

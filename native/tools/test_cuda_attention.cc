@@ -3,8 +3,10 @@
  * attention_forward.cu, attention_backward.cu) against ExactAttention<double>'s reference path:
  * ctx, the row logsumexp (computed here in float64) and dqkv, with padding masks (including a
  * batch row whose keys are all padding: lse +inf, ctx 0, zero gradients), ragged sequence
- * lengths (not multiples of the 32-row tile) and head sizes 16..128. No dropout (the CUDA
- * kernels have none yet). Skipped, with the reason, without a usable CUDA device.
+ * lengths (not multiples of the 32-row tile) and head sizes 16..128; and with attention dropout
+ * p = 0.1 against the same reference in training mode with the same (seed, step, site), so the
+ * device must drop exactly the CPU's elements (T % 4 != 0 too: rows off the Philox groups).
+ * Skipped, with the reason, without a usable CUDA device.
  */
 #include <cstdio>
 #include <limits>
@@ -48,65 +50,84 @@ std::vector<double> reference_lse(const std::vector<double>& qkv, const std::vec
   return lse;
 }
 
+struct Case { int B, T, H, D; bool masked; };
+
+// Runs one case forward and backward on the device and against ExactAttention<double>'s
+// reference path (training with the same dropout when `drop` is given).
+void check_case(const Api& a, const Case& k, const lshlab_cuda_dropout* drop) {
+  const int B = k.B, T = k.T, H = k.H, D = k.D, C = H * D;
+  const unsigned seed = unsigned(B * 1000 + T * 10 + D);
+  auto qkv = random_floats(size_t(B) * T * 3 * C, seed, -2.f, 2.f);
+  auto dctx = random_floats(size_t(B) * T * C, seed + 1);
+  std::vector<int32_t> mask(size_t(B) * T, 1);
+  if (k.masked)
+    for (int b = 0; b < B; b++)
+      for (int t = 0; t < T; t++) {
+        if (b == B - 1 && B > 1) mask[size_t(b) * T + t] = 0;  // a row of padding only
+        else if (t >= T - (b + 1) * 5 || t % 7 == 3) mask[size_t(b) * T + t] = 0;
+      }
+  DeviceBuffer<float> gqkv(a, qkv), gctx(a, size_t(B) * T * C), glse(a, size_t(B) * H * T),
+      gdctx(a, dctx), gdqkv(a, qkv.size()), gdelta(a, size_t(B) * H * T);
+  DeviceBuffer<int32_t> gmask(a, mask);
+  gctx.poison(); glse.poison(); gdqkv.poison(); gdelta.poison();
+  const int32_t* mp = k.masked ? gmask.get() : nullptr;
+  ok(a, a.attention_forward(gctx.get(), glse.get(), gqkv.get(), mp, B, T, H, D, drop), "attention_forward");
+  ok(a, a.attention_backward(gdqkv.get(), gdelta.get(), gdctx.get(), gqkv.get(), gctx.get(), glse.get(), mp,
+                             B, T, H, D, drop),
+     "attention_backward");
+
+  ExactAttention<double> ref;
+  ref.set_path(ExactPath::Reference);
+  AttentionCall call;
+  call.B = B; call.T = T; call.H = H; call.D = D; call.training = drop != nullptr;
+  if (drop) {
+    call.dropout = drop->p;
+    call.seed = drop->seed; call.step = drop->step; call.site = drop->site;
+  }
+  auto qkvd = to_double(qkv), dctxd = to_double(dctx);
+  std::vector<double> rctx(size_t(B) * T * C), rdqkv(qkv.size());
+  ref.forward(rctx.data(), qkvd.data(), k.masked ? mask.data() : nullptr, call);
+  ref.backward(rdqkv.data(), dctxd.data(), qkvd.data(), k.masked ? mask.data() : nullptr, call);
+  auto rlse = reference_lse(qkvd, mask, B, T, H, D);  // dropout does not change the lse
+
+  char what[96];
+  std::snprintf(what, sizeof what, "B%d T%d H%d D%d%s%s", B, T, H, D, k.masked ? " masked" : "",
+                drop ? " dropout" : "");
+  const double e_ctx = rel_error(gctx.download(), rctx), e_lse = rel_error(glse.download(), rlse),
+               e_dqkv = rel_error(gdqkv.download(), rdqkv);
+  if (!(e_ctx <= 1e-5 && e_lse <= 1e-5 && e_dqkv <= 2e-5))
+    std::fprintf(stderr, "    attention %s: rel error ctx %.3g, lse %.3g, dqkv %.3g\n", what, e_ctx, e_lse,
+                 e_dqkv);
+  LSHLAB_EXPECT(e_ctx <= 1e-5);
+  LSHLAB_EXPECT(e_lse <= 1e-5);
+  LSHLAB_EXPECT(e_dqkv <= 2e-5);
+}
+
 }  // namespace
 
 LSHLAB_TEST("cuda/attention forward and backward match ExactAttention<double>") {
   const Api* ap = cuda_api();
   if (!ap) LSHLAB_SKIP("CUDA unavailable: " + cuda_status().reason);
-  const Api& a = *ap;
-  struct Case { int B, T, H, D; bool masked; };
   const Case cases[] = {{2, 37, 3, 64, true}, {1, 1, 1, 64, false}, {2, 128, 2, 32, false},
                         {3, 70, 2, 128, true}, {1, 100, 4, 16, true}, {2, 33, 1, 24, true}};
-  for (const Case& k : cases) {
-    const int B = k.B, T = k.T, H = k.H, D = k.D, C = H * D;
-    const unsigned seed = unsigned(B * 1000 + T * 10 + D);
-    auto qkv = random_floats(size_t(B) * T * 3 * C, seed, -2.f, 2.f);
-    auto dctx = random_floats(size_t(B) * T * C, seed + 1);
-    std::vector<int32_t> mask(size_t(B) * T, 1);
-    if (k.masked)
-      for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-          if (b == B - 1 && B > 1) mask[size_t(b) * T + t] = 0;  // a row of padding only
-          else if (t >= T - (b + 1) * 5 || t % 7 == 3) mask[size_t(b) * T + t] = 0;
-        }
-    DeviceBuffer<float> gqkv(a, qkv), gctx(a, size_t(B) * T * C), glse(a, size_t(B) * H * T),
-        gdctx(a, dctx), gdqkv(a, qkv.size()), gdelta(a, size_t(B) * H * T);
-    DeviceBuffer<int32_t> gmask(a, mask);
-    gctx.poison(); glse.poison(); gdqkv.poison(); gdelta.poison();
-    const int32_t* mp = k.masked ? gmask.get() : nullptr;
-    ok(a, a.attention_forward(gctx.get(), glse.get(), gqkv.get(), mp, B, T, H, D), "attention_forward");
-    ok(a, a.attention_backward(gdqkv.get(), gdelta.get(), gdctx.get(), gqkv.get(), gctx.get(), glse.get(), mp,
-                               B, T, H, D),
-       "attention_backward");
+  for (const Case& k : cases) check_case(*ap, k, nullptr);
+}
 
-    ExactAttention<double> ref;
-    ref.set_path(ExactPath::Reference);
-    AttentionCall call;
-    call.B = B; call.T = T; call.H = H; call.D = D; call.training = false;
-    auto qkvd = to_double(qkv), dctxd = to_double(dctx);
-    std::vector<double> rctx(size_t(B) * T * C), rdqkv(qkv.size());
-    ref.forward(rctx.data(), qkvd.data(), k.masked ? mask.data() : nullptr, call);
-    ref.backward(rdqkv.data(), dctxd.data(), qkvd.data(), k.masked ? mask.data() : nullptr, call);
-    auto rlse = reference_lse(qkvd, mask, B, T, H, D);
-
-    char what[96];
-    std::snprintf(what, sizeof what, "B%d T%d H%d D%d%s", B, T, H, D, k.masked ? " masked" : "");
-    const double e_ctx = rel_error(gctx.download(), rctx), e_lse = rel_error(glse.download(), rlse),
-                 e_dqkv = rel_error(gdqkv.download(), rdqkv);
-    if (!(e_ctx <= 1e-5 && e_lse <= 1e-5 && e_dqkv <= 2e-5))
-      std::fprintf(stderr, "    attention %s: rel error ctx %.3g, lse %.3g, dqkv %.3g\n", what, e_ctx, e_lse,
-                   e_dqkv);
-    LSHLAB_EXPECT(e_ctx <= 1e-5);
-    LSHLAB_EXPECT(e_lse <= 1e-5);
-    LSHLAB_EXPECT(e_dqkv <= 2e-5);
-  }
+LSHLAB_TEST("cuda/attention with dropout 0.1 drops the CPU's elements (forward and backward)") {
+  const Api* ap = cuda_api();
+  if (!ap) LSHLAB_SKIP("CUDA unavailable: " + cuda_status().reason);
+  // T 37 and 70: rows start off the Philox groups of four; T 64: on them. A nonzero site and a
+  // 64-bit seed exercise the counter's second word (index >> 34) and both key words.
+  const lshlab_cuda_dropout drop{0.1, 0x9E3779B97F4A7C15ull, 11, 4099};
+  const Case cases[] = {{2, 37, 3, 64, true}, {1, 64, 2, 32, false}, {2, 70, 1, 16, true}};
+  for (const Case& k : cases) check_case(*ap, k, &drop);
 }
 
 LSHLAB_TEST("cuda/attention rejects head sizes above 128 with a message") {
   const Api* ap = cuda_api();
   if (!ap) LSHLAB_SKIP("CUDA unavailable: " + cuda_status().reason);
   const Api& a = *ap;
-  const int rc = a.attention_forward(nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 256);
+  const int rc = a.attention_forward(nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 256, nullptr);
   LSHLAB_EXPECT(rc != 0);
   LSHLAB_EXPECT(std::string(a.last_error()).find("128") != std::string::npos);
 }

@@ -6,7 +6,6 @@
  * skipped with the loader's reason. Tolerance: relative L2 error 1e-5 (float32 arithmetic
  * against float64; tf32 would land near 3e-4 and fail on purpose).
  */
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -17,24 +16,6 @@
 
 using namespace lshlab;
 using namespace lshlab_cuda_harness;
-
-#define CUDA_TEST_API(a)                                                     \
-  const Api* a##_ptr = cuda_api();                                           \
-  if (!a##_ptr) LSHLAB_SKIP("CUDA unavailable: " + cuda_status().reason);    \
-  const Api& a = *a##_ptr
-
-namespace {
-
-constexpr double kTol = 1e-5;
-
-bool expect_close(const char* what, const std::vector<float>& got, const std::vector<double>& ref,
-                  double tol = kTol) {
-  const double e = rel_error(got, ref);
-  if (!(e <= tol)) std::fprintf(stderr, "    %s: relative error %.3g > %.1g\n", what, e, tol);
-  return e <= tol;
-}
-
-}  // namespace
 
 LSHLAB_TEST("cuda/loader reports compiled, available and a reason") {
   const CudaStatus& st = cuda_status();

@@ -2,7 +2,7 @@
  * context.ts: what every operation handler gets: the lab's data directory, one store connection
  * for this process (SQLite WAL with a busy timeout: handlers keep transactions short), the run
  * host that starts this process's runs and their handles, the event hub, running jobs (cancellable
- * imports), uploads, the engine, and the import-path policy (allowed roots, serve mode).
+ * imports and benchmarks), uploads, the engine, and the import-path policy (allowed roots, serve mode).
  *
  * It implements no operation (datasets.ts, runs.ts, ... do) and knows no transport.
  */
@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { loadEngine, type NativeAddon } from '../engine/index.js';
 import { openStore, storePath } from '../store/index.js';
 import type { LabStore } from '../store/types.js';
+import type { BenchLauncher } from '../lab/bench-process.js';
 import { RunHost, type RunHandle, type WorkerLauncher } from '../training/host.js';
 import { recoverDeadRuns } from '../training/run-owner.js';
 import { ApiError, type DatasetStatistics } from './contract.js';
@@ -29,6 +30,9 @@ export interface LabApiOptions {
   owner?: string;
   /** Training process launcher (default child_process.fork; Electron may pass utilityProcess). */
   launcher?: WorkerLauncher;
+  /** Benchmark process launcher (default child_process.fork of lab/bench-child.js; the desktop
+   *  app passes its utilityProcess one: the packaged binary cannot run as Node). */
+  benchLauncher?: BenchLauncher;
   /** How often runs hosted by other processes are polled while someone watches them (ms). */
   pollMs?: number;
   /** Internal errors and diagnostics (default stderr). */
@@ -43,8 +47,10 @@ export class ApiContext {
   readonly uploads: UploadRegistry;
   /** Runs this process hosts, by id. */
   readonly local = new Map<number, RunHandle>();
-  /** Cancellable jobs (imports, add-builtin) by client job id. */
+  /** Cancellable jobs (imports, add-builtin, benchmarks) by client job id. */
   readonly jobs = new Map<string, AbortController>();
+  /** The ids in `jobs` that are benchmarks (benchmarks.cancel cancels only those). */
+  readonly benchmarkJobs = new Set<string>();
   /** Dataset statistics by token-cache checksum (they never change for a given cache). */
   readonly statsCache = new Map<string, DatasetStatistics>();
   private storeConn: LabStore | undefined;

@@ -9,14 +9,15 @@
  */
 import type { DatasetKind, DatasetRecord } from '../data/types.js';
 import type { Comparison } from '../lab/compare.js';
+import type { EvalScoreMetric, RunBestMetrics } from '../lab/run-bests.js';
 import type {
-  BenchmarkRow, CheckpointRow, DatasetRow, EvaluationRow, MetricSummary, RunRow, RunStatus, SeriesBucket,
+  BenchmarkRow, BestValue, CheckpointRow, DatasetRow, EvaluationRow, MetricSummary, RunRow, RunStatus, SeriesBucket,
 } from '../store/types.js';
 import type { RunSpec } from '../training/spec.js';
 import type { AttentionParamDef } from './attention-params.js';
 import type { SettingRange } from './training-params.js';
 
-export type { BenchmarkRow, CheckpointRow, Comparison, DatasetKind, DatasetRecord, DatasetRow, EvaluationRow, MetricSummary, RunRow, RunSpec, RunStatus, SeriesBucket };
+export type { BenchmarkRow, BestValue, CheckpointRow, Comparison, DatasetKind, DatasetRecord, DatasetRow, EvaluationRow, MetricSummary, RunRow, RunSpec, RunStatus, SeriesBucket, EvalScoreMetric, RunBestMetrics };
 
 // ---- engine / defaults ----------------------------------------------------------------------------
 
@@ -140,6 +141,9 @@ export interface RunListItem {
   lastTrainLoss: number | null;
   /** Seconds from start to end (to now while running); null if it never started. */
   durationS: number | null;
+  /** Lowest training loss, lowest evaluation loss, highest accuracy (mlm, classification) or F1
+   *  (qa) of the evaluations, each with the first step that reached it (lab/run-bests.ts). */
+  best: RunBestMetrics;
 }
 
 export interface RunsListResult {
@@ -160,6 +164,10 @@ export interface RunShowResult {
   environment: Record<string, unknown> | null;
   /** A checkpoint exists: runs.resume can continue it. */
   resumable: boolean;
+  /** A run resumed from a checkpoint (runs.resume, `train --from-checkpoint`): the run that saved
+   *  it (null when it is not in this lab) and the step training continued from; null for a run
+   *  trained from step 0. */
+  resumedFrom: { runId: number | null; runName: string | null; step: number | null; checkpoint: string } | null;
 }
 
 export interface RunsSeriesResult {
@@ -214,13 +222,18 @@ export interface BenchmarkListItem extends BenchmarkRow {
   environment: Record<string, unknown> | null;
 }
 
-export interface BenchmarkRunResult {
-  /** The engine's result object (snake_case keys, as `bench attention --json`). */
-  result: Record<string, unknown>;
-  /** The stored benchmark, when `record` was true. */
-  benchmark: BenchmarkRow | null;
-  seconds: number;
-}
+/** A benchmark that ran to the end ('done'), or was cancelled (benchmarks.cancel, or the API
+ *  shutting down): then it has no result and nothing was recorded. */
+export type BenchmarkRunResult =
+  | {
+      status: 'done';
+      /** The engine's result object (snake_case keys, as `bench attention --json`). */
+      result: Record<string, unknown>;
+      /** The stored benchmark, when `record` was true. */
+      benchmark: BenchmarkRow | null;
+      seconds: number;
+    }
+  | { status: 'cancelled'; result: null; benchmark: null; seconds: number };
 
 export interface CancelResult {
   /** False when nothing with that id was running (already ended, or never existed). */

@@ -3,7 +3,8 @@
  * zod schema of its payload (validated on the way in by the API implementation, and usable by the
  * renderer for client-side checks) and a result type (OpResults). Live events, topics, the error
  * type, the LabApi interface both shells implement (Electron IPC, serve mode's HTTP + WebSocket)
- * and the wire helpers of the HTTP transport are here too.
+ * and the wire helpers of the HTTP transport are here too (the zod-free values in
+ * contract-values.ts, re-exported).
  *
  * Imports nothing from Node: zod, and Node-free modules of this repository (training/spec.ts,
  * attention-params.ts, training-params.ts, type-only store/lab types). It does no work.
@@ -15,9 +16,13 @@ import { ATTENTION_VARIANTS } from './attention-params.js';
 import { attentionParamsSchema, runNameSchema, runSpecSchema, tagSchema, taskSchema } from './run-spec-schema.js';
 import { RUN_TEXT_LIMITS } from './training-params.js';
 import type * as R from './contract-types.js';
+import {
+  ATTENTION_MAPS_MAX_CHARS, DATASET_PREVIEW_ROWS, RUN_SORT_FIELDS, RUN_STATUSES, RUNS_PAGE_MAX, SERIES_MAX_BUCKETS,
+} from './contract-values.js';
 import type { EventTopic, LabEvent } from './contract-types.js';
 
 export * from './contract-types.js';
+export * from './contract-values.js';
 export { ATTENTION_PARAMS, ATTENTION_VARIANTS, checkAttentionParams, paramsOfVariant } from './attention-params.js';
 export type { AttentionParamDef, AttentionVariant } from './attention-params.js';
 export { MODEL_RANGES, TRAIN_RANGES, RUN_TEXT_LIMITS } from './training-params.js';
@@ -25,29 +30,17 @@ export { runSpecSchema, runSpecFields, specFromInput, type RunSpecInput } from '
 
 // ---- shared pieces ------------------------------------------------------------------------------
 
-export const RUN_STATUSES = ['queued', 'running', 'finished', 'failed', 'crashed', 'diverged', 'cancelled'] as const;
 /** A run reference: an id ("12"), a uuid or uuid prefix (6+ hex digits), or a name. */
 const runRef = z.string().trim().min(1).max(200);
 const datasetName = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/, 'a dataset name is 1-64 of A-Z a-z 0-9 . _ - (not starting with ".")');
-/** A client-chosen id for a long job, so that it can be cancelled (jobs.cancel) and its progress
- *  events recognised before the call returns. */
+/** A client-chosen id for a long job, so that it can be cancelled (jobs.cancel, benchmarks.cancel)
+ *  and its progress events recognised before the call returns. */
 const jobId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a job id is 1-64 of A-Z a-z 0-9 _ -');
 const uploadId = z.string().regex(/^[0-9a-f]{32}$/, 'an upload id is 32 hex digits');
 const none = z.strictObject({});
 /** As store/studies.ts STUDY_NAME_RE. */
 const studyName = z.string().regex(/^[A-Za-z0-9._-]{1,48}$/, 'a study name is 1-48 of A-Z a-z 0-9 . _ -');
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
-
-export const DATASET_PREVIEW_ROWS = 100;
-export const DATASET_PREVIEW_CHARS = 4000;
-export const DATASET_PREVIEW_TOKENS = 512;
-export const RUNS_PAGE_MAX = 500;
-export const SERIES_MAX_BUCKETS = 2000;
-/** attention.maps: the longest input (tokens, [CLS] and [SEP] included; the engine's limit) and text. */
-export const ATTENTION_MAPS_MAX_TOKENS = 128;
-export const ATTENTION_MAPS_MAX_CHARS = 2000;
-
-export const RUN_SORT_FIELDS = ['createdAt', 'id', 'name', 'status', 'task', 'attention', 'dataset', 'lastStep', 'durationS', 'lastTrainLoss'] as const;
 
 const importColumns = z.strictObject({
   text: z.string().min(1).max(256).optional(),
@@ -173,10 +166,15 @@ export const OPERATIONS = {
   }).refine((r) => r.steps === undefined || r.epochs === undefined, { path: ['epochs'], message: 'give steps or epochs, not both' }),
 
   'benchmarks.list': z.strictObject({ kind: z.string().min(1).max(100).optional(), limit: int(1, 10_000).default(200) }),
-  /** `lshlab bench attention` in one of its modes. Not cancellable (the engine has no stop). */
+  /** `lshlab bench attention` in one of its modes, in a process of its own. Give a `jobId` to be
+   *  able to cancel it (benchmarks.cancel); a cancelled one ends with status 'cancelled' and
+   *  records nothing. */
   'benchmarks.run': benchRun,
+  /** Stops the benchmark started with that jobId at once (its process is killed); its
+   *  benchmarks.run call then returns status 'cancelled'. */
+  'benchmarks.cancel': z.strictObject({ jobId }),
 
-  /** Cancels an import or add-builtin started with that jobId. */
+  /** Cancels an import, add-builtin or benchmark started with that jobId. */
   'jobs.cancel': z.strictObject({ jobId }),
   /** Cancels an upload in progress (serve mode), or discards a finished one not yet imported. */
   'uploads.cancel': z.strictObject({ uploadId }),
@@ -236,6 +234,7 @@ export interface OpResults {
   'runs.resume': R.RunResumeResult;
   'benchmarks.list': R.BenchmarkListItem[];
   'benchmarks.run': R.BenchmarkRunResult;
+  'benchmarks.cancel': R.CancelResult;
   'jobs.cancel': R.CancelResult;
   'uploads.cancel': R.CancelResult;
   'attention.maps': R.AttentionMapsResult;
@@ -300,13 +299,7 @@ export interface LabApi {
   readonly events: LabEvents;
 }
 
-// ---- serve mode's wire format -------------------------------------------------------------------------
-
-export const API_PREFIX = '/api/';
-export const EVENTS_PATH = '/api/events';
-export const UPLOAD_PATH = '/api/upload';
-export const TOKEN_HEADER = 'x-lshlab-token';
-export const TOKEN_COOKIE = 'lshlab_token';
+// ---- serve mode's wire format (its paths and JSON helpers: contract-values.ts) ----------------------------
 
 export type ApiResponse<T> = { ok: true; result: T } | { ok: false; error: { code: ApiErrorCode; message: string } };
 
@@ -321,17 +314,3 @@ export type ServerSocketMessage =
   | { type: 'event'; topic: EventTopic; event: LabEvent }
   | { type: 'subscribed' | 'unsubscribed'; topic: EventTopic }
   | { type: 'error'; message: string };
-
-/** NaN and +-Infinity over JSON: these exact strings stand for them (JSON has no such numbers). */
-export const NON_FINITE = { NaN: '__lshlab:NaN__', Infinity: '__lshlab:Infinity__', '-Infinity': '__lshlab:-Infinity__' } as const;
-const FROM_SENTINEL: Record<string, number> = { [NON_FINITE.NaN]: NaN, [NON_FINITE.Infinity]: Infinity, [NON_FINITE['-Infinity']]: -Infinity };
-
-/** JSON.stringify that keeps non-finite numbers as NON_FINITE sentinels. */
-export function encodeJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? NON_FINITE[String(x) as keyof typeof NON_FINITE] : x));
-}
-
-/** JSON.parse that turns NON_FINITE sentinels back into numbers. */
-export function decodeJson(text: string): unknown {
-  return JSON.parse(text, (_k, x: unknown) => (typeof x === 'string' && x in FROM_SENTINEL ? FROM_SENTINEL[x] : x));
-}

@@ -100,10 +100,16 @@ export function deviceFlag(value: string | undefined, command: string): string |
  * checked, resolved against the engine's CUDA status (training/device.ts; a request that cannot
  * be met throws DeviceError, exit 1), and reported on stderr in one line.
  */
-export function resolveDeviceFlag(ctx: Context, value: string | undefined, command: string, liveDevices: readonly string[] = []): ResolvedDevice {
+export function resolveDeviceFlag(
+  ctx: Context,
+  value: string | undefined,
+  command: string,
+  liveDevices: readonly string[] = [],
+  job: { attention?: string; cudaUnsupported?: string } = {},
+): ResolvedDevice {
   const request = deviceFlag(value, command);
   const info = ctx.engine().info();
-  const placed = resolveDevice(request, { cpuModel: info.cpu.model, cuda: info.cuda }, liveDevices);
+  const placed = resolveDevice(request, { cpuModel: info.cpu.model, cuda: info.cuda, ...job }, liveDevices);
   ctx.note(`${command}: ${describeDevice(placed)}`);
   return placed;
 }

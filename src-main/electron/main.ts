@@ -4,7 +4,7 @@
  *   before 'ready': single-instance lock (a second start focuses the first window and exits),
  *                   the app:// scheme's privileges, the guard on every future webContents;
  *   at 'ready':     session lockdown (permissions, network), the app:// handler, the lab API
- *                   (createLabApi with training runs in utility processes), the IPC channels
+ *                   (createLabApi with training runs and benchmarks in utility processes), the IPC channels
  *                   (calls, events, file dialog), then the window;
  *   on quit:        the API closes first (runs are cancelled and keep a checkpoint, the store is
  *                   closed), bounded in time, then the app quits.
@@ -25,7 +25,8 @@ import { setupDialogs } from './dialogs.js';
 import { setupEvents } from './events.js';
 import { setupIpc } from './ipc.js';
 import { privilegedSchemes, setupAppProtocol } from './protocol.js';
-import { utilityProcessLauncher } from './run-launcher.js';
+import { UTILITY_BENCH_PATH, utilityProcessLauncher } from './run-launcher.js';
+import type { BenchReply, BenchRequest } from '../lab/bench-process.js';
 import { secureSession, setupWebContentsGuard } from './security.js';
 import { createMainWindow, focusWindow } from './window.js';
 
@@ -109,6 +110,7 @@ export async function startApp(opts: StartOptions): Promise<AppState | null> {
   const api = (opts.createApi ?? createLabApi)({
     dataDir,
     launcher: utilityProcessLauncher(utilityProcess),
+    benchLauncher: utilityProcessLauncher<BenchRequest, BenchReply>(utilityProcess, { modulePath: UTILITY_BENCH_PATH, serviceName: 'lshlab benchmark' }),
     owner: `lshlab desktop app (pid ${process.pid} on ${os.hostname()})`,
     ...(threads !== undefined ? { threads } : {}),
     log,

@@ -19,8 +19,7 @@
  */
 import * as path from 'node:path';
 import type { UtilityProcess } from 'electron';
-import type { WorkerHandle, WorkerLauncher } from '../training/host.js';
-import type { HostMessage, WorkerMessage } from '../training/protocol.js';
+import type { ChildHandle, WorkerLauncher } from '../training/host.js';
 
 /** The part of Electron's utilityProcess module the launcher uses. */
 export interface UtilityProcessModule {
@@ -29,20 +28,29 @@ export interface UtilityProcessModule {
 
 /** Compiled bridge entry: dist/src-main/electron/utility-worker.js. */
 export const UTILITY_WORKER_PATH = path.join(__dirname, 'utility-worker.js');
+/** The benchmark process's bridge entry (utility-bench.ts): benchmarks.run measures there, so
+ *  benchmarks.cancel can end it. */
+export const UTILITY_BENCH_PATH = path.join(__dirname, 'utility-bench.js');
 
 export interface UtilityLauncherOptions {
   /** Entry module; utility-worker.js unless a test says otherwise. */
   modulePath?: string;
+  /** What the OS and Electron's task manager call the process; 'lshlab training run' by default. */
+  serviceName?: string;
   /** Extra environment for the training process (merged over process.env). */
   env?: Record<string, string>;
   /** Signal sender for kill(signal) other than SIGTERM; process.kill unless a test says otherwise. */
   signal?: (pid: number, signal: NodeJS.Signals) => void;
 }
 
-export function utilityProcessLauncher(utilityProcess: UtilityProcessModule, opts: UtilityLauncherOptions = {}): WorkerLauncher {
+/** The training run launcher by default; with another `modulePath` (and message types S, R) any
+ *  child of the same kind, e.g. the benchmark process (UTILITY_BENCH_PATH). */
+export function utilityProcessLauncher(utilityProcess: UtilityProcessModule, opts?: UtilityLauncherOptions): WorkerLauncher;
+export function utilityProcessLauncher<S, R>(utilityProcess: UtilityProcessModule, opts: UtilityLauncherOptions & { modulePath: string }): () => ChildHandle<S, R>;
+export function utilityProcessLauncher<S, R>(utilityProcess: UtilityProcessModule, opts: UtilityLauncherOptions = {}): () => ChildHandle<S, R> {
   return () => {
     const child = utilityProcess.fork(opts.modulePath ?? UTILITY_WORKER_PATH, [], {
-      serviceName: 'lshlab training run',
+      serviceName: opts.serviceName ?? 'lshlab training run',
       // The engine's own messages (a native abort's text) go to the app's stderr, like fork's.
       stdio: 'inherit',
       env: { ...(process.env as Record<string, string>), ...opts.env },
@@ -52,16 +60,16 @@ export function utilityProcessLauncher(utilityProcess: UtilityProcessModule, opt
       exited = true;
     });
     const sendSignal = opts.signal ?? ((pid, signal) => process.kill(pid, signal));
-    const handle: WorkerHandle = {
+    const handle: ChildHandle<S, R> = {
       get pid() {
         return child.pid;
       },
-      send(m: HostMessage) {
+      send(m: S) {
         // Like fork's `if (child.connected)`: a message to a process that has gone is dropped.
         if (!exited) child.postMessage(m);
       },
-      onMessage(cb: (m: WorkerMessage) => void) {
-        child.on('message', (m: unknown) => cb(m as WorkerMessage));
+      onMessage(cb: (m: R) => void) {
+        child.on('message', (m: unknown) => cb(m as R));
       },
       onExit(cb: (code: number | null, signal: string | null) => void) {
         child.on('exit', (code: number) => cb(code, null));

@@ -39,6 +39,8 @@ export interface TrainConfig {
   maxGradNorm: number;
   /** The whole run is a function of it. A BigInt for values above 2^53 - 1. */
   seed: number | bigint;
+  /** Run every step on this CUDA device (absent or -1: the CPU). Exact attention only. */
+  cudaDevice?: number;
 }
 
 /** One batch, row-major (batchSize, seqLen) Int32Arrays. The engine copies what it needs. */
@@ -186,6 +188,8 @@ export interface BenchTrainOptions {
   warmup?: number;
   seed?: number | bigint;
   model?: Partial<ModelConfig>;
+  /** Run the steps on this CUDA device (exact attention); absent: the CPU. */
+  cudaDevice?: number;
 }
 
 export interface BenchTrainResult {
@@ -201,9 +205,11 @@ export interface BenchTrainResult {
   forwardS: number;
   backwardS: number;
   optimizerS: number;
-  /** fp32 FMA peak measured in the same process right after the run (0 without vector FMA). */
+  /** fp32 FMA peak measured in the same process right after the run (0 without vector FMA, and on CUDA). */
   peakGflops: number;
   peakIsa: string;
+  /** Where the steps ran: "cpu" or "cuda:N" (absent from engines built before CUDA training). */
+  device?: string;
 }
 
 /** benchAttention options (native/addon/bench_attention.cc); absent fields take the CLI's defaults. */

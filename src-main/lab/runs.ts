@@ -20,6 +20,7 @@ import type {
 import { FINAL_STATUSES } from '../store/types.js';
 import { buildComparison, csvRecord, historyCsvHeader, historyCsvRecords, jsonNumber, type Comparison, type CompareInput } from './compare.js';
 import { runDirOf } from '../training/run-owner.js';
+import { bestMetricsOf, type RunBestMetrics } from './run-bests.js';
 
 export class RunNotFoundError extends Error {
   constructor(readonly ref: string) {
@@ -77,15 +78,22 @@ export interface RunListItem {
   lastTrainLoss: number | null;
   /** runDurationS at listing time. */
   durationS: number | null;
+  /** Lowest training and evaluation loss, best accuracy or F1, with their steps. */
+  best: RunBestMetrics;
+}
+
+/** List items of `runs`, their losses and bests read in one query (not one per run). */
+export function listItemsOf(store: LabStore, runs: readonly RunRow[], now: number = Date.now()): RunListItem[] {
+  const bests = store.runBests.of(runs.map((r) => r.id));
+  return runs.map((run) => {
+    const b = bests.get(run.id);
+    return { run, lastTrainLoss: b?.lastTrainLoss ?? null, durationS: runDurationS(run, now), best: bestMetricsOf(run, b) };
+  });
 }
 
 /** Runs newest first, filtered by status, tag, attention, limit (the store's RunFilter). */
 export function listRuns(store: LabStore, filter: RunFilter = {}, now: number = Date.now()): RunListItem[] {
-  return store.runs.list(filter).map((run) => ({
-    run,
-    lastTrainLoss: store.metrics.summaries(run.id).find((s) => s.key === 'train/loss')?.last ?? null,
-    durationS: runDurationS(run, now),
-  }));
+  return listItemsOf(store, store.runs.list(filter), now);
 }
 
 export interface RunDetail {

@@ -16,6 +16,7 @@ import { datasetsApi } from './datasets.js';
 import { metricsApi } from './metrics.js';
 import { openDatabase, toStoreError, type OpenStoreOptions } from './open.js';
 import { benchmarksApi, checkpointsApi, environmentsApi, evaluationsApi } from './records.js';
+import { runBestsApi } from './run-bests.js';
 import { runsApi } from './runs.js';
 import { studiesApi } from './studies.js';
 import type { LabStore } from './types.js';
@@ -45,6 +46,7 @@ export function openStore(file: string, opts: OpenStoreOptions = {}): LabStore {
       runs: runsApi(db),
       metrics: metricsApi(db),
       evaluations: evaluationsApi(db),
+      runBests: runBestsApi(db),
       benchmarks: benchmarksApi(db),
       environments: environmentsApi(db),
       checkpoints: checkpointsApi(db),

@@ -345,6 +345,39 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    description: 'evaluation_summary: per run, split and evaluation metric, its count and best values (kept on add), with a backfill',
+    up(db) {
+      // What metric_summary is for training metrics, for evaluations: run lists sort and show the
+      // best evaluation loss and accuracy of 10,000 runs from one join, never parsing the
+      // evaluations' JSON. min/max are over finite values only (NULL when there is none); their
+      // steps are the first step reaching them. Rebuilt per (run, split) on every add
+      // (records.ts), so a replaced evaluation never leaves a stale extreme behind.
+      db.exec(`
+        CREATE TABLE evaluation_summary (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          split TEXT NOT NULL,
+          key TEXT NOT NULL,
+          count INTEGER NOT NULL,
+          min REAL,
+          min_step INTEGER,
+          max REAL,
+          max_step INTEGER,
+          PRIMARY KEY (run_id, split, key)
+        ) WITHOUT ROWID;
+        INSERT INTO evaluation_summary (run_id, split, key, count, min, min_step, max, max_step)
+        SELECT run_id, split, key, count(*), min(x), min(CASE WHEN x = lo THEN step END), max(x), min(CASE WHEN x = hi THEN step END)
+          FROM (SELECT e.run_id, e.split, j.key, e.step,
+                       CASE WHEN j.type IN ('integer', 'real') THEN j.value END AS x,
+                       min(CASE WHEN j.type IN ('integer', 'real') THEN j.value END) OVER w AS lo,
+                       max(CASE WHEN j.type IN ('integer', 'real') THEN j.value END) OVER w AS hi
+                  FROM evaluations e, json_each(e.metrics) j
+                WINDOW w AS (PARTITION BY e.run_id, e.split, j.key))
+         GROUP BY run_id, split, key;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

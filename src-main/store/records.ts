@@ -1,6 +1,6 @@
 /**
- * records.ts: the smaller tables that hang off runs: evaluations (per step and split),
- * benchmarks (optionally tied to a run), environments (hardware/software descriptions stored once
+ * records.ts: the smaller tables that hang off runs: evaluations (per step and split, with their
+ * per-metric best values in evaluation_summary), benchmarks (optionally tied to a run), environments (hardware/software descriptions stored once
  * by content hash) and checkpoints (where a run's saved state lies). They only record; nothing
  * here reads or writes checkpoint files or runs a benchmark.
  */
@@ -26,12 +26,33 @@ export function evaluationsApi(db: Database.Database): LabStore['evaluations'] {
   // Same (run, step, split) twice: the later evaluation wins (a resumed run re-evaluating).
   const add = db.prepare(`INSERT OR REPLACE INTO evaluations (run_id, step, split, metrics, time) VALUES (?, ?, ?, ?, ?)`);
   const list = db.prepare(`SELECT run_id, step, split, metrics, time FROM evaluations WHERE run_id = ? ORDER BY step, split`).raw();
+  // evaluation_summary of one (run, split), rebuilt from its evaluations (a run has tens to
+  // hundreds, evaluated every few hundred steps): exact even when an evaluation was replaced.
+  // min/max over finite values only ("NaN" is stored as a JSON string); their steps are the
+  // first reaching them. Same rule as migration 7's backfill.
+  const clearSummary = db.prepare(`DELETE FROM evaluation_summary WHERE run_id = ? AND split = ?`);
+  const fillSummary = db.prepare(`
+    INSERT INTO evaluation_summary (run_id, split, key, count, min, min_step, max, max_step)
+    SELECT run_id, split, key, count(*), min(x), min(CASE WHEN x = lo THEN step END), max(x), min(CASE WHEN x = hi THEN step END)
+      FROM (SELECT e.run_id, e.split, j.key, e.step,
+                   CASE WHEN j.type IN ('integer', 'real') THEN j.value END AS x,
+                   min(CASE WHEN j.type IN ('integer', 'real') THEN j.value END) OVER w AS lo,
+                   max(CASE WHEN j.type IN ('integer', 'real') THEN j.value END) OVER w AS hi
+              FROM evaluations e, json_each(e.metrics) j
+             WHERE e.run_id = @run AND e.split = @split
+            WINDOW w AS (PARTITION BY j.key))
+     GROUP BY key`);
+  const addTx = db.transaction((runId: number, step: number, split: string, json: string) => {
+    add.run(runId, step, split, json, Date.now());
+    clearSummary.run(runId, split);
+    fillSummary.run({ run: runId, split });
+  });
   return {
     add(runId, step, split, metrics) {
       checkInt('evaluation step', step);
       checkName('evaluation split', split, 64);
       for (const [k, v] of Object.entries(metrics)) if (typeof v !== 'number') throw new TypeError(`evaluation metric '${k}' must be a number`);
-      add.run(runId, step, split, stringifyNumbers(metrics), Date.now());
+      addTx.immediate(runId, step, split, stringifyNumbers(metrics));
     },
     list(runId): EvaluationRow[] {
       return (list.all(runId) as [number, number, string, string, number][]).map((r) => ({

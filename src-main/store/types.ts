@@ -175,6 +175,27 @@ export interface SeriesBucket {
   count: number;
 }
 
+/** A best value of a run's metric and the first step that reached it. */
+export interface BestValue {
+  value: number;
+  step: number;
+}
+
+/** What a run list shows and sorts on (store/run-bests.ts): from the summaries, never the points. */
+export interface RunBests {
+  runId: number;
+  /** Last 'train/loss' (NaN kept), or null without one. */
+  lastTrainLoss: number | null;
+  /** Lowest finite 'train/loss'. */
+  trainLoss: BestValue | null;
+  /** The split the evaluation bests come from ('validation' when the run has it), or null. */
+  evalSplit: string | null;
+  /** Lowest evaluation 'loss', highest 'accuracy' and 'f1' (finite values only). */
+  evalLoss: BestValue | null;
+  evalAccuracy: BestValue | null;
+  evalF1: BestValue | null;
+}
+
 export interface FullPoint {
   step: number;
   value: number;
@@ -266,8 +287,16 @@ export interface LabStore {
   };
 
   evaluations: {
+    /** Records an evaluation (replacing one at the same step and split) and updates the split's best values. */
     add(runId: number, step: number, split: string, metrics: Record<string, number>): void;
     list(runId: number): EvaluationRow[];
+  };
+
+  /** Best and last values per run for run lists, one query for any number of runs. */
+  runBests: {
+    all(): Map<number, RunBests>;
+    /** Runs of `ids` that exist. */
+    of(ids: readonly number[]): Map<number, RunBests>;
   };
 
   benchmarks: {

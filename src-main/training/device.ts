@@ -3,20 +3,29 @@
  * RunSpec.device), the engine's CUDA status (loadEngine().info().cuda) and the devices of the lab's
  * live runs. One resolver for `train`, `demo`, `bench train`, `bench attention` and the API.
  *
- * Today the Trainer runs on the CPU only: the CUDA backend runs kernels, not training steps
- * (docs/gpu-status.md). So `cuda`/`cuda:N` fails (with the loader's reason when CUDA is unavailable,
- * else "not implemented yet") and `auto` takes the CPU and says why. The preference among CUDA
- * devices (pickCudaDevice: one no live run of this lab uses) is written and tested for when CUDA
- * training lands, but resolveDevice never selects CUDA while CUDA_TRAINING is false.
+ * The Trainer runs a whole step on a CUDA device (native/engine/model/bert_cuda.h) for exact,
+ * yoso and yoso-e attention; bert-lsh, reformer and YOSO-C have no CUDA kernels yet, so `auto`
+ * keeps them on the CPU and `cuda` refuses them with that reason (cudaTrainingUnsupported). Among CUDA devices, a run
+ * takes one no live run of this lab uses (pickCudaDevice).
  *
  * Node-free and engine-free (the caller passes the info), so it is unit-testable with fake devices.
  */
 
-/** Whether the Trainer can train on a CUDA device. False until the CUDA training step exists. */
-export const CUDA_TRAINING = false;
+/** The attention variants with CUDA kernels (model/bert_cuda_attention.cc). */
+export const CUDA_ATTENTION = ['exact', 'yoso', 'yoso-e'] as const;
 
-export const CUDA_TRAINING_MISSING =
-  'CUDA training is not implemented yet (the CUDA backend runs kernels only; see docs/gpu-status.md)';
+/**
+ * Why a run with this attention variant cannot train on CUDA, or '' when it can. Mirrors the
+ * engine's CudaAttentionLayer::unsupported, which refuses the same runs.
+ */
+export function cudaTrainingUnsupported(attention: string | undefined, params: Record<string, unknown> = {}): string {
+  if (attention === undefined) return '';
+  if (!(CUDA_ATTENTION as readonly string[]).includes(attention))
+    return `attention '${attention}' has no CUDA kernels yet (${CUDA_ATTENTION.join(', ')} do)`;
+  const conv = Number(params['conv_window'] ?? 0);
+  if (attention.startsWith('yoso') && conv > 0) return 'YOSO-C (conv_window) has no CUDA kernel yet';
+  return '';
+}
 
 /** What a device request may be: auto, cpu, cuda or cuda:N. */
 export const DEVICE_REQUEST_RE = /^(auto|cpu|cuda(:\d{1,3})?)$/;
@@ -95,11 +104,19 @@ export function pickCudaDevice(
 /**
  * The device for a request. Throws DeviceError for a request that cannot be met: `cuda` or
  * `cuda:N` when CUDA is unavailable (the loader's reason), when the device does not exist, or
- * (today) because CUDA training is not implemented.
+ * when the attention variant has no CUDA kernels.
  */
 export function resolveDevice(
   requestText: string | undefined,
-  env: { cpuModel: string; cuda: CudaStatus | undefined },
+  env: {
+    cpuModel: string;
+    cuda: CudaStatus | undefined;
+    /** The run's attention variant and its parameters: not every variant trains on CUDA. */
+    attention?: string;
+    attentionParams?: Record<string, unknown>;
+    /** Why this job cannot use CUDA at all (a CPU-only benchmark), overriding `attention`. */
+    cudaUnsupported?: string;
+  },
   liveDevices: readonly string[] = [],
 ): ResolvedDevice {
   const text = requestText ?? 'auto';
@@ -115,12 +132,14 @@ export function resolveDevice(
       const have = env.cuda!.devices.map((d) => `cuda:${d.index}`).join(', ');
       throw new DeviceError(`no CUDA device ${req.index} (this machine has ${have})`);
     }
-    if (!CUDA_TRAINING) throw new DeviceError(CUDA_TRAINING_MISSING);
+    const unsupported = env.cudaUnsupported ?? cudaTrainingUnsupported(env.attention, env.attentionParams);
+    if (unsupported) throw new DeviceError(`cannot run on CUDA: ${unsupported}; use --device cpu`);
     return cudaOf(pick);
   }
   // auto
   if (unavailable) return cpu(`CUDA unavailable: ${unavailable}`);
-  if (!CUDA_TRAINING) return cpu('CUDA training not implemented yet');
+  const unsupported = env.cudaUnsupported ?? cudaTrainingUnsupported(env.attention, env.attentionParams);
+  if (unsupported) return cpu(unsupported);
   const pick = pickCudaDevice(env.cuda!.devices, liveDevices);
   return pick ? cudaOf(pick) : cpu('no CUDA device');
 }
@@ -151,6 +170,5 @@ export function deviceInfoOfRun(row: { trainConfig: Record<string, unknown> }): 
 export function deviceChoices(cuda: CudaStatus | undefined): { options: string[]; cudaNote: string | null } {
   const unavailable = cudaUnavailableReason(cuda);
   if (unavailable) return { options: ['auto', 'cpu'], cudaNote: `CUDA unavailable: ${unavailable}` };
-  if (!CUDA_TRAINING) return { options: ['auto', 'cpu'], cudaNote: CUDA_TRAINING_MISSING };
   return { options: ['auto', 'cpu', ...cuda!.devices.map((d) => `cuda:${d.index}`)], cudaNote: null };
 }

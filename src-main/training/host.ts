@@ -37,13 +37,15 @@ export { ORPHAN_REASON, runDirOf } from './run-owner.js';
 /** How often a host looks for cancel requests recorded by other processes. */
 export const CANCEL_POLL_MS = 250;
 
-export interface WorkerHandle {
+/** A child process that takes messages of type S and sends messages of type R (fork or Electron's utilityProcess). */
+export interface ChildHandle<S, R> {
   readonly pid: number | undefined;
-  send(m: HostMessage): void;
-  onMessage(cb: (m: WorkerMessage) => void): void;
+  send(m: S): void;
+  onMessage(cb: (m: R) => void): void;
   onExit(cb: (code: number | null, signal: string | null) => void): void;
   kill(signal?: NodeJS.Signals): void;
 }
+export type WorkerHandle = ChildHandle<HostMessage, WorkerMessage>;
 export type WorkerLauncher = () => WorkerHandle;
 
 /** child_process.fork of worker.js, stdio inherited so native crash messages reach the terminal. */
@@ -196,7 +198,7 @@ export class RunHost {
     // Before any row exists: a device request that cannot be met fails here (training/device.ts).
     const placed = resolveDevice(
       spec.device,
-      { cpuModel: info?.cpu.model ?? os.cpus()[0]?.model ?? 'unknown', cuda: info?.cuda },
+      { cpuModel: info?.cpu.model ?? os.cpus()[0]?.model ?? 'unknown', cuda: info?.cuda, attention, attentionParams },
       store.runs.active().map((r) => r.device),
     );
     const env = store.environments.record(describeEnvironment(info));
@@ -318,7 +320,7 @@ export class RunHost {
       type: 'start',
       runId: run.id,
       uuid: run.uuid,
-      spec,
+      spec: { ...spec, device: placed.device },  // the worker trains where the host placed it
       dataDir: this.dataDir,
       runDir,
       ...(threads !== null ? { threads } : {}),

@@ -177,6 +177,8 @@ export function trainConfigOf(s: RunSpec, totalSteps: number): TrainConfig {
     totalSteps,
     maxGradNorm: s.maxGradNorm,
     seed: BigInt(s.seed) <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s.seed) : BigInt(s.seed),
+    // 'cuda:N' (as the host resolved it) trains on that GPU; anything else on the CPU.
+    ...(s.device?.startsWith('cuda:') ? { cudaDevice: Number(s.device.slice(5)) } : {}),
   };
 }
 

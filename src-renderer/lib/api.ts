@@ -8,7 +8,8 @@
  *     when the page was opened as /?token=T, so same-origin requests carry it by themselves.
  * Every failure becomes an ApiError whose message the pages show as is.
  */
-import { decodeJson, encodeJson, topicKey, topicsOf } from '../../src-main/api/contract.js';
+import { decodeJson, encodeJson } from '../../src-main/api/contract-values.js';
+import { topicKey, topicsOf } from '../../src-main/api/contract-types.js';
 import type { EventTopic, LabEvent, OpInput, OpName, OpResult } from '../../src-main/api/contract.js';
 
 export type { EventTopic, LabEvent };

@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { createLabApi } from '../../src-main/api/lab-api.js';
 import { ApiError } from '../../src-main/api/contract.js';
 import { toApiError } from '../../src-main/api/errors.js';
@@ -50,11 +51,50 @@ test('runs.list pages, sorts and filters', withApi(async (api, lab) => {
   assert.deepEqual(byLoss.items.map((i) => i.lastTrainLoss), [0.7, 3.25, 5]);
 }));
 
+test('runs.list: best losses and evaluation scores with their steps, sortable', withApi(async (api) => {
+  const all = await api.call('runs.list', {});
+  const best = new Map(all.items.map((i) => [i.run.name, i.best]));
+  assert.deepEqual(best.get('baseline'), {
+    trainLoss: { value: 5, step: 200 }, evalSplit: 'validation', evalLoss: { value: 2, step: 200 }, evalScore: { value: 0.5, step: 200, metric: 'accuracy' },
+  });
+  // NaN in the loss history is never a best; its only evaluations are on 'test'.
+  assert.deepEqual(best.get('lsh_50%'), {
+    trainLoss: { value: 3.25, step: 100 }, evalSplit: 'test', evalLoss: { value: 1, step: 100 }, evalScore: { value: 0.75, step: 100, metric: 'accuracy' },
+  });
+  assert.deepEqual(best.get('live'), { trainLoss: { value: 0.7, step: 10 }, evalSplit: null, evalLoss: null, evalScore: null });
+
+  const names = async (field: 'bestTrainLoss' | 'bestEvalLoss' | 'bestEvalScore', dir: 'asc' | 'desc', filter = {}) =>
+    (await api.call('runs.list', { sort: { field, dir }, filter })).items.map((i) => i.run.name);
+  assert.deepEqual(await names('bestTrainLoss', 'asc'), ['live', 'lsh_50%', 'baseline']);
+  // Runs without evaluations sort last in either direction.
+  assert.deepEqual(await names('bestEvalLoss', 'asc'), ['lsh_50%', 'baseline', 'live']);
+  assert.deepEqual(await names('bestEvalLoss', 'desc'), ['baseline', 'lsh_50%', 'live']);
+  assert.deepEqual(await names('bestEvalScore', 'desc'), ['lsh_50%', 'baseline', 'live']);
+  assert.deepEqual(await names('bestEvalScore', 'asc', { task: 'mlm' }), ['baseline', 'lsh_50%']);
+  // A page of a best sort carries the page's bests too.
+  const page = await api.call('runs.list', { sort: { field: 'bestEvalScore', dir: 'desc' }, limit: 1, offset: 1 });
+  assert.deepEqual([page.total, page.items[0]?.run.name, page.items[0]?.best.evalScore?.value, page.items[0]?.lastTrainLoss], [3, 'baseline', 0.5, 5]);
+  // Other sorts fill the page's bests as well.
+  const byName = await api.call('runs.list', { sort: { field: 'name', dir: 'asc' }, limit: 1 });
+  assert.deepEqual(byName.items[0]?.best.trainLoss, { value: 5, step: 200 });
+}));
+
 test('runs.show, edits, series, compare and export', withApi(async (api, lab) => {
   const show = await api.call('runs.show', { run: 'baseline' });
   assert.equal(show.run.id, lab.baseline.id);
   assert.ok(show.summaries.some((s) => s.key === 'train/loss'));
   assert.equal(show.resumable, false);
+  assert.equal(show.resumedFrom, null, 'trained from step 0');
+  // A run resumed from lsh_50%'s checkpoint names that run and the step it continued from.
+  const ck = path.join(lab.dir, 'runs', lab.lsh.uuid, 'checkpoints', 'step-00000100');
+  const resumed = lab.store.runs.create({
+    name: 'lsh_50%', task: 'mlm', datasetName: 'wiki', modelConfig: {}, attention: 'bert-lsh', attentionParams: { bands: 2 },
+    trainConfig: { task: 'mlm', dataset: 'wiki', steps: 150, fromCheckpoint: ck }, seed: '42', status: 'finished',
+  });
+  assert.deepEqual((await api.call('runs.show', { run: String(resumed.id) })).resumedFrom, { runId: lab.lsh.id, runName: 'lsh_50%', step: 100, checkpoint: ck });
+  lab.store.metrics.append(resumed.id, [{ key: 'train/start_step', step: 99, value: 99 }]);
+  assert.equal((await api.call('runs.show', { run: String(resumed.id) })).resumedFrom?.step, 99, 'the step the host recorded wins');
+  lab.store.runs.remove(resumed.id);
   assert.equal((await api.call('runs.show', { run: String(lab.lsh.id) })).resumable, true);
 
   assert.deepEqual((await api.call('runs.tag', { run: 'baseline', tags: ['x1'] })).tags.sort(), ['paper', 'x1']);

@@ -51,13 +51,14 @@ test('runs list: columns, newest first, - for a missing value, filters, --json',
     const r = await lshlab(lab, ['runs', 'list']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0] as string, /^id\s+name\s+status\s+task\s+attention\s+dataset\s+steps\s+train loss\s+created\s+duration$/);
+    assert.match(lines[0] as string, /^id\s+name\s+status\s+task\s+attention\s+dataset\s+steps\s+train loss\s+best loss\s+best eval loss\s+best eval\s+created\s+duration$/);
     assert.match(lines[1] as string, /^-+ +-+/);
     const created = formatTime(lab.live.createdAt);
     const cells = (line: string): string[] => line.split(/\s{2,}/).map((s) => s.trim());
-    assert.deepEqual(cells(lines[2] as string).slice(0, 8), [String(lab.live.id), 'live', 'running', 'classification', 'exact', 'wiki', '10', '0.7']);
-    assert.deepEqual(cells(lines[3] as string), [String(lab.lsh.id), 'lsh_50%', 'finished', 'mlm', 'bert-lsh', 'wiki', '100', '3.25', formatTime(lab.lsh.createdAt), '50.0s']);
-    assert.deepEqual(cells(lines[4] as string), [String(lab.baseline.id), 'baseline', 'finished', 'mlm', 'exact', 'wiki', '200', '5', formatTime(lab.baseline.createdAt), '1m40s']);
+    assert.deepEqual(cells(lines[2] as string).slice(0, 11), [String(lab.live.id), 'live', 'running', 'classification', 'exact', 'wiki', '10', '0.7', '0.7@10', '-', '-']);
+    // Best losses and the best accuracy with the step that first reached them (lsh_50%'s from its 'test' split).
+    assert.deepEqual(cells(lines[3] as string), [String(lab.lsh.id), 'lsh_50%', 'finished', 'mlm', 'bert-lsh', 'wiki', '100', '3.25', '3.25@100', '1@100', 'acc 0.75@100', formatTime(lab.lsh.createdAt), '50.0s']);
+    assert.deepEqual(cells(lines[4] as string), [String(lab.baseline.id), 'baseline', 'finished', 'mlm', 'exact', 'wiki', '200', '5', '5@200', '2@200', 'acc 0.5@200', formatTime(lab.baseline.createdAt), '1m40s']);
     assert.ok((lines[2] as string).includes(created));
     assert.equal(lines.length, 5);
 
@@ -67,8 +68,8 @@ test('runs list: columns, newest first, - for a missing value, filters, --json',
 
     const j = await lshlab(lab, ['runs', 'list', '--tag', 'paper', '--limit', '1', '--json']);
     assert.equal(j.code, 0, j.stderr);
-    const arr = JSON.parse(j.stdout) as Array<{ name: string; lastTrainLoss: number; durationS: number; tags: string[] }>;
-    assert.deepEqual(arr.map((x) => [x.name, x.lastTrainLoss]), [['live', 0.7]]);
+    const arr = JSON.parse(j.stdout) as Array<{ name: string; lastTrainLoss: number; durationS: number; tags: string[]; best: { trainLoss: unknown; evalScore: unknown } }>;
+    assert.deepEqual(arr.map((x) => [x.name, x.lastTrainLoss, x.best.trainLoss, x.best.evalScore]), [['live', 0.7, { value: 0.7, step: 10 }, null]]);
 
     const none = await lshlab(lab, ['runs', 'list', '--tag', 'nothing']);
     assert.equal(none.stdout, 'no runs\n');

@@ -11,9 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { checkA11y, CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
+import { ARTIFACTS, checkA11y, CHROMIUM_ARGS, chromiumOrSkip, openApp, startServe, withServeLog } from './serve-process.js';
 
-const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 
 async function goto(page: Page, hash: string, ready: string): Promise<void> {
   await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
@@ -27,13 +26,8 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 test('the renderer against lshlab serve: datasets, runs, cancel, compare, benchmarks', { timeout: 240_000 }, async (t) => {
-  const exe = findChromium();
-  if (!exe) {
-    t.skip('no Chromium found (set LSHLAB_CHROMIUM or install /usr/bin/chromium): the browser end-to-end test did not run');
-    return;
-  }
-  assert.ok(fs.existsSync(path.join(REPO_ROOT, 'dist', 'renderer', 'index.html')), 'dist/renderer/index.html is missing: run npm run build:renderer');
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const exe = chromiumOrSkip(t, 'browser');
+  if (!exe) return;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lshlab-e2e-'));
   const notes = path.join(dataDir, 'e2e-notes.txt');
   fs.writeFileSync(notes, Array.from({ length: 60 }, (_, i) => `Line ${i}: locality sensitive hashing buckets similar queries and keys together.`).join('\n') + '\n');
@@ -42,14 +36,8 @@ test('the renderer against lshlab serve: datasets, runs, cancel, compare, benchm
   const browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS });
   const pageErrors: string[] = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
     // The app must run under its strict CSP: any violation shows up as a console error.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
-    });
-    await page.goto(served.url);
-    await page.waitForSelector('nav[aria-label="Main"]');
+    const page = await openApp(browser, served.url, pageErrors);
 
     // Datasets: empty state, built-ins, a path import, details of one dataset.
     await goto(page, '#/datasets', 'h1#datasets-title');
@@ -139,7 +127,7 @@ test('the renderer against lshlab serve: datasets, runs, cancel, compare, benchm
 
     assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- lshlab serve output ---\n${served.log().slice(-4000)}`);
+    throw withServeLog(err, served);
   } finally {
     await browser.close();
     await served.stop();

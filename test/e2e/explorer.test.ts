@@ -8,57 +8,35 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
-import { createLabApi } from '../../src-main/api/lab-api.js';
-import { makeLab, TEST_TOKENIZER } from '../lab/lab-fixture.js';
-import { checkA11y, CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
+import { ARTIFACTS, checkA11y, CHROMIUM_ARGS, chromiumOrSkip, labWithNotes, openApp, startServe } from './serve-process.js';
 
-const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 const TEXT = Array.from({ length: 80 }, (_, i) => `Call me Ishmael ${i}. The whale swam in the sea near the ship and the sailors watched it.`).join('\n') + '\n';
 
 test('the Attention explorer: a trained bert-lsh run, exact vs variant heatmaps, errors', { timeout: 180_000 }, async (t) => {
-  const exe = findChromium();
-  if (!exe) {
-    t.skip('no Chromium found (set LSHLAB_CHROMIUM or install /usr/bin/chromium): the explorer end-to-end test did not run');
-    return;
-  }
-  assert.ok(fs.existsSync(path.join(REPO_ROOT, 'dist', 'renderer', 'index.html')), 'dist/renderer/index.html is missing: run npm run build:renderer');
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const lab = await makeLab();
+  const exe = chromiumOrSkip(t, 'explorer');
+  if (!exe) return;
   let runId = 0;
-  {
-    const api = createLabApi({ dataDir: lab.dir, allowedRoots: [path.dirname(lab.dir)], log: () => undefined, threads: 1 });
-    try {
-      await api.call('datasets.import', { source: { type: 'path', path: lab.file('notes.txt', TEXT) }, kind: 'text', name: 'notes', tokenizer: TEST_TOKENIZER });
-      const { run } = await api.call('runs.start', {
-        spec: {
-          task: 'mlm', dataset: 'notes', name: 'e2e-explorer', attention: 'bert-lsh', attentionParams: { bands: 2 }, steps: 6, batchSize: 4, evalBatches: 1,
-          model: { hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 64, maxSeqLen: 32 },
-        } as never,
-      });
-      runId = run.id;
-      for (let waited = 0; ['queued', 'running'].includes((await api.call('runs.show', { run: String(runId) })).run.status); waited += 100) {
-        assert.ok(waited < 60_000, 'the run did not finish in 60 s');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    } finally {
-      await api.close();
+  const lab = await labWithNotes(TEXT, async (api) => {
+    const { run } = await api.call('runs.start', {
+      spec: {
+        task: 'mlm', dataset: 'notes', name: 'e2e-explorer', attention: 'bert-lsh', attentionParams: { bands: 2 }, steps: 6, batchSize: 4, evalBatches: 1,
+        model: { hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 64, maxSeqLen: 32 },
+      } as never,
+    });
+    runId = run.id;
+    for (let waited = 0; ['queued', 'running'].includes((await api.call('runs.show', { run: String(runId) })).run.status); waited += 100) {
+      assert.ok(waited < 60_000, 'the run did not finish in 60 s');
+      await new Promise((r) => setTimeout(r, 100));
     }
-  }
+  }, 1);
 
   const served = await startServe(lab.dir);
   const browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS });
   const pageErrors: string[] = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1500, height: 1100 } });
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
-    });
-    await page.goto(served.url);
-    await page.waitForSelector('nav[aria-label="Main"]');
+    const page = await openApp(browser, served.url, pageErrors, { width: 1500, height: 1100 });
     await page.getByRole('link', { name: 'Attention explorer' }).click();
     await page.waitForSelector('h1#explorer-title');
     await page.evaluate(`location.hash = '#/explorer?run=${runId}'`);

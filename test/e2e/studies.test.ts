@@ -13,9 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
-import { checkA11y, CHROMIUM_ARGS, findChromium, REPO_ROOT, startServe } from './serve-process.js';
+import { ARTIFACTS, checkA11y, CHROMIUM_ARGS, chromiumOrSkip, openApp, REPO_ROOT, startServe } from './serve-process.js';
 
-const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 
 const STUDY = {
   name: 'e2e-tiny',
@@ -28,13 +27,8 @@ const STUDY = {
 };
 
 test('the Studies page: a tiny study run by the CLI, its cells and its report', { timeout: 180_000 }, async (t) => {
-  const exe = findChromium();
-  if (!exe) {
-    t.skip('no Chromium found (set LSHLAB_CHROMIUM or install /usr/bin/chromium): the studies end-to-end test did not run');
-    return;
-  }
-  assert.ok(fs.existsSync(path.join(REPO_ROOT, 'dist', 'renderer', 'index.html')), 'dist/renderer/index.html is missing: run npm run build:renderer');
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const exe = chromiumOrSkip(t, 'studies');
+  if (!exe) return;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lshlab-e2e-study-'));
   const emptyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lshlab-e2e-nostudy-'));
   const file = path.join(dataDir, 'study.json');
@@ -62,13 +56,7 @@ test('the Studies page: a tiny study run by the CLI, its cells and its report', 
 
     const served = await startServe(dataDir);
     try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-      page.on('pageerror', (e) => pageErrors.push(String(e)));
-      page.on('console', (m) => {
-        if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
-      });
-      await page.goto(served.url);
-      await page.waitForSelector('nav[aria-label="Main"]');
+      const page = await openApp(browser, served.url, pageErrors);
       // The nav entry, then the list with its progress bar.
       await page.getByRole('link', { name: 'Studies', exact: true }).click();
       await page.waitForSelector('h1#studies-title');

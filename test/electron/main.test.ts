@@ -109,6 +109,9 @@ test('startup order, the API, the IPC channels and the secure window', async () 
   // The launcher runs training in a utility process (the fake records the fork).
   api.created[0]!.launcher!();
   assert.equal(path.basename(fake.utilityProcess.forks[0]!.modulePath), 'utility-worker.js');
+  // Benchmarks measure in a utility process of their own (so benchmarks.cancel can end them).
+  api.created[0]!.benchLauncher!();
+  assert.equal(path.basename(fake.utilityProcess.forks[1]!.modulePath), 'utility-bench.js');
 
   // A second start brings the window to the front.
   win.minimized = true;

@@ -23,9 +23,10 @@ function listOf(key: string): string[] {
 test('the app starts at the compiled main.js, which exists with its preload and utility worker', () => {
   const main = /^extraMetadata:\n(?:  #.*\n)*  main: (\S+)$/m.exec(yml)?.[1];
   assert.equal(main, 'dist/src-main/electron/main.js');
-  for (const f of ['main.js', 'preload.js', 'utility-worker.js', 'parent-port-bridge.js'])
+  for (const f of ['main.js', 'preload.js', 'utility-worker.js', 'utility-bench.js', 'parent-port-bridge.js'])
     assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'src-main', 'electron', f)), f);
   assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'src-main', 'training', 'worker.js')));
+  assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'src-main', 'lab', 'bench-child.js')));
 });
 
 test('files ship the compiled code, the renderer, bin and the native addon; native code is unpacked; no rebuild', () => {

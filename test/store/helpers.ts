@@ -1,13 +1,14 @@
 /**
- * helpers.ts: shared fixtures of the store tests: a temporary lab directory, a NewRun factory, a
- * file hash (to prove a refused file was not touched), and a child process that runs a snippet
- * against the compiled store. Not a test file itself.
+ * helpers.ts: shared fixtures of the store tests: a temporary lab directory (and a store opened
+ * over one), a NewRun factory, a file hash (to prove a refused file was not touched), and a child
+ * process that runs a snippet against the compiled store. Not a test file itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { openStore, type LabStore } from '../../src-main/store/index.js';
 import type { NewRun } from '../../src-main/store/types.js';
 import { mulberry32 } from '../../src-main/data/random.js';
 
@@ -23,6 +24,18 @@ export interface TempLab {
 export function tempLab(prefix = 'lshlab-store-'): TempLab {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, db: path.join(dir, 'lab.db'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs f on a store opened over a fresh temporary lab (and its db file), then closes and removes it. */
+export function withStore(f: (s: LabStore, db: string) => void): void {
+  const t = tempLab();
+  const s = openStore(t.db);
+  try {
+    f(s, t.db);
+  } finally {
+    s.close();
+    t.cleanup();
+  }
 }
 
 export function newRun(over: Partial<NewRun> = {}): NewRun {

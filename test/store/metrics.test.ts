@@ -2,20 +2,9 @@
 // histories in step order, and downsampled series checked against a plain JS computation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, type LabStore, type MetricPoint, type SeriesBucket } from '../../src-main/store/index.js';
+import type { MetricPoint, SeriesBucket } from '../../src-main/store/index.js';
 import { CHUNK_STEPS } from '../../src-main/store/migrations.js';
-import { newRun, rng, tempLab } from './helpers.js';
-
-function withStore(f: (s: LabStore) => void): void {
-  const t = tempLab();
-  const s = openStore(t.db);
-  try {
-    f(s);
-  } finally {
-    s.close();
-    t.cleanup();
-  }
-}
+import { newRun, rng, withStore } from './helpers.js';
 
 /** Same value, NaN included (assert.equal would do, but the messages are clearer). */
 const same = (a: number, b: number, msg?: string): void => assert.ok(Object.is(a, b) || a === b, `${msg ?? ''} ${a} !== ${b}`);

@@ -114,6 +114,9 @@ for (const m of MIGRATIONS.filter((x) => x.version < LATEST_VERSION)) {
       assert.equal(run.datasetId, 1);
       assert.equal(s.datasets.get('wiki')?.splits.train, 9);
       assert.equal(s.evaluations.list(1)[0].metrics.loss, 2.5);
+      // Schema 7's summaries are backfilled: the run list's bests come from them.
+      const bests = s.runBests.of([1]).get(1);
+      assert.deepEqual([bests?.trainLoss, bests?.evalSplit, bests?.evalLoss], [{ value: 7, step: 300 }, 'validation', { value: 2.5, step: 300 }]);
       assert.equal(s.checkpoints.latest(1)?.step, 300);
       const [sum] = s.metrics.summaries(1);
       assert.deepEqual(sum, { key: 'train/loss', count: 300, last: 7, lastStep: 300, min: 7, minStep: 300, max: 9.99, maxStep: 1 });

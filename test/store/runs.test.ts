@@ -2,19 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { openStore, RUN_PALETTE, type LabStore, type NewDataset } from '../../src-main/store/index.js';
-import { newRun, tempLab } from './helpers.js';
-
-function withStore(f: (s: LabStore, db: string) => void): void {
-  const t = tempLab();
-  const s = openStore(t.db);
-  try {
-    f(s, t.db);
-  } finally {
-    s.close();
-    t.cleanup();
-  }
-}
+import { openStore, RUN_PALETTE, type NewDataset } from '../../src-main/store/index.js';
+import { newRun, tempLab, withStore } from './helpers.js';
 
 const dataset = (over: Partial<NewDataset> = {}): NewDataset => ({
   name: 'wiki-103',

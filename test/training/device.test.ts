@@ -1,13 +1,13 @@
 /**
  * device.test.ts: the device resolver (training/device.ts) with fake CUDA statuses and live runs:
- * parsing of auto|cpu|cuda[:N], today's rules (cuda fails with the loader's reason or "not
- * implemented yet", auto takes the CPU and says why), the free-device preference kept for CUDA
- * training, the form's choices, and RunSpec validation of `device`.
+ * parsing of auto|cpu|cuda[:N], the rules (cuda fails with the loader's reason, a missing index
+ * or an attention variant without CUDA kernels; auto takes a free GPU for exact attention and
+ * the CPU otherwise, saying why), the form's choices, and RunSpec validation of `device`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CUDA_TRAINING, CUDA_TRAINING_MISSING, DeviceError, describeDevice, deviceChoices, deviceInfoOfRun, parseDeviceRequest,
+  cudaTrainingUnsupported, DeviceError, describeDevice, deviceChoices, deviceInfoOfRun, parseDeviceRequest,
   pickCudaDevice, resolveDevice, type CudaStatus,
 } from '../../src-main/training/device.js';
 import { defaultSpec, SpecError, validateSpec } from '../../src-main/training/spec.js';
@@ -35,29 +35,38 @@ test('resolveDevice: cpu is the CPU, named, fp32', () => {
   assert.equal(describeDevice(d), 'device: cpu (requested) on Test CPU');
 });
 
-test('resolveDevice: auto (and no request) takes the CPU and says why', () => {
-  assert.equal(CUDA_TRAINING, false);
+test('resolveDevice: auto takes the CPU and says why when CUDA cannot serve the run', () => {
   const a = resolveDevice('auto', env(noDriver));
   assert.equal(a.device, 'cpu');
   assert.equal(a.why, 'CUDA unavailable: no NVIDIA driver (libcuda.so.1 not found)');
   assert.match(describeDevice(a), /^device: cpu \(CUDA unavailable: no NVIDIA driver/);
   assert.equal(resolveDevice(undefined, env(notBuilt)).why, 'CUDA unavailable: not built: nvcc not found');
   assert.equal(resolveDevice('auto', env(undefined)).why, 'CUDA unavailable: the engine could not be loaded');
-  // CUDA usable, but the Trainer cannot train on it yet: never selected today.
+  // CUDA usable: exact attention takes a free GPU; an LSH variant stays on the CPU and says why.
   const g = resolveDevice('auto', env(twoGpus), ['cuda:0']);
-  assert.equal(g.device, 'cpu');
-  assert.equal(g.why, 'CUDA training not implemented yet');
+  assert.deepEqual(g, { device: 'cuda:1', name: 'NVIDIA H200', why: 'no other live run of this lab uses it', precision: 'fp32' });
+  assert.equal(resolveDevice('auto', { ...env(twoGpus), attention: 'exact' }).device, 'cuda:0');
+  assert.equal(resolveDevice('auto', { ...env(twoGpus), attention: 'yoso' }).device, 'cuda:0');
+  const y = resolveDevice('auto', { ...env(twoGpus), attention: 'bert-lsh' });
+  assert.equal(y.device, 'cpu');
+  assert.equal(y.why, "attention 'bert-lsh' has no CUDA kernels yet (exact, yoso, yoso-e do)");
+  const c = resolveDevice('auto', { ...env(twoGpus), attention: 'yoso', attentionParams: { conv_window: 3 } });
+  assert.deepEqual([c.device, c.why], ['cpu', 'YOSO-C (conv_window) has no CUDA kernel yet']);
   // An old engine without available/reason: devices decide, message is the reason.
   assert.equal(resolveDevice('auto', env({ compiled: false, message: 'CUDA backend not built', devices: [] })).why, 'CUDA unavailable: CUDA backend not built');
 });
 
-test('resolveDevice: cuda fails with the loader reason, a missing index, or "not implemented yet"', () => {
+test('resolveDevice: cuda fails with the loader reason, a missing index, or a variant without kernels', () => {
   assert.throws(() => resolveDevice('cuda', env(noDriver)), (e: unknown) => e instanceof DeviceError && e.message === 'CUDA unavailable: no NVIDIA driver (libcuda.so.1 not found)');
   assert.throws(() => resolveDevice('cuda:0', env(notBuilt)), /^DeviceError: CUDA unavailable: not built/);
   assert.throws(() => resolveDevice('cuda:7', env(twoGpus)), /no CUDA device 7 \(this machine has cuda:0, cuda:1\)/);
-  for (const r of ['cuda', 'cuda:1'])
-    assert.throws(() => resolveDevice(r, env(twoGpus)), (e: unknown) => e instanceof DeviceError && e.message === CUDA_TRAINING_MISSING);
-  assert.match(CUDA_TRAINING_MISSING, /CUDA training is not implemented yet \(the CUDA backend runs kernels only; see docs\/gpu-status\.md\)/);
+  assert.equal(resolveDevice('cuda:1', env(twoGpus), ['cuda:1']).device, 'cuda:1');
+  for (const attention of ['bert-lsh', 'reformer'])
+    assert.throws(() => resolveDevice('cuda', { ...env(twoGpus), attention }),
+      (e: unknown) => e instanceof DeviceError && e.message === `cannot run on CUDA: ${cudaTrainingUnsupported(attention)}; use --device cpu`);
+  assert.throws(() => resolveDevice('cuda', { ...env(twoGpus), cudaUnsupported: 'a CPU benchmark' }), /^DeviceError: cannot run on CUDA: a CPU benchmark; use --device cpu$/);
+  assert.equal(resolveDevice('auto', { ...env(twoGpus), cudaUnsupported: 'a CPU benchmark' }).why, 'a CPU benchmark');
+  for (const ok of ['exact', 'yoso', 'yoso-e']) assert.equal(cudaTrainingUnsupported(ok), '');
   assert.throws(() => resolveDevice('bogus', env(noDriver)), /unknown device 'bogus' \(expected auto, cpu, cuda or cuda:N\)/);
 });
 
@@ -72,9 +81,9 @@ test('pickCudaDevice: prefers a device no live run uses, else the least shared; 
   assert.equal(pickCudaDevice([], ['cuda:0']), undefined);
 });
 
-test('deviceChoices: auto and cpu, with why CUDA is not offered', () => {
+test('deviceChoices: every CUDA device when usable, else auto and cpu with why', () => {
   assert.deepEqual(deviceChoices(noDriver), { options: ['auto', 'cpu'], cudaNote: 'CUDA unavailable: no NVIDIA driver (libcuda.so.1 not found)' });
-  assert.deepEqual(deviceChoices(twoGpus), { options: ['auto', 'cpu'], cudaNote: CUDA_TRAINING_MISSING });
+  assert.deepEqual(deviceChoices(twoGpus), { options: ['auto', 'cpu', 'cuda:0', 'cuda:1'], cudaNote: null });
 });
 
 test('deviceInfoOfRun reads what the host records', () => {

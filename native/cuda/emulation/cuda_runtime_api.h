@@ -81,6 +81,26 @@ inline T __shfl_xor_sync(unsigned, T v, int o) {
   return out;
 }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+// Warp vote (yoso_sort.cu): bit l = lane l's predicate, through the shuffle exchange buffer.
+inline unsigned __ballot_sync(unsigned, int pred) {
+  const unsigned t = emu::linear_tid(), w = t / 32, lane = t % 32;
+  const unsigned left = blockDim.x * blockDim.y * blockDim.z - 32 * w, n = left < 32 ? left : 32;
+  emu::xchg[w][lane] = pred != 0;
+  emu::warp_bars[w]->arrive_and_wait();
+  unsigned out = 0;
+  for (unsigned l = 0; l < n; l++) out |= unsigned(emu::xchg[w][l] != 0) << l;
+  emu::warp_bars[w]->arrive_and_wait();
+  return out;
+}
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  emu::warp_bars[emu::linear_tid() / 32]->arrive_and_wait();
+}
+// A product rounded on its own (never fused into an add); the host compile keeps it apart too.
+inline float __fmul_rn(float a, float b) {
+  volatile float p = a * b;
+  return p;
+}
 
 // ---- runtime API stubs (host memory stands in for device memory) ----
 typedef int cudaError_t;
@@ -88,7 +108,7 @@ constexpr cudaError_t cudaSuccess = 0;
 typedef void* cudaStream_t;
 typedef void* cudaEvent_t;
 constexpr unsigned cudaStreamNonBlocking = 1;
-enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost };
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
 struct cudaDeviceProp {
   char name[256];

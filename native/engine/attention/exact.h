@@ -38,6 +38,11 @@ void forward(float* ctx, float* lse, const float* qkv, const int32_t* mask, cons
 // Tiled float backward: dqkv (B,T,3C) overwritten, from the forward's ctx and lse.
 void backward(float* dqkv, const float* dctx, const float* qkv, const float* ctx, const float* lse,
               const int32_t* mask, const AttentionCall& c, AttentionCounters& counters);
+// The counters of a fused (tiled) exact forward: every unpadded pair is a dot product (density
+// 1), flops over all (B,H,T,T) slots. The CPU tiled path and the CUDA kernel both report these;
+// the caller sets the times.
+void set_forward_counters(AttentionCounters& counters, const int32_t* mask, int B, int T, int H,
+                          int D);
 }  // namespace exact_tiled
 
 template <typename T>

@@ -213,6 +213,11 @@ void forward(float* ctx, float* lse, const float* qkv, const int32_t* mask, cons
   // Scores, softmax and values run fused in one kernel: its whole time is reported under
   // time_scores_s (time_softmax_s and time_values_s stay 0).
   counters.time_scores_s = seconds_since(t0);
+  set_forward_counters(counters, mask, B, Tn, H, D);
+}
+
+void set_forward_counters(AttentionCounters& counters, const int32_t* mask, int B, int Tn, int H,
+                          int D) {
   const double pairs = double(B) * H * Tn * Tn;  // slots the tiles multiply (flops)
   counters.set_unpadded_pairs(mask, B, Tn, H);
   counters.head_dot_products = counters.head_pairs;

@@ -218,17 +218,24 @@ void YosoAttention<T>::forward(T* ctx, const T* qkv, const int32_t* mask, const 
   });
   k.time_values_s = seconds_since(t0);
 
-  const double pairs = double(BH) * TT, rows = double(BH) * Tn;  // slots (flops)
+  std::vector<double> head_coll(size_t(H), 0.0);
+  for (int64_t bh = 0; bh < BH; bh++)
+    if (o_.lsh) head_coll[size_t(bh % H)] += coll[size_t(bh)];
+  yoso_forward_counters(k, o_, mask, B, Tn, H, D, head_coll.data());
+  for (int64_t bh = 0; bh < BH && W; bh++) k.flops_values += 2.0 * taps[size_t(bh)] * D;
+}
+
+void yoso_forward_counters(AttentionCounters& k, const YosoOptions& o, const int32_t* mask, int B,
+                           int Tn, int H, int D, const double* head_collisions) {
+  const int m = o.num_hash, tau = o.tau;
+  const double BH = double(B) * H, pairs = BH * Tn * Tn, rows = BH * Tn;  // slots (flops)
   k.set_unpadded_pairs(mask, B, Tn, H);
-  for (int64_t bh = 0; bh < BH; bh++) {
-    if (o_.lsh) k.head_collisions[size_t(bh % H)] += coll[size_t(bh)];
-    if (W) k.flops_values += 2.0 * taps[size_t(bh)] * D;
-  }
-  if (!o_.lsh) k.head_dot_products = k.head_pairs;  // the dense Qn Kn^T
+  if (o.lsh) k.head_collisions.assign(head_collisions, head_collisions + H);
+  if (!o.lsh) k.head_dot_products = k.head_pairs;  // the dense Qn Kn^T
   k.sum_heads();
   k.flops_hash = 2 * 3.0 * rows * D;  // two row normalisations (square-sum, scale)
   k.flops_values = 3.0 * rows * D;    // output normalisation
-  if (o_.lsh) {
+  if (o.lsh) {
     k.flops_hash += 2.0 * (2 * rows) * D * m * tau;  // projections of Q and K: the hashing gemm
     k.flops_values += 2.0 * rows * m * D + rows * D;  // scatter adds, gather adds, 1/m
     // dot_products stays 0: no query-key dot product is formed (values are summed by bucket)

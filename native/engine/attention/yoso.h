@@ -74,6 +74,12 @@ class YosoAttention : public Attention<T> {
   Buffer<T> scratch_;          // backward: per (b,h) (T,T) (yoso-e) or (T,D) raw-gradient slices
 };
 
+// The forward's counters (attention.h) for a shape, given the per-head collisions (yoso; ignored
+// for yoso-e): pairs, dot products, flops by stage. YOSO-C's conv flops are the caller's. Shared
+// by the CPU variant and the CUDA model, so both report the same quantities.
+void yoso_forward_counters(AttentionCounters& k, const YosoOptions& o, const int32_t* mask, int B,
+                           int T, int H, int D, const double* head_collisions);
+
 // ---- building blocks, exposed for tests and benchmarks (one (b, h) slice each) ----------------
 // f(s x) and its derivative s f'(s x), x clamped to [-1, 1].
 double yoso_kernel(double x, int tau, double s);

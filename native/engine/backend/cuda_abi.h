@@ -26,6 +26,8 @@ extern "C" {
 #endif
 
 #define LSHLAB_CUDA_ABI_VERSION 1
+/* Doubles of workspace sum_squares needs (its per-block partial sums). */
+#define LSHLAB_CUDA_SUM_SQ_WORKSPACE 1024
 
 /* Only the library exports; the engine finds the symbol with dlsym/GetProcAddress. */
 #if !defined(LSHLAB_CUDA_BUILDING_LIBRARY)
@@ -52,6 +54,16 @@ typedef struct lshlab_cuda_adamw_params {
   float eps;
   float grad_scale;    /* the clipping coefficient */
 } lshlab_cuda_adamw_params;
+
+/* Dropout as ops/cpu/ops.h dropout_mask: element i of a site is kept when
+   (philox_u32(seed, Stream::Dropout, step, (site << 36) + i) >> 8) >= uint32(p * 2^24), and
+   scaled by 1 / (1 - p). p = 0 (or a NULL pointer) means no dropout. */
+typedef struct lshlab_cuda_dropout {
+  double p;
+  uint64_t seed;
+  uint32_t step;
+  uint32_t site;
+} lshlab_cuda_dropout;
 
 typedef struct lshlab_cuda_api_v1 {
   int abi_version;     /* LSHLAB_CUDA_ABI_VERSION */
@@ -111,17 +123,110 @@ typedef struct lshlab_cuda_api_v1 {
               const float* B, int ldb, float beta, float* C, int ldc, const float* bias, int gelu,
               float* pre_gelu);
 
-  /* Exact softmax attention without dropout, as attention/exact.h's tiled path: qkv (B,T,3C)
-     with q, k, v of head h at columns h*D, C+h*D, 2C+h*D; mask (B,T) 1 = token (or NULL);
-     ctx (B,T,C); lse (B,H,T) row logsumexp (+inf for a row whose keys are all padding: its ctx
-     row is 0). D <= 128. */
+  /* Exact softmax attention, as attention/exact.h's tiled path: qkv (B,T,3C) with q, k, v of
+     head h at columns h*D, C+h*D, 2C+h*D; mask (B,T) 1 = token (or NULL); ctx (B,T,C); lse
+     (B,H,T) row logsumexp (+inf for a row whose keys are all padding: its ctx row is 0).
+     D <= 128. dropout (or NULL = none) drops probabilities with the CPU's keep mask: element
+     (b,h,i,j) is element ((b*H+h)*T+i)*T+j of site dropout->site (see lshlab_cuda_dropout). */
   int (*attention_forward)(float* ctx, float* lse, const float* qkv, const int32_t* mask, int B,
-                           int T, int H, int D);
+                           int T, int H, int D, const struct lshlab_cuda_dropout* dropout);
   /* dqkv (B,T,3C) overwritten from dctx (B,T,C) and the forward's ctx and lse; delta is a
-     workspace of B*H*T floats. */
+     workspace of B*H*T floats; dropout as given to the forward. */
   int (*attention_backward)(float* dqkv, float* delta, const float* dctx, const float* qkv,
                             const float* ctx, const float* lse, const int32_t* mask, int B, int T,
-                            int H, int D);
+                            int H, int D, const struct lshlab_cuda_dropout* dropout);
+
+  /* ---- the rest of the training step (native/cuda/embeddings.cu, dropout.cu, reduce.cu,
+     elementwise.cu) ---- */
+
+  /* Device to device copy, asynchronous on the stream (no host synchronisation). */
+  int (*memcpy_d2d)(void* dst, const void* src, size_t bytes);
+
+  /* BERT embeddings sum, out (B,T,C): out[b,t] = wte[ids[b,t]] + wpe[t] + wtt[types[b,t]];
+     types NULL means all 0. wte (V,C), wpe (maxT,C), wtt (TV,C). */
+  int (*embeddings_forward)(float* out, const int32_t* ids, const int32_t* types,
+                            const float* wte, const float* wpe, const float* wtt, int B, int T,
+                            int C);
+  /* Deterministic scatter-add of rows (embedding gradients without atomics): for each group g
+     in [0, G): table[target[g]] += sum of src[rows[k]] for k in [offsets[g], offsets[g+1]),
+     summed in k order, then added once. table (.,C), src (.,C), offsets (G+1). The targets of
+     one call must be distinct (one group per table row). The host builds the groups (token
+     ids, positions, token types) from the batch it already holds. */
+  int (*rows_segment_sum)(float* table, const int32_t* target, const int32_t* offsets,
+                          const int32_t* rows, int G, const float* src, int C);
+
+  /* out[i] = (dropout ? keep_i * x[i] / (1 - p) : x[i]) + (residual ? residual[i] : 0), and, when
+     dropout is given, keep[i] (n bytes, 1 = kept) for the backward (keep may be NULL; without
+     dropout a non-NULL keep is filled with 1). keep_i is the CPU's dropout_mask element i of
+     site dropout->site. out may alias x or residual. */
+  int (*dropout_add_forward)(float* out, uint8_t* keep, const float* x, const float* residual,
+                             int64_t n, const struct lshlab_cuda_dropout* dropout);
+  /* dx[i] = keep[i] ? dout[i] / (1 - p) : 0; dx may alias dout. */
+  int (*dropout_backward)(float* dx, const float* dout, const uint8_t* keep, int64_t n, double p);
+
+  /* db (C) += column sums of dout (N,C) with leading dimension ld, summed in a fixed order. */
+  int (*bias_backward)(float* db, const float* dout, int N, int C, int ld);
+
+  /* tanh: out = tanh(x); dx = dout * (1 - out^2) (dx may alias dout). */
+  int (*tanh_forward)(float* out, const float* x, int64_t n);
+  int (*tanh_backward)(float* dx, const float* dout, const float* out, int64_t n);
+
+  /* Row gather and scatter, C columns each: gather out[r] = src[rows[r]] (out (R,C) dense);
+     scatter dst[rows[r]] = src[r] (overwrites; other dst rows untouched). Leading dims = C. */
+  int (*gather_rows)(float* out, const float* src, const int32_t* rows, int R, int C);
+  int (*scatter_rows)(float* dst, const float* src, const int32_t* rows, int R, int C);
+
+  /* *sum_sq = sum of g[i]^2 over n elements, accumulated in float64 in a fixed order
+     (deterministic run to run). workspace: LSHLAB_CUDA_SUM_SQ_WORKSPACE doubles. */
+  int (*sum_squares)(double* sum_sq, const float* g, int64_t n, double* workspace);
+
+  /* AdamW as adamw_update, with the clipping coefficient computed on the device from the
+     global norm: norm = sqrt(*sum_sq); if norm is not finite nothing is updated (the host sees
+     the norm and does not count the step); else grad_scale = max_norm > 0 ?
+     min(1, max_norm / (norm + 1e-6)) : 1 (in float64, as clip_coefficient), and params->grad_scale
+     is ignored. */
+  int (*adamw_update_clipped)(float* p, float* m, float* v, const float* g, int64_t n,
+                              const lshlab_cuda_adamw_params* params, const double* sum_sq,
+                              double max_norm);
+
+  /* ---- attention variants: yoso (native/cuda/yoso_*.cu) ---- */
+
+  /* YOSO attention (attention/yoso.h) with the CPU's draws and semantics, no YOSO-C conv.
+     Common arguments: qkv (B,T,3C) as attention_forward; mask (B,T) 1 = token (or NULL); D <=
+     128; tau (bits per code) in 1..30; num_hash = m in 1..1024; for the hash-plane stream
+     B < 4096, H < 256, tau*D <= 2^20, site < 4096. B*H <= 65535. Deterministic (no atomics).
+     workspace_size: *bytes of scratch yoso_forward and yoso_backward need for this shape (the
+     same for both, nothing kept between calls): 3 B H T D + 2 B H T floats, plus the hashes'
+     sort buffers and bucket tables, done in chunks of hashes of at most ~1 GiB (linear in T). */
+  int (*yoso_workspace_size)(size_t* bytes, int B, int T, int H, int D, int tau, int num_hash);
+  /* yoso (LSH) forward: ctx (B,T,C) = X / max(|X|, 1e-12), X_i = (1/m) sum over hashes of the
+     sum of v_j over unpadded keys j whose code equals q_i's; padded queries get 0. Also written:
+     ynrm (B,H,T) max(|X|, 1e-12); qcode, kcode (B,H,m,T) the tau-bit codes of the unit q and k
+     (every token; bit t = projection on plane t > 0); planes (B,H,m,tau,D) the hyperplanes of
+     (seed, step, site), the CPU's yoso_planes draws; collisions (H doubles, or NULL): (query,
+     key, hash) code matches among unpadded tokens per head, summed over the batch. */
+  int (*yoso_forward)(float* ctx, float* ynrm, int32_t* qcode, int32_t* kcode, float* planes,
+                      double* collisions, void* workspace, const float* qkv,
+                      const int32_t* mask, int B, int T, int H, int D, int tau, int num_hash,
+                      uint64_t seed, uint32_t step, uint32_t site);
+  /* yoso backward: dqkv (B,T,3C) overwritten from dctx (B,T,C) and the forward's ctx, ynrm,
+     qcode, kcode. exact = 0: the surrogate (default) backward, f' replaced by (tau/2) f;
+     1: backward=exact, the importance-weighted 0.98 f'(0.98 x) per colliding pair. */
+  int (*yoso_backward)(float* dqkv, void* workspace, const float* dctx, const float* qkv,
+                       const float* ctx, const float* ynrm, const int32_t* qcode,
+                       const int32_t* kcode, const int32_t* mask, int B, int T, int H, int D,
+                       int tau, int num_hash, int exact);
+  /* yoso-e (the expectation, lsh = false), dense and fused (O(T^2 D), no (T,T) buffer):
+     ctx (B,T,C) = X / max(|X|, 1e-12), X = E V, E_ij = mask_i mask_j f(s qn_i.kn_j), f(x) =
+     (1 - acos(x)/pi)^tau, s = 1 (exact = 0, surrogate backward) or 0.98 (exact = 1, whose
+     backward is the true gradient); ynrm (B,H,T) = max(|X|, 1e-12). workspace: (3 D + 2) B H T
+     floats, scratch for both calls. The backward overwrites dqkv (B,T,3C) from dctx (B,T,C) and
+     the forward's ctx and ynrm, with the same tau and exact. */
+  int (*yoso_e_forward)(float* ctx, float* ynrm, float* workspace, const float* qkv,
+                        const int32_t* mask, int B, int T, int H, int D, int tau, int exact);
+  int (*yoso_e_backward)(float* dqkv, float* workspace, const float* dctx, const float* qkv,
+                         const float* ctx, const float* ynrm, const int32_t* mask, int B, int T,
+                         int H, int D, int tau, int exact);
 } lshlab_cuda_api_v1;
 
 typedef const void* (*lshlab_cuda_get_api_fn)(int abi_version);

@@ -12,10 +12,18 @@
 #include <cmath>
 #include <cstdint>
 
+// Philox4x32 and philox_u32 also compile as CUDA device code (the CUDA backend replays the CPU's
+// dropout masks); the macro is empty for the host compilers.
+#if defined(__CUDACC__)
+#define LSHLAB_HOST_DEVICE __host__ __device__
+#else
+#define LSHLAB_HOST_DEVICE
+#endif
+
 namespace lshlab {
 
 struct Philox4x32 {
-  static inline void round(uint32_t ctr[4], const uint32_t key[2]) {
+  LSHLAB_HOST_DEVICE static inline void round(uint32_t ctr[4], const uint32_t key[2]) {
     const uint64_t p0 = uint64_t(0xD2511F53u) * ctr[0];
     const uint64_t p1 = uint64_t(0xCD9E8D57u) * ctr[2];
     const uint32_t hi0 = uint32_t(p0 >> 32), lo0 = uint32_t(p0);
@@ -24,7 +32,7 @@ struct Philox4x32 {
     ctr[0] = out[0]; ctr[1] = out[1]; ctr[2] = out[2]; ctr[3] = out[3];
   }
   // Ten rounds of Philox-4x32 on ctr with key; result written back into ctr.
-  static inline void generate(uint32_t ctr[4], uint64_t seed) {
+  LSHLAB_HOST_DEVICE static inline void generate(uint32_t ctr[4], uint64_t seed) {
     uint32_t key[2] = {uint32_t(seed), uint32_t(seed >> 32)};
     for (int r = 0; r < 10; r++) {
       round(ctr, key);
@@ -44,7 +52,8 @@ enum class Stream : uint32_t {
 };
 
 // Random uint32 number `index` of stream (stream, step) under seed.
-inline uint32_t philox_u32(uint64_t seed, uint32_t stream, uint32_t step, uint64_t index) {
+LSHLAB_HOST_DEVICE inline uint32_t philox_u32(uint64_t seed, uint32_t stream, uint32_t step,
+                                               uint64_t index) {
   uint32_t ctr[4] = {uint32_t(index >> 2), uint32_t(index >> 34), stream, step};
   Philox4x32::generate(ctr, seed);
   return ctr[index & 3];

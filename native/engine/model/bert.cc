@@ -13,12 +13,6 @@
 
 namespace lshlab {
 
-// Dropout sites (Philox counter "site" field): unique per place in the network.
-static uint32_t site_embeddings() { return 1; }
-static uint32_t site_attn_probs(int l) { return 2 + 4 * l; }
-static uint32_t site_attn_out(int l) { return 3 + 4 * l; }
-static uint32_t site_ffn_out(int l) { return 4 + 4 * l; }
-
 template <typename T>
 BertModel<T>::BertModel(const BertConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
@@ -137,7 +131,7 @@ void BertModel<T>::encoder_forward(const ForwardOptions& opt) {
   layernorm_forward(emb_ln_.data(), emb_mean_.data(), emb_rstd_.data(), emb_sum_.data(),
                     nw(kEmbLnW), nw(kEmbLnB), N, C, eps);
   if (ph > 0) {
-    dropout_mask(keep_emb_.data(), int64_t(N) * C, ph, opt.seed, opt.step, site_embeddings());
+    dropout_mask(keep_emb_.data(), int64_t(N) * C, ph, opt.seed, opt.step, dropout_site::embeddings());
     dropout_forward(x_[0].data(), emb_ln_.data(), keep_emb_.data(), ph, int64_t(N) * C);
   } else {
     std::memcpy(x_[0].data(), emb_ln_.data(), sizeof(T) * size_t(N) * C);
@@ -151,13 +145,13 @@ void BertModel<T>::encoder_forward(const ForwardOptions& opt) {
             L.qkv.data(), 3 * C, &ep_bias);
     AttentionCall call{B_, T_, cfg_.num_attention_heads, C / cfg_.num_attention_heads,
                        opt.training, opt.training ? cfg_.attention_probs_dropout_prob : 0.0,
-                       opt.seed, opt.step, site_attn_probs(l)};
+                       opt.seed, opt.step, dropout_site::attn_probs(l)};
     attn_[l]->forward(L.ctx.data(), L.qkv.data(), has_mask_ ? mask_.data() : nullptr, call);
     ep_bias.bias = lw(l, kAttnOutB);
     gemm<T>(false, true, N, C, C, T(1), L.ctx.data(), C, lw(l, kAttnOutW),
             C, T(0), L.attn_out.data(), C, &ep_bias);
     if (ph > 0) {
-      dropout_mask(L.keep_attn.data(), int64_t(N) * C, ph, opt.seed, opt.step, site_attn_out(l));
+      dropout_mask(L.keep_attn.data(), int64_t(N) * C, ph, opt.seed, opt.step, dropout_site::attn_out(l));
       dropout_forward(L.h1_pre.data(), L.attn_out.data(), L.keep_attn.data(), ph, int64_t(N) * C);
     } else {
       std::memcpy(L.h1_pre.data(), L.attn_out.data(), sizeof(T) * size_t(N) * C);
@@ -176,7 +170,7 @@ void BertModel<T>::encoder_forward(const ForwardOptions& opt) {
     gemm<T>(false, true, N, C, F, T(1), L.ff.data(), F, lw(l, kFfnOutW), F, T(0),
             L.ff_out.data(), C, &ep_bias);
     if (ph > 0) {
-      dropout_mask(L.keep_ff.data(), int64_t(N) * C, ph, opt.seed, opt.step, site_ffn_out(l));
+      dropout_mask(L.keep_ff.data(), int64_t(N) * C, ph, opt.seed, opt.step, dropout_site::ffn_out(l));
       dropout_forward(L.h2_pre.data(), L.ff_out.data(), L.keep_ff.data(), ph, int64_t(N) * C);
     } else {
       std::memcpy(L.h2_pre.data(), L.ff_out.data(), sizeof(T) * size_t(N) * C);
@@ -193,7 +187,7 @@ AttentionCall BertModel<T>::attention_call(int l) const {
   const int C = cfg_.hidden_size, H = cfg_.num_attention_heads;
   return AttentionCall{B_, T_, H, C / H, fopt_.training,
                        fopt_.training ? cfg_.attention_probs_dropout_prob : 0.0, fopt_.seed,
-                       fopt_.step, site_attn_probs(l)};
+                       fopt_.step, dropout_site::attn_probs(l)};
 }
 
 template <typename T>
@@ -244,7 +238,7 @@ void BertModel<T>::encoder_backward() {
             dh1, C);  // dh1 now holds d ctx
     AttentionCall call{B_, T_, cfg_.num_attention_heads, C / cfg_.num_attention_heads,
                        fopt_.training, fopt_.training ? cfg_.attention_probs_dropout_prob : 0.0,
-                       fopt_.seed, fopt_.step, site_attn_probs(l)};
+                       fopt_.seed, fopt_.step, dropout_site::attn_probs(l)};
     attn_[l]->backward(d_qkv_.data(), dh1, L.qkv.data(), has_mask_ ? mask_.data() : nullptr, call);
     // qkv = x Wqkv^T + bqkv.
     gemm<T>(true, false, 3 * C, C, N, T(1), d_qkv_.data(), 3 * C, x, C, T(1),

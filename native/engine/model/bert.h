@@ -20,6 +20,16 @@
 
 namespace lshlab {
 
+// Dropout sites (the Philox counter's site field): one per place in the network, shared by the
+// CPU and CUDA models so both draw the same masks.
+namespace dropout_site {
+inline uint32_t embeddings() { return 1; }
+inline uint32_t attn_probs(int l) { return 2 + 4 * uint32_t(l); }
+inline uint32_t attn_out(int l) { return 3 + 4 * uint32_t(l); }
+inline uint32_t ffn_out(int l) { return 4 + 4 * uint32_t(l); }
+constexpr uint32_t kClassifier = 1u << 20;
+}  // namespace dropout_site
+
 struct ForwardOptions {
   bool training = false;  // dropout on
   uint64_t seed = 0;      // dropout stream
@@ -68,6 +78,15 @@ class BertModel {
   // forward, dX, dW) and attention scores/values (x3); element-wise ops are not counted.
   static double step_flops(const BertConfig& cfg, int B, int Tn, int64_t predictions);
 
+  // Where each tensor sits in the flat parameter buffer, resolved once at construction (the CUDA
+  // model, model/bert_cuda.h, uses the same layout on the device).
+  enum LayerParam { kQkvW, kQkvB, kAttnOutW, kAttnOutB, kLn1W, kLn1B, kFfnInW, kFfnInB, kFfnOutW,
+                    kFfnOutB, kLn2W, kLn2B, kNumLayerParams };
+  enum NamedParam { kWordEmb, kPosEmb, kTypeEmb, kEmbLnW, kEmbLnB, kMlmDenseW, kMlmDenseB, kMlmLnW,
+                    kMlmLnB, kMlmBias, kPoolW, kPoolB, kClsW, kClsB, kQaW, kQaB, kNumNamedParams };
+  size_t layer_offset(int l, LayerParam k) const { return layer_off_[size_t(l)][k]; }
+  size_t named_offset(NamedParam k) const { return named_off_[k]; }
+
  private:
   struct Layer {  // activations of one encoder layer, (N, .) each
     Buffer<T> qkv, ctx, attn_out, h1_pre, h1, mean1, rstd1, ff_pre, ff, ff_out, h2_pre, mean2, rstd2;
@@ -79,10 +98,6 @@ class BertModel {
   ForwardResult head_forward(const ForwardOptions& opt);
   void head_backward();     // writes d_hidden_ (N,C)
   // Parameter offsets resolved once at construction, so a step never builds a name string.
-  enum LayerParam { kQkvW, kQkvB, kAttnOutW, kAttnOutB, kLn1W, kLn1B, kFfnInW, kFfnInB, kFfnOutW,
-                    kFfnOutB, kLn2W, kLn2B, kNumLayerParams };
-  enum NamedParam { kWordEmb, kPosEmb, kTypeEmb, kEmbLnW, kEmbLnB, kMlmDenseW, kMlmDenseB, kMlmLnW,
-                    kMlmLnB, kMlmBias, kPoolW, kPoolB, kClsW, kClsB, kQaW, kQaB, kNumNamedParams };
   void resolve_offsets();
   T* lw(int l, LayerParam k) { return ps_.data.data() + layer_off_[l][k]; }
   T* lg(int l, LayerParam k) { return ps_.grad.data() + layer_off_[l][k]; }

@@ -15,8 +15,6 @@
 
 namespace lshlab {
 
-static const uint32_t kSiteClassifier = 1u << 20;
-
 template <typename T>
 ForwardResult BertModel<T>::head_forward(const ForwardOptions& opt) {
   const int N = B_ * T_, C = cfg_.hidden_size, V = cfg_.vocab_size;
@@ -71,7 +69,7 @@ ForwardResult BertModel<T>::head_forward(const ForwardOptions& opt) {
     tanh_forward(head_act_.data(), head_pre_.data(), int64_t(B_) * C);
     const double ph = opt.training ? cfg_.hidden_dropout_prob : 0.0;
     if (ph > 0) {
-      dropout_mask(keep_head_.data(), int64_t(B_) * C, ph, opt.seed, opt.step, kSiteClassifier);
+      dropout_mask(keep_head_.data(), int64_t(B_) * C, ph, opt.seed, opt.step, dropout_site::kClassifier);
       dropout_forward(head_ln_.data(), head_act_.data(), keep_head_.data(), ph, int64_t(B_) * C);
     } else {
       std::memcpy(head_ln_.data(), head_act_.data(), sizeof(T) * size_t(B_) * C);

@@ -1,7 +1,9 @@
 /*
  * bench_train.cc: the `lshlab bench train` workload: MLM training steps of a BERT model on random
  * tokens (Philox stream RandomTokens), freshly masked every step, the first `warmup` steps not
- * timed. Reports measured tokens/s, the analytic FLOPs behind them and the measured FMA peak.
+ * timed. Reports measured tokens/s, the analytic FLOPs behind them and, on the CPU, the measured
+ * FMA peak. With a CUDA device the steps run there (model/bert_cuda.h); step times are then the
+ * host's wall time per step, which includes the step's one synchronisation.
  */
 #include <chrono>
 #include <vector>
@@ -16,7 +18,7 @@
 namespace lshlab {
 
 BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, int warmup,
-                             uint64_t seed) {
+                             uint64_t seed, int cuda_device) {
   LSHLAB_CHECK(B > 0 && T > 0, "batch and seq must be positive");
   LSHLAB_CHECK(steps > 0, "steps must be positive");
   LSHLAB_CHECK(warmup >= 0, "warmup must be >= 0");
@@ -24,6 +26,7 @@ BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, 
   cfg.task = Task::MaskedLM;
   TrainConfig tc;
   tc.seed = seed;
+  tc.cuda_device = cuda_device;
   Trainer trainer(cfg, tc);
   // BERT's uncased vocabulary keeps [PAD]=0, [CLS]=101, [SEP]=102, [MASK]=103; small vocabularies
   // (tests) use 0..3.
@@ -62,6 +65,11 @@ BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, 
   r.flops_per_token = flops / (double(B) * T * steps);
   r.gflops = flops / timed / 1e9;
   r.threads = ThreadPool::global().num_threads();
+  r.device = trainer.device();
+  if (cuda_device >= 0) {  // the GPU's own yardstick is cuBLAS on the same GPU (bench-cuda)
+    r.gemm_kernel = "cuBLASLt fp32";
+    return r;
+  }
   r.gemm_kernel = gemm_kernel_name();
   // The yardstick, measured in the same process on the same threads, so the fraction of peak is
   // a ratio of two measurements rather than of a measurement and a datasheet figure.

@@ -26,6 +26,7 @@ struct TrainConfig {
   int64_t total_steps = 0;     // linear decay to 0 at total_steps; 0 = constant after warmup
   double max_grad_norm = 1.0;  // global-norm clipping; <= 0 disables
   uint64_t seed = 42;          // init, dropout, masking: the whole run is a function of it
+  int cuda_device = -1;        // >= 0: steps run on this CUDA device (model/bert_cuda.h)
 };
 
 // One batch. Arrays are row-major (B,T) unless noted; the Trainer copies what it needs.
@@ -94,7 +95,11 @@ class Trainer {
   // Analytic FLOPs of one forward+backward step for a batch shape (predictions = masked count).
   double step_flops(int B, int T, int64_t predictions) const;
 
+  // The CPU model. On CUDA its weights are refreshed from the device first (attention maps,
+  // tests); the device keeps training from its own copy.
   BertModel<float>& model();
+  // "cpu" or "cuda:N": where steps run.
+  std::string device() const;
 
  private:
   struct Impl;
@@ -121,10 +126,11 @@ struct BenchTrainResult {
   double forward_s = 0, backward_s = 0, optimizer_s = 0;  // mean per timed step
   int threads = 0;
   std::string gemm_kernel;
-  double peak_gflops = 0;      // measured fp32 FMA peak right after the run (ops/cpu/peak.h)
+  double peak_gflops = 0;      // CPU: measured fp32 FMA peak right after the run (ops/cpu/peak.h)
   std::string peak_isa;
+  std::string device;          // "cpu" or "cuda:N"
 };
 BenchTrainResult bench_train(const BertConfig& cfg, int B, int T, int steps, int warmup,
-                             uint64_t seed);
+                             uint64_t seed, int cuda_device = -1);
 
 }  // namespace lshlab

@@ -126,7 +126,9 @@ export const benchAttentionCommand = defineCommand({
       throw new UsageError('--min-seq must not exceed --max-seq', cmd);
     if (mode === 'sweep' || mode === 'scaling') opts.onProgress = (line) => ctx.note(line);
 
-    const placed = resolveDeviceFlag(ctx, flags.device, cmd);
+    const placed = resolveDeviceFlag(ctx, flags.device, cmd, [], {
+      cudaUnsupported: 'bench attention times the CPU variants (the CUDA attention kernels are timed by lshlab-native bench-cuda, see bench/gpu-check.sh)',
+    });
     const engine = ctx.engine();
     const info = engine.info();
     if (mode !== 'single') ctx.note(`bench attention --${mode}: running on ${info.threads} thread(s) ...`);

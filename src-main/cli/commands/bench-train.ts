@@ -29,7 +29,8 @@ export const benchTrainCommand = defineCommand({
     const info = engine.info();
     const label =
       `bench train: BERT-tiny MLM, seq ${flags.seq}, batch ${flags.batch}, ` +
-      `${flags.steps} steps + ${flags.warmup} warmup, ${info.threads} thread(s)`;
+      `${flags.steps} steps + ${flags.warmup} warmup, ` +
+      (placed.device === 'cpu' ? `${info.threads} thread(s)` : placed.device);
     const progress = new Progress(ctx.stderr, label);
     let r;
     try {
@@ -39,6 +40,7 @@ export const benchTrainCommand = defineCommand({
         steps: flags.steps,
         warmup: flags.warmup,
         seed: flags.seed,
+        ...(placed.device.startsWith('cuda:') ? { cudaDevice: Number(placed.device.slice(5)) } : {}),
       });
       progress.done();
     } catch (err) {
@@ -47,7 +49,8 @@ export const benchTrainCommand = defineCommand({
     }
     const reproduce =
       `lshlab bench train --seq ${flags.seq} --batch ${flags.batch} --steps ${flags.steps} ` +
-      `--warmup ${flags.warmup} --seed ${flags.seed} --threads ${r.threads}`;
+      `--warmup ${flags.warmup} --seed ${flags.seed} ` +
+      (placed.device === 'cpu' ? `--threads ${r.threads}` : `--device ${placed.device}`);
     const device = `${placed.device}: ${placed.name}`;
     if (flags.record) {
       const config = {
@@ -81,7 +84,7 @@ export const benchTrainCommand = defineCommand({
             precision: placed.precision,
             gemm_kernel: r.gemmKernel,
             peak_gflops: r.peakGflops,
-            peak_method: `${r.peakIsa} FMA loop, ${r.threads} thread(s), measured after the timed steps`,
+            peak_method: r.peakGflops > 0 ? `${r.peakIsa} FMA loop, ${r.threads} thread(s), measured after the timed steps` : null,
             fraction_of_peak: r.peakGflops > 0 ? r.gflops / r.peakGflops : null,
             lshlab: packageVersion(),
             engine: info.engineVersion,

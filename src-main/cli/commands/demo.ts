@@ -7,9 +7,10 @@
  *   4. prints the paper-style comparison table and where the database is.
  * About 5 minutes on a 2-core machine by default; --quick is a smoke-sized version (under a minute).
  */
-import { defineCommand } from '../command.js';
+import { defineCommand, type Context } from '../command.js';
 import { openLabAsHost, trainOne, describeEnd, DEVICE_FLAG, resolveDeviceFlag } from '../run-training.js';
 import { defaultSpec, type RunSpec } from '../../training/spec.js';
+import { cudaTrainingUnsupported } from '../../training/device.js';
 import { recordBenchmark } from '../../lab/benchmarks.js';
 import { addBuiltins } from '../../lab/datasets.js';
 import { compareRuns } from '../../lab/runs.js';
@@ -24,6 +25,17 @@ export function demoBudget(quick: boolean): Pick<RunSpec, 'steps' | 'batchSize' 
   return quick
     ? { steps: 100, batchSize: 16, evalEvery: 0, evalBatches: 4, warmupSteps: 10 }
     : { steps: 600, batchSize: 32, evalEvery: 200, evalBatches: 10, warmupSteps: 30 };
+}
+
+/**
+ * The device request of one demo run: an explicit `cuda` stays on the CPU, with a note, for the
+ * variants without CUDA kernels (the demo must finish); other requests pass through unchanged.
+ */
+function demoDevice(ctx: Context, request: string, attention: string): string {
+  const why = cudaTrainingUnsupported(attention);
+  if (!request.startsWith('cuda') || !why) return request;
+  ctx.note(`lshlab demo: ${attention} on the CPU: ${why}`);
+  return 'cpu';
 }
 
 export const demoCommand = defineCommand({
@@ -74,7 +86,7 @@ export const demoCommand = defineCommand({
           seed,
           tags: ['demo', flags.quick ? 'quick' : 'full'],
           ...budget,
-          ...(flags.device !== undefined ? { device: flags.device } : {}),
+          ...(flags.device !== undefined ? { device: demoDevice(ctx, flags.device, attention) } : {}),
         });
         const row = await trainOne(ctx, lab, spec, `demo ${attention}`);
         rows.push(row);

@@ -18,7 +18,8 @@ import * as path from 'node:path';
 import { UsageError } from '../args.js';
 import { defineWithArgs, withLab, type Context } from '../command.js';
 import { num, table } from '../format.js';
-import { RUN_STATUSES, type RunRow, type RunStatus } from '../../store/types.js';
+import { RUN_STATUSES, type BestValue, type RunRow, type RunStatus } from '../../store/types.js';
+import type { EvalScoreMetric } from '../../lab/run-bests.js';
 import { COMPARE_FORMATS, renderComparison, type CompareFormat } from '../../lab/compare.js';
 import { describeLineage, lineageOfRun } from '../../training/lineage.js';
 import { deviceInfoOfRun } from '../../training/device.js';
@@ -95,6 +96,9 @@ export function formatDuration(s: number | null): string {
 const val = (v: number | null | undefined, digits = 4): string => (v === null || v === undefined ? '-' : num(v, digits));
 const json = (v: unknown): string => JSON.stringify(v, nonFiniteReplacer, 2) + '\n';
 const who = (r: RunRow): string => `'${r.name}' (id ${r.id})`;
+/** A best value with the step that first reached it: "1.25@400"; '-' when there is none. */
+const atStep = (b: BestValue | null): string => (b === null ? '-' : `${val(b.value)}@${b.step}`);
+const SCORE_LABEL: Record<EvalScoreMetric, string> = { accuracy: 'acc', f1: 'f1' };
 
 // ---- runs list --------------------------------------------------------------------------------
 
@@ -120,15 +124,15 @@ export const runsListCommand = defineWithArgs({
       }),
     );
     if (flags.json) {
-      ctx.stdout.write(json(items.map((i) => ({ ...i.run, lastTrainLoss: i.lastTrainLoss, durationS: i.durationS }))));
+      ctx.stdout.write(json(items.map((i) => ({ ...i.run, lastTrainLoss: i.lastTrainLoss, durationS: i.durationS, best: i.best }))));
       return 0;
     }
     if (items.length === 0) {
       ctx.out('no runs');
       return 0;
     }
-    const header = ['id', 'name', 'status', 'task', 'attention', 'dataset', 'steps', 'train loss', 'created', 'duration'];
-    const rows = items.map(({ run, lastTrainLoss, durationS }) => [
+    const header = ['id', 'name', 'status', 'task', 'attention', 'dataset', 'steps', 'train loss', 'best loss', 'best eval loss', 'best eval', 'created', 'duration'];
+    const rows = items.map(({ run, lastTrainLoss, durationS, best }) => [
       String(run.id),
       run.name,
       run.status,
@@ -137,10 +141,13 @@ export const runsListCommand = defineWithArgs({
       run.datasetName,
       String(run.lastStep),
       val(lastTrainLoss),
+      atStep(best.trainLoss),
+      atStep(best.evalLoss),
+      best.evalScore ? `${SCORE_LABEL[best.evalScore.metric]} ${atStep(best.evalScore)}` : '-',
       formatTime(run.createdAt),
       formatDuration(durationS),
     ]);
-    ctx.out(table(header, rows, ['r', 'l', 'l', 'l', 'l', 'l', 'r', 'r', 'l', 'r']));
+    ctx.out(table(header, rows, ['r', 'l', 'l', 'l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r']));
     return 0;
   },
 });

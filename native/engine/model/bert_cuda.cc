@@ -1,0 +1,306 @@
+/*
+ * bert_cuda.cc: CudaBert (model/bert_cuda.h): the batch upload, the encoder's forward and
+ * backward, and the step (zero gradients, forward, backward, global norm, clipped AdamW), as
+ * model/bert.cc and train/trainer.cc compute them on the CPU, call for call. Heads live in
+ * bert_cuda_heads.cc.
+ */
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/common.h"
+#include "model/bert_cuda_impl.h"
+
+namespace lshlab {
+
+std::string cuda_training_unsupported(const BertConfig& cfg) {
+  return CudaAttentionLayer::unsupported(cfg);
+}
+
+CudaBert::CudaBert(const BertModel<float>& host, int device) : impl_(new Impl), device_(device) {
+  Impl& I = *impl_;
+  const std::string why = cuda_training_unsupported(host.config());
+  if (!why.empty()) throw Error("cannot train on CUDA: " + why);
+  I.a = &cuda_require();
+  const CudaStatus& st = cuda_status();
+  if (device < 0 || size_t(device) >= st.devices.size())
+    throw Error("CUDA device " + std::to_string(device) + " does not exist (" +
+                std::to_string(st.devices.size()) + " found)");
+  if (!st.devices[size_t(device)].usable)
+    throw Error("CUDA device " + std::to_string(device) + " (" + st.devices[size_t(device)].name +
+                ") has compute capability below 8.0");
+  I.ok(I.a->set_device(device), "set_device");
+  I.cfg = host.config();
+  I.infos = host.params().infos;
+  I.total = host.params().total;
+  const int L = I.cfg.num_hidden_layers;
+  I.layer_off.resize(size_t(L));
+  for (int l = 0; l < L; l++)
+    for (int k = 0; k < BM::kNumLayerParams; k++)
+      I.layer_off[size_t(l)][k] = host.layer_offset(l, BM::LayerParam(k));
+  for (int k = 0; k < BM::kNumNamedParams; k++) I.named_off[k] = host.named_offset(BM::NamedParam(k));
+  for (auto* d : {&I.params, &I.grads, &I.m, &I.v}) { d->bind(I.a); d->resize(I.total); }
+  I.m.zero(); I.v.zero(); I.grads.zero();
+  I.x.resize(size_t(L) + 1);
+  I.layers.resize(size_t(L));
+  for (int l = 0; l < L; l++) I.attn.emplace_back(I.a, I.cfg);
+  auto bind_all = [&](auto&... arrays) { (arrays.bind(I.a), ...); };
+  bind_all(I.ints, I.attn_ws, I.emb_sum, I.emb_mean, I.emb_rstd, I.keep_emb, I.tmp, I.d_hidden, I.d_a, I.d_b,
+           I.d_ff, I.d_qkv, I.head_in, I.head_pre, I.head_act, I.head_ln, I.head_mean,
+           I.head_rstd, I.logits, I.losses, I.d_head, I.correct, I.keep_head, I.sum_sq,
+           I.sum_sq_work);
+  for (auto& x : I.x) x.bind(I.a);
+  for (auto& Ly : I.layers)
+    bind_all(Ly.qkv, Ly.ctx, Ly.h1_pre, Ly.h1, Ly.mean1, Ly.rstd1, Ly.ff_pre, Ly.ff,
+             Ly.h2_pre, Ly.mean2, Ly.rstd2, Ly.keep_attn, Ly.keep_ff);
+  I.sum_sq.resize(1);
+  I.sum_sq_work.resize(LSHLAB_CUDA_SUM_SQ_WORKSPACE);
+  for (auto& e : I.events) I.ok(I.a->event_create(&e), "event_create");
+  upload_params(host.params());
+}
+
+CudaBert::~CudaBert() {
+  if (impl_ && impl_->a)
+    for (void* e : impl_->events) if (e) impl_->a->event_destroy(e);
+}
+
+void CudaBert::upload_params(const ParamSet<float>& ps) { impl_->params.upload(ps.data.data(), ps.total); }
+void CudaBert::download_params(ParamSet<float>& ps) const { impl_->params.download(ps.data.data(), ps.total); }
+void CudaBert::upload_optimizer(const AdamWState& st) {
+  impl_->m.upload(st.m.data(), impl_->total);
+  impl_->v.upload(st.v.data(), impl_->total);
+}
+void CudaBert::download_optimizer(AdamWState& st) const {
+  impl_->m.download(st.m.data(), impl_->total);
+  impl_->v.download(st.v.data(), impl_->total);
+}
+
+// Rows grouped by key (keys in [0, K), rows in ascending order within a key; rows whose key is
+// `skip` left out): the deterministic embedding-gradient sums (rows_segment_sum). `key` may
+// point into `st`: it is read completely before `st` grows.
+static CudaRowGroups append_groups(std::vector<int32_t>& st, const int32_t* key, int N, int K,
+                                   int skip) {
+  std::vector<int32_t> count(size_t(K) + 1, 0);
+  for (int n = 0; n < N; n++) if (key[n] != skip) count[size_t(key[n]) + 1]++;
+  CudaRowGroups g;
+  std::vector<int32_t> target, offsets{0};
+  for (int k = 0; k < K; k++)
+    if (count[size_t(k) + 1] > 0) { target.push_back(k); offsets.push_back(offsets.back() + count[size_t(k) + 1]); }
+  for (int k = 0; k < K; k++) count[size_t(k) + 1] += count[size_t(k)];  // start of each key
+  std::vector<int32_t> rows(size_t(count[size_t(K)]));
+  for (int n = 0; n < N; n++) if (key[n] != skip) rows[size_t(count[size_t(key[n])]++)] = n;
+  g.G = int(target.size());
+  g.o_target = st.size(); st.insert(st.end(), target.begin(), target.end());
+  g.o_offsets = st.size(); st.insert(st.end(), offsets.begin(), offsets.end());
+  g.o_rows = st.size(); st.insert(st.end(), rows.begin(), rows.end());
+  return g;
+}
+
+void CudaBert::Impl::load_batch(const Batch& b) {
+  LSHLAB_CHECK(b.B > 0 && b.T > 0, "batch must have B > 0 and T > 0");
+  LSHLAB_CHECK(b.input_ids != nullptr, "batch has no input_ids");
+  LSHLAB_CHECK(b.T <= cfg.max_position_embeddings,
+               "sequence length " + std::to_string(b.T) + " exceeds max_position_embeddings " +
+                   std::to_string(cfg.max_position_embeddings));
+  B = b.B; T = b.T; N = B * T;
+  staging.clear();
+  o_ids = 0;
+  staging.insert(staging.end(), b.input_ids, b.input_ids + N);
+  for (int i = 0; i < N; i++)
+    LSHLAB_CHECK(b.input_ids[i] >= 0 && b.input_ids[i] < cfg.vocab_size,
+                 "input_ids[" + std::to_string(i) + "] = " + std::to_string(b.input_ids[i]) +
+                     " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
+  o_types = staging.size();
+  if (b.token_type_ids) {
+    staging.insert(staging.end(), b.token_type_ids, b.token_type_ids + N);
+    for (int i = 0; i < N; i++)
+      LSHLAB_CHECK(b.token_type_ids[i] >= 0 && b.token_type_ids[i] < cfg.type_vocab_size,
+                   "token_type_ids[" + std::to_string(i) + "] is outside [0, type_vocab_size)");
+  } else {
+    staging.insert(staging.end(), size_t(N), 0);
+  }
+  has_mask = b.attention_mask != nullptr;
+  o_mask = staging.size();
+  if (has_mask) staging.insert(staging.end(), b.attention_mask, b.attention_mask + N);
+  head_prepare(b);
+  if (training) {
+    std::vector<int32_t> tpos(static_cast<size_t>(N));
+    for (int n = 0; n < N; n++) tpos[size_t(n)] = n % T;
+    word = append_groups(staging, staging.data() + o_ids, N, cfg.vocab_size, cfg.pad_token_id);
+    pos = append_groups(staging, tpos.data(), N, T, -1);
+    type = append_groups(staging, staging.data() + o_types, N, cfg.type_vocab_size, -1);
+  }
+  ints.upload(staging.data(), staging.size());
+}
+
+void CudaBert::Impl::ensure_buffers() {
+  const size_t n = size_t(N), C = size_t(cfg.hidden_size), F = size_t(cfg.intermediate_size);
+  emb_sum.resize(n * C); emb_mean.resize(n); emb_rstd.resize(n); keep_emb.resize(n * C);
+  for (auto& xl : x) xl.resize(n * C);
+  for (auto& Ly : layers) {
+    Ly.qkv.resize(n * 3 * C); Ly.ctx.resize(n * C);
+    Ly.h1_pre.resize(n * C); Ly.h1.resize(n * C); Ly.mean1.resize(n); Ly.rstd1.resize(n);
+    Ly.ff_pre.resize(n * F); Ly.ff.resize(n * F); Ly.h2_pre.resize(n * C);
+    Ly.mean2.resize(n); Ly.rstd2.resize(n);
+    Ly.keep_attn.resize(n * C); Ly.keep_ff.resize(n * C);
+  }
+  tmp.resize(n * C); d_hidden.resize(n * C); d_a.resize(n * C); d_b.resize(n * C);
+  d_ff.resize(n * F); d_qkv.resize(n * 3 * C);
+}
+
+void CudaBert::Impl::encoder_forward() {
+  const int C = cfg.hidden_size, F = cfg.intermediate_size;
+  const int64_t NC = int64_t(N) * C;
+  const float eps = float(cfg.layer_norm_eps);
+  const double ph = cfg.hidden_dropout_prob, pa = cfg.attention_probs_dropout_prob;
+  const int32_t* mask = has_mask ? dev_ints(o_mask) : nullptr;
+  lshlab_cuda_dropout d;
+  ok(a->embeddings_forward(emb_sum.data(), dev_ints(o_ids), dev_ints(o_types), nw(BM::kWordEmb),
+                           nw(BM::kPosEmb), nw(BM::kTypeEmb), B, T, C), "embeddings_forward");
+  ok(a->layernorm_forward(tmp.data(), emb_mean.data(), emb_rstd.data(), emb_sum.data(),
+                          nw(BM::kEmbLnW), nw(BM::kEmbLnB), N, C, eps), "layernorm_forward");
+  ok(a->dropout_add_forward(x[0].data(), keep_emb.data(), tmp.data(), nullptr, NC,
+                            dropout(d, ph, dropout_site::embeddings())), "dropout_add_forward");
+  for (int l = 0; l < cfg.num_hidden_layers; l++) {
+    Layer& Ly = layers[size_t(l)];
+    const float* xin = x[size_t(l)].data();
+    gemm(false, true, N, 3 * C, C, 1.f, xin, C, lw(l, BM::kQkvW), C, 0.f, Ly.qkv.data(), 3 * C,
+         lw(l, BM::kQkvB));
+    attn[size_t(l)].forward(Ly.ctx.data(), Ly.qkv.data(), mask, B, T,
+                            dropout(d, pa, dropout_site::attn_probs(l)), seed, step,
+                            dropout_site::attn_probs(l), attn_ws);
+    gemm(false, true, N, C, C, 1.f, Ly.ctx.data(), C, lw(l, BM::kAttnOutW), C, 0.f, tmp.data(),
+         C, lw(l, BM::kAttnOutB));
+    ok(a->dropout_add_forward(Ly.h1_pre.data(), Ly.keep_attn.data(), tmp.data(), xin, NC,
+                              dropout(d, ph, dropout_site::attn_out(l))), "dropout_add_forward");
+    ok(a->layernorm_forward(Ly.h1.data(), Ly.mean1.data(), Ly.rstd1.data(), Ly.h1_pre.data(),
+                            lw(l, BM::kLn1W), lw(l, BM::kLn1B), N, C, eps), "layernorm_forward");
+    gemm(false, true, N, F, C, 1.f, Ly.h1.data(), C, lw(l, BM::kFfnInW), C, 0.f, Ly.ff.data(), F,
+         lw(l, BM::kFfnInB), true, Ly.ff_pre.data());
+    gemm(false, true, N, C, F, 1.f, Ly.ff.data(), F, lw(l, BM::kFfnOutW), F, 0.f, tmp.data(), C,
+         lw(l, BM::kFfnOutB));
+    ok(a->dropout_add_forward(Ly.h2_pre.data(), Ly.keep_ff.data(), tmp.data(), Ly.h1.data(), NC,
+                              dropout(d, ph, dropout_site::ffn_out(l))), "dropout_add_forward");
+    ok(a->layernorm_forward(x[size_t(l) + 1].data(), Ly.mean2.data(), Ly.rstd2.data(),
+                            Ly.h2_pre.data(), lw(l, BM::kLn2W), lw(l, BM::kLn2B), N, C, eps),
+       "layernorm_forward");
+  }
+}
+
+void CudaBert::Impl::encoder_backward() {
+  const int C = cfg.hidden_size, F = cfg.intermediate_size;
+  const int64_t NC = int64_t(N) * C;
+  const double ph = cfg.hidden_dropout_prob, pa = cfg.attention_probs_dropout_prob;
+  const bool drop_hidden = training && ph > 0;
+  const int32_t* mask = has_mask ? dev_ints(o_mask) : nullptr;
+  const size_t bytes = size_t(NC) * sizeof(float);
+  float* dx = d_hidden.data();  // d loss / d (output of the current layer)
+  float* dh1 = d_a.data();
+  float* dtmp = d_b.data();
+  lshlab_cuda_dropout d;
+  for (int l = cfg.num_hidden_layers - 1; l >= 0; l--) {
+    Layer& Ly = layers[size_t(l)];
+    const float* xin = x[size_t(l)].data();
+    ok(a->layernorm_backward(dtmp, lg(l, BM::kLn2W), lg(l, BM::kLn2B), dx, Ly.h2_pre.data(),
+                             lw(l, BM::kLn2W), Ly.mean2.data(), Ly.rstd2.data(), N, C),
+       "layernorm_backward");
+    ok(a->memcpy_d2d(dh1, dtmp, bytes), "memcpy_d2d");  // residual branch
+    if (drop_hidden) ok(a->dropout_backward(dtmp, dtmp, Ly.keep_ff.data(), NC, ph), "dropout_backward");
+    gemm(true, false, C, F, N, 1.f, dtmp, C, Ly.ff.data(), F, 1.f, lg(l, BM::kFfnOutW), F);
+    ok(a->bias_backward(lg(l, BM::kFfnOutB), dtmp, N, C, C), "bias_backward");
+    gemm(false, false, N, F, C, 1.f, dtmp, C, lw(l, BM::kFfnOutW), F, 0.f, d_ff.data(), F);
+    ok(a->gelu_backward(d_ff.data(), d_ff.data(), Ly.ff_pre.data(), int64_t(N) * F), "gelu_backward");
+    gemm(true, false, F, C, N, 1.f, d_ff.data(), F, Ly.h1.data(), C, 1.f, lg(l, BM::kFfnInW), C);
+    ok(a->bias_backward(lg(l, BM::kFfnInB), d_ff.data(), N, F, F), "bias_backward");
+    gemm(false, false, N, C, F, 1.f, d_ff.data(), F, lw(l, BM::kFfnInW), C, 1.f, dh1, C);
+    ok(a->layernorm_backward(dtmp, lg(l, BM::kLn1W), lg(l, BM::kLn1B), dh1, Ly.h1_pre.data(),
+                             lw(l, BM::kLn1W), Ly.mean1.data(), Ly.rstd1.data(), N, C),
+       "layernorm_backward");
+    ok(a->memcpy_d2d(dx, dtmp, bytes), "memcpy_d2d");  // residual branch: d x starts here
+    if (drop_hidden) ok(a->dropout_backward(dtmp, dtmp, Ly.keep_attn.data(), NC, ph), "dropout_backward");
+    gemm(true, false, C, C, N, 1.f, dtmp, C, Ly.ctx.data(), C, 1.f, lg(l, BM::kAttnOutW), C);
+    ok(a->bias_backward(lg(l, BM::kAttnOutB), dtmp, N, C, C), "bias_backward");
+    gemm(false, false, N, C, C, 1.f, dtmp, C, lw(l, BM::kAttnOutW), C, 0.f, dh1, C);  // d ctx
+    attn[size_t(l)].backward(d_qkv.data(), dh1, Ly.qkv.data(), Ly.ctx.data(), mask, B, T,
+                             dropout(d, pa, dropout_site::attn_probs(l)), attn_ws);
+    gemm(true, false, 3 * C, C, N, 1.f, d_qkv.data(), 3 * C, xin, C, 1.f, lg(l, BM::kQkvW), C);
+    ok(a->bias_backward(lg(l, BM::kQkvB), d_qkv.data(), N, 3 * C, 3 * C), "bias_backward");
+    gemm(false, false, N, C, 3 * C, 1.f, d_qkv.data(), 3 * C, lw(l, BM::kQkvW), C, 1.f, dx, C);
+  }
+  if (drop_hidden) ok(a->dropout_backward(dx, dx, keep_emb.data(), NC, ph), "dropout_backward");
+  ok(a->layernorm_backward(dtmp, ng(BM::kEmbLnW), ng(BM::kEmbLnB), dx, emb_sum.data(),
+                           nw(BM::kEmbLnW), emb_mean.data(), emb_rstd.data(), N, C),
+     "layernorm_backward");
+  const std::pair<CudaRowGroups*, BM::NamedParam> tables[] = {
+      {&word, BM::kWordEmb}, {&pos, BM::kPosEmb}, {&type, BM::kTypeEmb}};
+  for (const auto& [grp, k] : tables)
+    if (grp->G > 0)
+      ok(a->rows_segment_sum(ng(k), dev_ints(grp->o_target), dev_ints(grp->o_offsets),
+                             dev_ints(grp->o_rows), grp->G, dtmp, C), "rows_segment_sum");
+}
+
+CudaStepResult CudaBert::train_step(const Batch& b, uint64_t seed, uint32_t step,
+                                    const TrainConfig& tc, double lr, int64_t t) {
+  Impl& I = *impl_;
+  // The current device is per host thread, and the addon runs steps on worker threads.
+  I.ok(I.a->set_device(device_), "set_device");
+  I.training = true; I.seed = seed; I.step = step;
+  I.load_batch(b);
+  I.ensure_buffers();
+  I.grads.zero();
+  I.ok(I.a->event_record(I.events[0]), "event_record");
+  I.encoder_forward();
+  I.head_forward(true);
+  I.ok(I.a->event_record(I.events[1]), "event_record");
+  I.head_backward();
+  I.encoder_backward();
+  I.ok(I.a->event_record(I.events[2]), "event_record");
+  I.ok(I.a->sum_squares(I.sum_sq.data(), I.grads.data(), int64_t(I.total), I.sum_sq_work.data()),
+       "sum_squares");
+  // AdamW constants exactly as train/adamw.cc computes them for update number t.
+  const double bc1 = 1.0 - std::pow(tc.beta1, double(t)), bc2 = 1.0 - std::pow(tc.beta2, double(t));
+  lshlab_cuda_adamw_params ap{1.f, float(tc.beta1), float(tc.beta2), float(lr / bc1),
+                              float(1.0 / std::sqrt(bc2)), float(tc.eps), 1.f};
+  for (const ParamInfo& pi : I.infos) {
+    ap.decay = pi.decay ? float(1.0 - lr * tc.weight_decay) : 1.0f;
+    I.ok(I.a->adamw_update_clipped(I.w(pi.offset), I.m.data() + pi.offset, I.v.data() + pi.offset,
+                                   I.g(pi.offset), int64_t(pi.size), &ap, I.sum_sq.data(),
+                                   tc.max_grad_norm), "adamw_update_clipped");
+  }
+  I.ok(I.a->event_record(I.events[3]), "event_record");
+  CudaStepResult r;
+  r.fr = I.head_result();  // the step's one synchronisation (the copies below find it done)
+  double ss = 0;
+  I.sum_sq.download(&ss, 1);
+  r.grad_norm = std::sqrt(ss);
+  float ms[3] = {0, 0, 0};
+  for (int i = 0; i < 3; i++)
+    I.ok(I.a->event_elapsed_ms(&ms[i], I.events[i], I.events[i + 1]), "event_elapsed_ms");
+  r.forward_s = ms[0] / 1e3; r.backward_s = ms[1] / 1e3; r.optimizer_s = ms[2] / 1e3;
+  return r;
+}
+
+void CudaBert::attention_counters(std::vector<AttentionCounters>& out, const Batch& b,
+                                  bool backward) const {
+  out.resize(impl_->attn.size());
+  for (size_t l = 0; l < out.size(); l++)
+    impl_->attn[l].counters(out[l], b.attention_mask, b.B, b.T, backward);
+}
+
+ForwardResult CudaBert::evaluate(const Batch& b, std::vector<float>* logits) {
+  Impl& I = *impl_;
+  I.ok(I.a->set_device(device_), "set_device");
+  I.training = false; I.seed = 0; I.step = 0;
+  I.load_batch(b);
+  I.ensure_buffers();
+  I.encoder_forward();
+  I.head_forward(false);
+  ForwardResult fr = I.head_result();
+  if (logits) {
+    logits->resize(size_t(I.logits_count));
+    I.logits.download(logits->data(), size_t(I.logits_count));
+  }
+  return fr;
+}
+
+}  // namespace lshlab
