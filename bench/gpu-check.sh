@@ -2,15 +2,18 @@
 # gpu-check.sh OUTDIR: every check of the CUDA backend that needs a GPU, in one run, for a GPU
 # machine with no Node and no network (the device machine): configure and build the native
 # driver and the CUDA library with plain CMake (-DLSHLAB_CUDA=ON), print `lshlab-native info`,
-# run the CPU suite (`lshlab-native test`) and the CUDA parity tests (`test cuda/`), rerun the
-# parity tests (kernels, and ten whole training steps against the CPU Trainer) under
-# compute-sanitizer memcheck and racecheck, then the CUDA timing harness (`bench-cuda --json`),
-# the training step at the issue's shapes (`bench-train --device cuda --json`) and the PyTorch
-# peers on the same GPU (bench/pytorch_bert_mlm_gpu.py: stock and equal-work).
+# then, most telling first: the CUDA parity tests (`test cuda/`: every kernel, and ten whole
+# training steps of every variant against the CPU Trainer), the training step at the issue's
+# shapes (`bench-train --device cuda --json`), the attention scaling sweep (`bench-attention
+# --device cuda --scaling`) and its PyTorch peers (bench/pytorch_attention_gpu.py: SDPA fp32/bf16,
+# Reformer, the YOSO authors' kernels), the training step's PyTorch peers
+# (bench/pytorch_bert_mlm_gpu.py: stock and equal-work), the parity tests again under
+# compute-sanitizer memcheck and racecheck, the kernel harness (`bench-cuda --json`), and the
+# CPU suite (`lshlab-native test`) last.
 #
 # Output in OUTDIR: results.jsonl (one JSON object per step: step, status ok|failed|timeout|
 # skipped, rc, seconds, detail), <step>.log (each step's full output), info.json, bench-cuda.jsonl,
-# bench-train.jsonl (lshlab's lines, then PyTorch's).
+# bench-train.jsonl (lshlab's lines, then PyTorch's), attention-scaling.jsonl (likewise).
 # Every step has a timeout and the script goes on after a failure; the whole run stays within
 # GPU_CHECK_BUDGET_S seconds (default 450, under the 8 minutes one device call may take) by
 # shrinking the last steps' timeouts. Exit status: 0 when no step failed (skips are not
@@ -21,7 +24,10 @@
 # nvidia-cublas package of the Python environment (torch's), found through python3; else
 # ~/.cache/lshlab-cublas/nvidia/cu13 (where .ci/run installs the wheel).
 # Environment: BUILD_DIR (default build-gpu), JOBS (default nproc), GPU_CHECK_BUDGET_S, QUICK=1
-# (bench-cuda --quick), CUDA_ARCHS (default 90).
+# (bench-cuda --quick), CUDA_ARCHS (default 90), GPU_CHECK_STEPS (comma list: run only these steps
+# after configure, build and info, e.g. attention-scaling,pytorch-attention; the others are
+# recorded as skipped), ATTN_MAX_N (default 262144) and ATTN_BUDGET_S (default 12: seconds of
+# timing per attention variant or peer; each stops at the n that would exceed it and says so).
 set -uo pipefail
 if [ $# -ne 1 ]; then
   echo "usage: bench/gpu-check.sh OUTDIR" >&2
@@ -54,6 +60,10 @@ record() {  # record STEP STATUS RC SECONDS DETAIL
 step() {
   local name="$1" limit="$2"
   shift 2
+  if [ -n "${GPU_CHECK_STEPS:-}" ] && [[ ",configure,build,info,$GPU_CHECK_STEPS," != *",$name,"* ]]; then
+    record "$name" skipped 0 0 "not in GPU_CHECK_STEPS ($GPU_CHECK_STEPS)"
+    return 0
+  fi
   local left=$((BUDGET - ($(date +%s) - START)))
   if [ "$left" -lt 10 ]; then
     record "$name" skipped 0 0 "out of time (budget ${BUDGET}s spent)"
@@ -149,13 +159,44 @@ CUDA_AVAILABLE="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])
   grep -q '"available": true' "$OUT/info.json" && echo True || echo False)"
 CUDA_REASON="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cuda"]["reason"])' "$OUT/info.json" 2>/dev/null || echo unknown)"
 
-# ---- tests -----------------------------------------------------------------------------------
-step test-cpu 180 "$DRIVER" test
+# ---- order: what only a GPU can tell first (parity, then the issues' figures), then the
+# sanitizers and the kernel harness, and the CPU suite (CI runs it everywhere) last, with what
+# time is left. Timeouts are caps; the budget shrinks the last steps'.
+ATTN_CAPS=(--max-n "${ATTN_MAX_N:-262144}" --quick)
 step test-cuda 90 "$DRIVER" test cuda/
 if [ "$CUDA_AVAILABLE" != True ]; then
-  for s in memcheck racecheck bench-cuda; do record "$s" skipped 0 0 "no CUDA device: $CUDA_REASON"; done
+  for s in bench-train pytorch-train memcheck racecheck bench-cuda; do record "$s" skipped 0 0 "no CUDA device: $CUDA_REASON"; done
   echo '{"bench":"cuda","skipped":"no CUDA device"}' >"$OUT/bench-cuda.jsonl"
+fi
+if [ "$CUDA_AVAILABLE" = True ]; then
+  # The whole training step on the GPU at the issue's shapes (fp32, and tf32 at the largest).
+  step bench-train 150 bash -c 'for shape in "tiny 64 128 fp32" "tiny 8 512 fp32" "tiny 512 128 fp32" "tiny 512 128 tf32" "tiny 512 128 bf16" "base 32 128 fp32" "base 32 128 bf16"; do
+      set -- $shape
+      "$0" bench-train --device cuda --model "$1" --batch "$2" --seq "$3" --precision "$4" --steps 20 --warmup 3 --json || exit 1
+    done' "$DRIVER"
+  grep '^{' "$OUT/bench-train.log" >"$OUT/bench-train.jsonl" 2>/dev/null
+fi
+# Attention scaling: lshlab's variants, then the PyTorch peers, on the same GPU. B 4, H 8, D 64,
+# n = 512 .. ATTN_MAX_N; --quick reps and a per-variant time budget keep each step near a minute
+# (the YOSO kernels' build takes ~30 s more). Without a device the driver prints one line saying
+# why; the peers need python3 with torch.
+step attention-scaling 120 "$DRIVER" bench-attention --device cuda --scaling --json "${ATTN_CAPS[@]}" \
+  --variant-budget-s "${ATTN_BUDGET_S:-12}" --max-call-ms 1500
+grep '^{' "$OUT/attention-scaling.log" >"$OUT/attention-scaling.jsonl" 2>/dev/null
+if python3 -c 'import torch' 2>/dev/null; then
+  step pytorch-attention 150 python3 bench/pytorch_attention_gpu.py "${ATTN_CAPS[@]}" \
+    --peer-budget-s "${ATTN_BUDGET_S:-12}" --max-call-ms 1500
+  grep '^{' "$OUT/pytorch-attention.log" >>"$OUT/attention-scaling.jsonl" 2>/dev/null
 else
+  record pytorch-attention skipped 0 0 "python3 has no torch"
+fi
+if [ "$CUDA_AVAILABLE" = True ]; then
+  # The PyTorch peers of the training step (stock and equal-work) on the same GPU.
+  step pytorch-train 150 bash -c 'for shape in "tiny 64 128 fp32" "tiny 8 512 fp32" "tiny 512 128 fp32,bf16" "base 32 128 fp32,bf16"; do
+      set -- $shape
+      python3 bench/pytorch_bert_mlm_gpu.py --model "$1" --batch "$2" --seq "$3" --precision "$4" --steps 20 --warmup 3 || exit 1
+    done'
+  grep '^{' "$OUT/pytorch-train.log" >>"$OUT/bench-train.jsonl" 2>/dev/null
   SANITIZER="$(command -v compute-sanitizer || true)"
   [ -z "$SANITIZER" ] && [ -n "$CUDA_HOME_GUESS" ] && [ -x "$CUDA_HOME_GUESS/bin/compute-sanitizer" ] &&
     SANITIZER="$CUDA_HOME_GUESS/bin/compute-sanitizer"
@@ -167,7 +208,7 @@ else
     step memcheck 150 "$SANITIZER" --tool memcheck --error-exitcode 9 "$DRIVER" test cuda/
     # racecheck (shared-memory hazards) on the tests of the kernels that use shared memory;
     # the GEMM test runs cuBLAS's kernels, which are not ours to check.
-    step racecheck 150 bash -c 'rc=0; for p in cuda/attention cuda/layernorm cuda/cross_entropy; do
+    step racecheck 150 bash -c 'rc=0; for p in cuda/attention cuda/yoso cuda/bert_lsh cuda/reformer cuda/layernorm cuda/cross_entropy cuda/train_ops; do
         "$1" --tool racecheck --error-exitcode 9 --racecheck-report all "$2" test "$p" || rc=1; done
         exit $rc' racecheck "$SANITIZER" "$DRIVER"
   fi
@@ -175,19 +216,8 @@ else
   [ "${QUICK:-0}" = 1 ] && BENCH_ARGS+=(--quick)
   step bench-cuda 150 "$DRIVER" bench-cuda "${BENCH_ARGS[@]}"
   grep '^{' "$OUT/bench-cuda.log" >"$OUT/bench-cuda.jsonl" 2>/dev/null
-  # The whole training step on the GPU at the issue's shapes, then the PyTorch peers (stock and
-  # equal-work) on the same GPU in the same run: bench-train.jsonl holds both.
-  step bench-train 120 bash -c 'for shape in "tiny 64 128" "tiny 8 512" "tiny 512 128" "base 32 128"; do
-      set -- $shape
-      "$0" bench-train --device cuda --model "$1" --batch "$2" --seq "$3" --steps 20 --warmup 3 --json || exit 1
-    done' "$DRIVER"
-  grep '^{' "$OUT/bench-train.log" >"$OUT/bench-train.jsonl" 2>/dev/null
-  step pytorch-train 150 bash -c 'for shape in "tiny 64 128 fp32" "tiny 8 512 fp32" "tiny 512 128 fp32,bf16" "base 32 128 fp32,bf16"; do
-      set -- $shape
-      python3 bench/pytorch_bert_mlm_gpu.py --model "$1" --batch "$2" --seq "$3" --precision "$4" --steps 20 --warmup 3 || exit 1
-    done'
-  grep '^{' "$OUT/pytorch-train.log" >>"$OUT/bench-train.jsonl" 2>/dev/null
 fi
+step test-cpu 180 "$DRIVER" test
 
 echo "[gpu-check] done in $(($(date +%s) - START))s; results in $RESULTS" >&2
 exit $FAILED

@@ -234,6 +234,7 @@ lshlab::TrainConfig read_train_config(Napi::Env env, Napi::Value v, const std::s
   c.max_grad_norm = r.get_double("maxGradNorm", c.max_grad_norm, -1e300, 1e300);
   c.seed = r.get_uint64("seed", c.seed);
   c.cuda_device = int(r.get_int64("cudaDevice", c.cuda_device, -1));
+  c.precision = r.get_string("precision", c.precision);  // the Trainer checks it (and the device)
   r.finish();
   if (c.total_steps > 0 && c.warmup_steps > c.total_steps)
     throw Napi::RangeError::New(env, what + ".warmupSteps (" + std::to_string(c.warmup_steps) +
@@ -298,6 +299,7 @@ Napi::Object train_config_to_js(Napi::Env env, const lshlab::TrainConfig& c) {
   else
     o.Set("seed", Napi::BigInt::New(env, c.seed));
   if (c.cuda_device >= 0) o.Set("cudaDevice", c.cuda_device);
+  o.Set("precision", c.precision);
   return o;
 }
 

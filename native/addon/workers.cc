@@ -135,7 +135,7 @@ Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
       });
 }
 
-// benchTrain({seq, batch, steps, warmup, seed, model?, cudaDevice?}) -> Promise<BenchTrainResult>
+// benchTrain({seq, batch, steps, warmup, seed, model?, cudaDevice?, precision?}) -> Promise<BenchTrainResult>
 Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   FieldReader r(env, info.Length() > 0 ? info[0] : env.Undefined(), "benchTrain options");
@@ -145,6 +145,7 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   const int warmup = r.get_int("warmup", 2, 0, 1 << 24);
   const uint64_t seed = r.get_uint64("seed", 42);
   const int cuda_device = r.get_int("cudaDevice", -1, -1, 1 << 10);
+  const std::string precision = r.get_string("precision", "fp32");  // bench_train checks it
   lshlab::BertConfig cfg = read_bert_config(env, r.raw("model"), "benchTrain options.model");
   r.finish();
   if (T > cfg.max_position_embeddings)
@@ -154,8 +155,8 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   auto res = std::make_shared<lshlab::BenchTrainResult>();
   return queue_promise(
       env, "lshlab.benchTrain",
-      [res, cfg, B, T, steps, warmup, seed, cuda_device] {
-        *res = lshlab::bench_train(cfg, B, T, steps, warmup, seed, cuda_device);
+      [res, cfg, B, T, steps, warmup, seed, cuda_device, precision] {
+        *res = lshlab::bench_train(cfg, B, T, steps, warmup, seed, cuda_device, precision);
       },
       [res](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
@@ -173,6 +174,12 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
         o.Set("peakGflops", res->peak_gflops);
         o.Set("peakIsa", res->peak_isa);
         o.Set("device", res->device);
+        o.Set("precision", res->precision);
+        o.Set("peakMethod", res->peak_method);
+        o.Set("peakFp32Gflops", res->peak_fp32_gflops);
+        o.Set("peakTf32Gflops", res->peak_tf32_gflops);
+        o.Set("peakBf16Gflops", res->peak_bf16_gflops);  // 0 unless the run is bf16 on CUDA
+        o.Set("peakMemoryBytes", static_cast<double>(res->peak_memory_bytes));
         return o;
       });
 }

@@ -82,7 +82,11 @@ int set_device(int index) {
 int dev_malloc(void** ptr, size_t bytes) {
   clear_error();
   *ptr = nullptr;
-  return check(cudaMalloc(ptr, bytes == 0 ? 1 : bytes), "cudaMalloc");
+  const int rc = check(cudaMalloc(ptr, bytes == 0 ? 1 : bytes), "cudaMalloc");
+  // Out of memory is not sticky, but cudaGetLastError keeps it: clear it, or the next kernel's
+  // launch check would report it (bench train's peak search allocates until it fails).
+  if (rc) (void)cudaGetLastError();
+  return rc;
 }
 
 int dev_free(void* ptr) {
@@ -143,6 +147,13 @@ int event_elapsed_ms(float* ms, void* start, void* end) {
                "cudaEventElapsedTime");
 }
 
+// Device-wide free and total bytes: what `bench train` reads before and after the steps.
+int mem_get_info(size_t* free_bytes, size_t* total_bytes) {
+  clear_error();
+  *free_bytes = *total_bytes = 0;
+  return check(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo");
+}
+
 lshlab_cuda_api_v1 make_api() {
   lshlab_cuda_api_v1 a;
   std::memset(&a, 0, sizeof(a));
@@ -189,6 +200,19 @@ lshlab_cuda_api_v1 make_api() {
   a.yoso_backward = &lshlab_cuda::yoso_backward;
   a.yoso_e_forward = &lshlab_cuda::yoso_e_forward;
   a.yoso_e_backward = &lshlab_cuda::yoso_e_backward;
+  a.yoso_conv_forward = &lshlab_cuda::yoso_conv_forward;
+  a.yoso_conv_backward = &lshlab_cuda::yoso_conv_backward;
+  // ---- bert-lsh ----
+  a.bert_lsh_workspace_size = &lshlab_cuda::bert_lsh_workspace_size;
+  a.bert_lsh_forward = &lshlab_cuda::bert_lsh_forward;
+  a.bert_lsh_backward = &lshlab_cuda::bert_lsh_backward;
+  // ---- reformer ----
+  a.reformer_sizes = &lshlab_cuda::reformer_sizes;
+  a.reformer_forward = &lshlab_cuda::reformer_forward;
+  a.reformer_backward = &lshlab_cuda::reformer_backward;
+  // ---- GEMM precision ----
+  a.gemm_set_precision = &lshlab_cuda::gemm_set_precision;
+  a.mem_get_info = &mem_get_info;
   return a;
 }
 

@@ -87,5 +87,42 @@ int yoso_e_forward(float* ctx, float* ynrm, float* workspace, const float* qkv,
 int yoso_e_backward(float* dqkv, float* workspace, const float* dctx, const float* qkv,
                     const float* ctx, const float* ynrm, const int32_t* mask, int B, int T, int H,
                     int D, int tau, int exact);
+int yoso_conv_forward(float* ctx, const float* qkv, const int32_t* mask, const float* w, int B,
+                      int T, int H, int D, int W);
+int yoso_conv_backward(float* dqkv, float* dw, double* workspace, const float* dctx,
+                       const float* qkv, const int32_t* mask, const float* w, int B, int T, int H,
+                       int D, int W);
+
+// ---- attention variants: bert-lsh (bert_lsh_*.cu) ----
+int bert_lsh_workspace_size(size_t* bytes, int B, int T, int H, int D,
+                            const lshlab_cuda_bert_lsh_params* params);
+int bert_lsh_forward(float* ctx, float* stats, int32_t* codes, float* planes, int32_t* coef,
+                     double* counts, void* workspace, const float* qkv, const int32_t* mask, int B,
+                     int T, int H, int D, const lshlab_cuda_bert_lsh_params* params,
+                     uint64_t seed, uint32_t step, uint32_t site, const lshlab_cuda_dropout* dropout);
+int bert_lsh_backward(float* dqkv, void* workspace, const float* dctx, const float* qkv,
+                      const float* ctx, const float* stats, const int32_t* codes,
+                      const int32_t* mask, int B, int T, int H, int D,
+                      const lshlab_cuda_bert_lsh_params* params, const lshlab_cuda_dropout* dropout);
+
+// ---- attention variants: reformer (reformer_*.cu) ----
+int reformer_sizes(size_t* state_bytes, size_t* workspace_bytes, int B, int T, int H, int D,
+                   const lshlab_cuda_reformer_params* params);
+int reformer_forward(float* ctx, void* state, float* rotations, int32_t* buckets, void* workspace,
+                     const float* qkv, const int32_t* mask, int B, int T, int H, int D,
+                     const lshlab_cuda_reformer_params* params, uint64_t seed, uint32_t step,
+                     uint32_t site, const lshlab_cuda_dropout* dropout);
+int reformer_backward(float* dqkv, void* workspace, const float* dctx, const float* qkv,
+                      const void* state, const int32_t* mask, int B, int T, int H, int D,
+                      const lshlab_cuda_reformer_params* params, const lshlab_cuda_dropout* dropout);
+
+// ---- GEMM precision (gemm_lt.cc) ----
+// mode 0 = fp32, 1 = tf32, 2 = bf16, per host thread (backend/cuda_abi.h); emulation/gemm_host.cc
+// rounds the operands to bf16 in mode 2 and ignores tf32.
+int gemm_set_precision(int mode);
+// bf16_convert.cu (mode 2): dst (rows,cols) ld ldd = bf16 bits of src, round to nearest even;
+// d (M,N) ld ldd += bias[n] (the bias when cuBLASLt has no bias epilogue for bf16 operands).
+int f32_to_bf16_2d(uint16_t* dst, int ldd, const float* src, int lds, int rows, int cols);
+int add_bias_rows(float* d, int ldd, const float* bias, int M, int N);
 
 }  // namespace lshlab_cuda

@@ -85,12 +85,19 @@ std::vector<std::string> split(const std::string& s) {
 }  // namespace
 
 int cmd_bench_attention(int argc, char** argv) {
+  for (int i = 0; i + 1 < argc; i++)  // --device cuda: the GPU sweep (cmd_bench_attention_cuda.cc)
+    if (std::string(argv[i]) == "--device" && std::string(argv[i + 1]) == "cuda") {
+      try { return cmd_bench_attention_cuda(argc, argv); } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "error: bench-attention: %s\n", e.what());
+        return 2;
+      }
+    }
   AttentionParams params;
   std::vector<char*> rest;
   std::set<std::string> values = {"--variant", "--seq", "--batch", "--heads", "--head-dim", "--iters",
                                   "--warmup", "--seed", "--csv", "--max-seq", "--min-seq", "--variants",
                                   "--budget", "--max-memory-gb", "--dot-iters", "--time-iters",
-                                  "--angles", "--trials", "--quality-calls"};
+                                  "--angles", "--trials", "--quality-calls", "--device"};
   for (const auto& pf : kParamFlags) values.insert(pf.first);
   std::string mode = "single", csv;
   try {
@@ -110,6 +117,7 @@ int cmd_bench_attention(int argc, char** argv) {
     for (const char* m : {"--paper-table1", "--sweep", "--scaling", "--collisions"})
       if (a.has(m)) { mode = m + 2; modes++; }
     if (modes > 1) throw std::invalid_argument("--paper-table1, --sweep, --scaling and --collisions exclude each other");
+    if (a.str("--device", "cpu") != "cpu") throw std::invalid_argument("--device must be cpu or cuda");
     csv = a.str("--csv", "");
     const bool json = a.has("--json");
     const uint64_t seed = uint64_t(a.integer("--seed", 42, 0, 1LL << 62));

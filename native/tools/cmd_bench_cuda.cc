@@ -11,12 +11,15 @@
 #include <chrono>
 #include <exception>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "args.h"
 #include "attention/exact.h"
+#include "attention/reformer.h"
+#include "attention/bert_lsh.h"
 #include "attention/yoso.h"
 #include "commands.h"
 #include "cuda_harness.h"
@@ -275,6 +278,141 @@ struct Bench {
     rb.gpu_ms = median_ms(a, [&] { fwd(); bwd(); }, 2, n_reps);
     report(rb);
   }
+
+  // BERT-LSH forward, and forward + backward, against BertLshAttention<float> with the same
+  // draws (defaults but `bands` and `fill`). rel err: ctx, then dqkv (unscreened inputs: a
+  // projection within rounding of 0 can move a bucket). flops: the scored pairs' dot products.
+  void bert_lsh(int B, int T, int H, int D, int bands, bool masked) {
+    const int C = H * D;
+    const size_t BHT = size_t(B) * H * T;
+    auto qkv = random_floats(size_t(B) * T * 3 * C, 18), dctx = random_floats(size_t(B) * T * C, 19);
+    const lshlab_cuda_bert_lsh_params p{bands, 64, 1, masked, 0, 0, 0};
+    size_t bytes = 0;
+    ok(a, a.bert_lsh_workspace_size(&bytes, B, T, H, D, &p), "bert_lsh_workspace_size");
+    DeviceBuffer<unsigned char> ws(a, bytes);
+    DeviceBuffer<float> gqkv(a, qkv), gctx(a, size_t(B) * T * C), gst(a, 2 * BHT), gdctx(a, dctx), gdqkv(a, qkv.size());
+    DeviceBuffer<int32_t> gcodes(a, 2 * BHT);
+    DeviceBuffer<double> gcounts(a, 2 * size_t(H));
+    auto fwd = [&] { ok(a, a.bert_lsh_forward(gctx.get(), gst.get(), gcodes.get(), nullptr, nullptr, gcounts.get(), ws.get(), gqkv.get(), nullptr, B, T, H, D, &p, 1234, 5, 7, nullptr), "bert_lsh fwd"); };
+    auto bwd = [&] { ok(a, a.bert_lsh_backward(gdqkv.get(), ws.get(), gdctx.get(), gqkv.get(), gctx.get(), gst.get(), gcodes.get(), nullptr, B, T, H, D, &p, nullptr), "bert_lsh bwd"); };
+    BertLshConfig cfg;
+    cfg.bands = bands; cfg.fill_masked = masked;
+    BertLshAttention<float> cpu(cfg);
+    AttentionCall call;
+    call.B = B; call.T = T; call.H = H; call.D = D;
+    call.seed = 1234; call.step = 5; call.site = 7;
+    std::vector<float> ctx(size_t(B) * T * C), dqkv(qkv.size());
+    const std::string shape = "B" + std::to_string(B) + " T" + std::to_string(T) + " H" + std::to_string(H) +
+                              " D" + std::to_string(D) + " bands" + std::to_string(bands) + (masked ? " masked" : "");
+    Result r{"bert_lsh_forward", shape};
+    r.cpu_ms = cpu_median_ms([&] { cpu.forward(ctx.data(), qkv.data(), nullptr, call); }, 3);
+    fwd();
+    r.rel_err = rel_vs_float(gctx.download(), ctx);
+    r.gpu_ms = median_ms(a, fwd, 3, reps);
+    r.flops = 2.0 * D * cpu.counters().dot_products;
+    report(r);
+    Result rb{"bert_lsh_forward_backward", shape};
+    rb.cpu_ms = cpu_median_ms([&] {
+      cpu.forward(ctx.data(), qkv.data(), nullptr, call);
+      cpu.backward(dqkv.data(), dctx.data(), qkv.data(), nullptr, call);
+    }, 1);
+    bwd();
+    rb.rel_err = rel_vs_float(gdqkv.download(), dqkv);
+    rb.gpu_ms = median_ms(a, [&] { fwd(); bwd(); }, 2, reps);
+    report(rb);
+  }
+
+  // BERT-LSH fill=masked (transposed fill, one hash), the dense and the sorted kernel paths
+  // (LSHLAB_CUDA_BERT_LSH_PATH) on the same inputs: forward and forward + backward. No CPU run;
+  // rel err: the sorted path against the dense one (ctx, then dqkv). density = scored pairs /
+  // T^2 per head (dot products each pair once, so about half the entries under transposed fill).
+  void bert_lsh_paths(int B, int T, int H, int D, int bands, int table) {
+    const int C = H * D;
+    const size_t BHT = size_t(B) * H * T;
+    auto qkv = random_floats(size_t(B) * T * 3 * C, 18), dctx = random_floats(size_t(B) * T * C, 19);
+    const lshlab_cuda_bert_lsh_params p{bands, table, 1, 1, 0, 0, 0};
+    size_t bytes = 0;
+    ok(a, a.bert_lsh_workspace_size(&bytes, B, T, H, D, &p), "bert_lsh_workspace_size");
+    DeviceBuffer<unsigned char> ws(a, bytes);
+    DeviceBuffer<float> gqkv(a, qkv), gctx(a, size_t(B) * T * C), gst(a, 2 * BHT), gdctx(a, dctx), gdqkv(a, qkv.size());
+    DeviceBuffer<int32_t> gcodes(a, 2 * BHT);
+    DeviceBuffer<double> gcounts(a, 2 * size_t(H));
+    auto fwd = [&] { ok(a, a.bert_lsh_forward(gctx.get(), gst.get(), gcodes.get(), nullptr, nullptr, gcounts.get(), ws.get(), gqkv.get(), nullptr, B, T, H, D, &p, 1234, 5, 7, nullptr), "bert_lsh fwd"); };
+    auto bwd = [&] { ok(a, a.bert_lsh_backward(gdqkv.get(), ws.get(), gdctx.get(), gqkv.get(), gctx.get(), gst.get(), gcodes.get(), nullptr, B, T, H, D, &p, nullptr), "bert_lsh bwd"); };
+    std::vector<float> ctx[2], dqkv[2];
+    const int n_reps = T >= 32768 ? 3 : 5;
+    for (int path = 0; path < 2; path++) {
+      setenv("LSHLAB_CUDA_BERT_LSH_PATH", path ? "sorted" : "dense", 1);
+      fwd();
+      bwd();
+      ctx[path] = gctx.download();
+      dqkv[path] = gdqkv.download();
+      const std::vector<double> counts = gcounts.download();
+      double dots = 0;
+      for (int h = 0; h < H; h++) dots += counts[size_t(h)];
+      char shape[160];
+      std::snprintf(shape, sizeof shape, "B%d T%d H%d D%d bands%d m%d density %.4f", B, T, H, D, bands,
+                    table, dots / (double(B) * H * double(T) * T));
+      const char* op[2][2] = {{"bert_lsh_fwd_dense", "bert_lsh_fwd_bwd_dense"},
+                              {"bert_lsh_fwd_sorted", "bert_lsh_fwd_bwd_sorted"}};
+      Result r{op[path][0], shape};
+      r.rel_err = path ? rel_vs_float(ctx[1], ctx[0]) : 0;
+      r.gpu_ms = median_ms(a, fwd, 1, n_reps);
+      report(r);
+      Result rb{op[path][1], shape};
+      rb.rel_err = path ? rel_vs_float(dqkv[1], dqkv[0]) : 0;
+      rb.gpu_ms = median_ms(a, [&] { fwd(); bwd(); }, 1, n_reps);
+      report(rb);
+    }
+    unsetenv("LSHLAB_CUDA_BERT_LSH_PATH");
+  }
+
+  // Reformer LSH forward, and forward + backward, against ReformerAttention<float> with the
+  // same draws (chunk 64, one chunk before, auto buckets). rel err: ctx, then dqkv (unscreened
+  // inputs: a near-tie can move a bucket). flops: scores and P V over the computed windows.
+  // Past T = 8192 the CPU is not run: cpu 0 ms, rel err -1.
+  void reformer(int B, int T, int H, int D, int R) {
+    const int C = H * D;
+    auto qkv = random_floats(size_t(B) * T * 3 * C, 20), dctx = random_floats(size_t(B) * T * C, 21);
+    const lshlab_cuda_reformer_params p{R, 0, 64, 1, 0};
+    size_t sb = 0, wb = 0;
+    ok(a, a.reformer_sizes(&sb, &wb, B, T, H, D, &p), "reformer_sizes");
+    DeviceBuffer<unsigned char> st(a, sb), ws(a, wb);
+    DeviceBuffer<float> gqkv(a, qkv), gctx(a, size_t(B) * T * C), gdctx(a, dctx), gdqkv(a, qkv.size());
+    auto fwd = [&] { ok(a, a.reformer_forward(gctx.get(), st.get(), nullptr, nullptr, ws.get(), gqkv.get(), nullptr, B, T, H, D, &p, 1234, 5, 7, nullptr), "reformer fwd"); };
+    auto bwd = [&] { ok(a, a.reformer_backward(gdqkv.get(), ws.get(), gdctx.get(), gqkv.get(), st.get(), nullptr, B, T, H, D, &p, nullptr), "reformer bwd"); };
+    ReformerParams rp;
+    rp.num_hashes = R;
+    ReformerAttention<float> cpu(rp);
+    AttentionCall call;
+    call.B = B; call.T = T; call.H = H; call.D = D;
+    call.seed = 1234; call.step = 5; call.site = 7;
+    std::vector<float> ctx(size_t(B) * T * C), dqkv(qkv.size());
+    const bool with_cpu = T <= 8192;
+    const int Tp = (T + 63) / 64 * 64, W = T <= 64 ? T : 128;
+    const double dots = double(B) * H * (T <= 64 ? T : R * Tp) * W;
+    const std::string shape = "B" + std::to_string(B) + " T" + std::to_string(T) + " H" + std::to_string(H) +
+                              " D" + std::to_string(D) + " hashes" + std::to_string(R);
+    Result r{"reformer_forward", shape};
+    if (with_cpu) r.cpu_ms = cpu_median_ms([&] { cpu.forward(ctx.data(), qkv.data(), nullptr, call); }, 3);
+    fwd();
+    r.rel_err = with_cpu ? rel_vs_float(gctx.download(), ctx) : -1;
+    r.gpu_ms = median_ms(a, fwd, 3, reps);
+    r.flops = 4.0 * D * dots;
+    report(r);
+    Result rb{"reformer_forward_backward", shape};
+    if (with_cpu)
+      rb.cpu_ms = cpu_median_ms([&] {
+        cpu.forward(ctx.data(), qkv.data(), nullptr, call);
+        cpu.backward(dqkv.data(), dctx.data(), qkv.data(), nullptr, call);
+      }, 1);
+    fwd();
+    bwd();
+    rb.rel_err = with_cpu ? rel_vs_float(gdqkv.download(), dqkv) : -1;
+    rb.gpu_ms = median_ms(a, [&] { fwd(); bwd(); }, 2, reps);
+    rb.flops = 4.0 * D * dots + 10.0 * D * dots;  // forward, then recomputed S, dP and 3 products
+    report(rb);
+  }
 };
 
 }  // namespace
@@ -324,6 +462,8 @@ int cmd_bench_cuda(int argc, char** argv) {
   run("adamw_update", [&] { b.adamw(4400000); });               // BERT-tiny's parameters
   run("attention", [&] { b.attention(64, 128, 2, 64); });
   run("yoso", [&] { b.yoso(8, 512, 4, 64, 9, 32); });
+  run("bert_lsh", [&] { b.bert_lsh(64, 128, 2, 64, 2, false); });
+  run("reformer", [&] { b.reformer(64, 128, 2, 64, 1); });
   run("attention_dropout", [&] { b.attention(64, 128, 2, 64, 0.1); });
   run("bias_backward", [&] { b.bias_backward(65536, 128); });
   if (!quick) {
@@ -339,6 +479,12 @@ int cmd_bench_cuda(int argc, char** argv) {
     run("attention", [&] { b.attention(4, 1024, 8, 64); });
     run("attention", [&] { b.attention(4, 4096, 8, 64); });
     run("yoso", [&] { b.yoso(4, 4096, 8, 64, 9, 64); });
+    run("bert_lsh", [&] { b.bert_lsh(4, 1024, 8, 64, 2, false); });
+    run("bert_lsh", [&] { b.bert_lsh(4, 1024, 8, 64, 8, true); });  // sparse: masked tiles skipped
+    for (int T : {4096, 8192, 16384, 32768, 65536})  // fill=masked: dense vs sorted kernels
+      for (int bands : {4, 8}) run("bert_lsh_paths", [&] { b.bert_lsh_paths(4, T, 8, 64, bands, 64); });
+    run("reformer", [&] { b.reformer(4, 4096, 8, 64, 2); });
+    run("reformer", [&] { b.reformer(1, 65536, 4, 64, 4); });
     run("yoso", [&] { b.yoso(1, 65536, 4, 64, 9, 64); });
     run("yoso", [&] { b.yoso(1, 262144, 1, 64, 16, 64); });  // tau 16: few collisions per hash
     run("yoso", [&] { b.yoso(1, 262144, 1, 64, 9, 32); });   // tau 9: ~n/512 keys per bucket

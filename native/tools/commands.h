@@ -16,3 +16,4 @@ int cmd_bench_attention(int argc, char** argv);   // lshlab-native bench-attenti
 int cmd_dump_attention(int argc, char** argv);   // lshlab-native dump-attention --variant V --out FILE        // lshlab-native bench-peak [--json]   // lshlab-native dump-reference --task T --out DIR
 int cmd_info(int argc, char** argv);             // lshlab-native info [--json]
 int cmd_bench_cuda(int argc, char** argv);       // lshlab-native bench-cuda [--json] [--quick]
+int cmd_bench_attention_cuda(int argc, char** argv);  // bench-attention --device cuda --scaling (via cmd_bench_attention)

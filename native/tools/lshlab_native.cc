@@ -26,6 +26,7 @@ static void usage() {
                "  init-from --from SRC --task T --batch FILE --out DIR [--seed S] [--num-labels N]\n"
                "  dump-attention --variant V --out FILE [--param k=v ...] [--seq T ...]\n"
                "  bench-attention [--paper-table1|--sweep|--scaling|--collisions] [--variant V --seq T ...] [--json] [--csv FILE]\n"
+               "  bench-attention --device cuda --scaling [--variants exact,yoso,yoso-e] [--max-n N] [--quick] [--json]\n"
                "global: --threads N (default: all cores)\n");
 }
 

@@ -2,9 +2,10 @@
  * test_cuda_train.cc: the CUDA training step (model/bert_cuda.h) against the CPU Trainer: ten
  * steps of each task on the same batches and seed, dropout on, padding in the batch; per-step
  * loss and gradient norm and the final weights agree to 1e-4 relative (float32 on both sides,
- * in different orders); yoso and yoso-e the same way (same hash draws). Also: a checkpoint
- * written from the device loads on the CPU, evaluation agrees, and variants without CUDA kernels
- * are refused by name. Skipped with the loader's reason
+ * in different orders); yoso, yoso-e and YOSO-C the same way (same hash draws; YOSO-C's conv
+ * weights are in the compared weights). Also: a checkpoint
+ * written from the device loads on the CPU, evaluation agrees, and what the kernels do not serve
+ * (head size above 128) is refused by name. Skipped with the loader's reason
  * when CUDA is unavailable; in the host emulation (native/cuda/emulation) these run everywhere.
  */
 #include <cmath>
@@ -153,6 +154,29 @@ LSHLAB_TEST("cuda/train yoso and yoso-e: 10 masked-LM steps match the CPU Traine
   LSHLAB_EXPECT(same_steps(Task::MaskedLM, "yoso-e", {{"tau", "8"}}));
 }
 
+LSHLAB_TEST("cuda/train YOSO-C (yoso with conv_window): 10 masked-LM steps match the CPU Trainer") {
+  CUDA_TRAIN_TEST_REQUIRES();
+  LSHLAB_EXPECT(same_steps(Task::MaskedLM, "yoso", {{"tau", "4"}, {"num_hash", "4"}, {"conv_window", "3"}}));
+  LSHLAB_EXPECT(same_steps(Task::SequenceClassification, "yoso-e", {{"tau", "6"}, {"conv_window", "5"}}));
+}
+
+LSHLAB_TEST("cuda/train bert-lsh: 10 steps match the CPU Trainer (fill, symmetric, combine)") {
+  CUDA_TRAIN_TEST_REQUIRES();
+  LSHLAB_EXPECT(same_steps(Task::MaskedLM, "bert-lsh", {}));
+  LSHLAB_EXPECT(same_steps(Task::MaskedLM, "bert-lsh", {{"fill", "masked"}, {"bands", "3"}}));
+  LSHLAB_EXPECT(same_steps(Task::SequenceClassification, "bert-lsh",
+                           {{"num_hashes", "2"}, {"symmetric", "none"}, {"fill", "masked"}}));
+  LSHLAB_EXPECT(same_steps(Task::QuestionAnswering, "bert-lsh", {{"num_hashes", "2"}, {"combine", "and"}}));
+}
+
+LSHLAB_TEST("cuda/train reformer: 10 steps match the CPU Trainer (rounds, chunks, standard mode)") {
+  CUDA_TRAIN_TEST_REQUIRES();
+  LSHLAB_EXPECT(same_steps(Task::MaskedLM, "reformer", {{"chunk_length", "4"}}));
+  LSHLAB_EXPECT(same_steps(Task::SequenceClassification, "reformer",
+                           {{"num_hashes", "2"}, {"chunk_length", "4"}, {"num_chunks_after", "1"}}));
+  LSHLAB_EXPECT(same_steps(Task::QuestionAnswering, "reformer", {}));  // T <= 64: standard mode
+}
+
 LSHLAB_TEST("cuda/train checkpoint from the device resumes on the CPU; evaluation agrees") {
   CUDA_TRAIN_TEST_REQUIRES();
   const BertConfig cfg = small_config(Task::MaskedLM);
@@ -178,16 +202,19 @@ LSHLAB_TEST("cuda/train checkpoint from the device resumes on the CPU; evaluatio
   LSHLAB_EXPECT(rel(gpu.train_step(h6.view()).loss, cpu.train_step(h6.view()).loss) <= kTol);
 }
 
-LSHLAB_TEST("cuda/train refuses attention variants without CUDA kernels, by name") {
+LSHLAB_TEST("cuda/train refuses what the CUDA kernels do not serve, naming it") {
+  // Head size 256 is above the fused attention kernels' 128: refused with the reason, by size.
   BertConfig cfg = small_config(Task::MaskedLM);
-  cfg.attention = "bert-lsh";
+  cfg.hidden_size = 256;
+  cfg.num_attention_heads = 1;
+  cfg.intermediate_size = 64;
   TrainConfig tc;
   tc.cuda_device = 0;
   bool threw = false;
   try {
     Trainer t(cfg, tc);
   } catch (const Error& e) {
-    threw = std::string(e.what()).find("bert-lsh") != std::string::npos;
+    threw = std::string(e.what()).find("head size 256") != std::string::npos;
   }
   LSHLAB_EXPECT(threw);
 }

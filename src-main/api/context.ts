@@ -12,6 +12,8 @@ import { loadEngine, type NativeAddon } from '../engine/index.js';
 import { openStore, storePath } from '../store/index.js';
 import type { LabStore } from '../store/types.js';
 import type { BenchLauncher } from '../lab/bench-process.js';
+import type { CudaScalingRunner } from '../lab/bench-attention-cuda.js';
+import type { CudaStatus } from '../training/device.js';
 import { RunHost, type RunHandle, type WorkerLauncher } from '../training/host.js';
 import { recoverDeadRuns } from '../training/run-owner.js';
 import { ApiError, type DatasetStatistics } from './contract.js';
@@ -33,6 +35,10 @@ export interface LabApiOptions {
   /** Benchmark process launcher (default child_process.fork of lab/bench-child.js; the desktop
    *  app passes its utilityProcess one: the packaged binary cannot run as Node). */
   benchLauncher?: BenchLauncher;
+  /** benchmarks.run's CUDA scaling sweep (device 'cuda[:N]'): how it runs (default: the native
+   *  driver, lab/bench-attention-cuda.ts) and the CUDA status it is checked against (default: the
+   *  engine's); tests fake both. */
+  cudaBench?: { run?: CudaScalingRunner; status?: () => CudaStatus };
   /** How often runs hosted by other processes are polled while someone watches them (ms). */
   pollMs?: number;
   /** Internal errors and diagnostics (default stderr). */

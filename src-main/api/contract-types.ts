@@ -31,7 +31,8 @@ export interface EngineInfoResult {
   cpu: { model: string; logicalCores: number; avx2: boolean; fma: boolean; avx512f: boolean };
   threads: number;
   gemmKernel: string;
-  cuda: { compiled: boolean; devices: Array<Record<string, unknown>>; message: string };
+  /** `available` and `reason` as the engine's CUDA loader says (reason '' when available). */
+  cuda: { compiled: boolean; available: boolean; reason: string; devices: Array<Record<string, unknown>>; message: string };
   attentionVariants: string[];
   dataDir: string;
 }

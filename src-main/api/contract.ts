@@ -53,6 +53,9 @@ const importColumns = z.strictObject({
   split: z.string().min(1).max(256).optional(),
 });
 
+/** benchmarks.run fields of the CPU modes that the CUDA scaling sweep has no use for. */
+const CPU_ONLY_BENCH_FIELDS = ['variant', 'params', 'seq', 'iters', 'warmup', 'dotIters', 'timeIters', 'quality', 'seed', 'maxMemoryGb', 'angles', 'trials'] as const;
+
 const benchRun = z.strictObject({
   mode: z.enum(['single', 'paper-table1', 'sweep', 'scaling', 'collisions']),
   variant: z.enum(ATTENTION_VARIANTS).optional(),
@@ -78,7 +81,25 @@ const benchRun = z.strictObject({
   /** Keep the result in the lab database (benchmarks.list), as `--record`. */
   record: z.boolean().default(true),
   jobId: jobId.optional(),
-}).refine((b) => (b.minSeq ?? 128) <= (b.maxSeq ?? 16384), { path: ['minSeq'], message: 'minSeq must not exceed maxSeq' });
+  /** Where the scaling sweep runs: 'cpu' (default) or 'cuda' / 'cuda:N', the CUDA kernels' sweep
+   *  (`bench attention --scaling --device cuda`, kind attention/scaling-cuda; n from minSeq 512
+   *  doubling to maxSeq 262144 unless given). The other modes run on the CPU only. */
+  device: z.string().regex(/^(cpu|cuda(:\d{1,3})?)$/, "device is 'cpu', 'cuda' or 'cuda:N'").optional(),
+}).superRefine((b, ctx) => {
+  const cuda = b.device !== undefined && b.device !== 'cpu';
+  if ((b.minSeq ?? (cuda ? 512 : 128)) > (b.maxSeq ?? (cuda ? 262144 : 16384))) ctx.addIssue({ code: 'custom', path: ['minSeq'], message: 'minSeq must not exceed maxSeq' });
+  if (!cuda) return;
+  if (b.mode !== 'scaling') {
+    ctx.addIssue({ code: 'custom', path: ['device'], message: `'${b.device}' runs only mode 'scaling' (the CUDA sweep); mode '${b.mode}' times the CPU variants: use device 'cpu' or leave it out` });
+    return;
+  }
+  // What the CUDA sweep's driver does not take (it times forward and forward+backward always).
+  for (const k of CPU_ONLY_BENCH_FIELDS)
+    if (b[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `not taken by the CUDA sweep (device '${b.device}'): it takes variants, minSeq, maxSeq, batch, heads, headDim, budgetS` });
+  if (b.minSeq !== undefined && b.minSeq < 8) ctx.addIssue({ code: 'custom', path: ['minSeq'], message: 'the CUDA sweep starts at n >= 8' });
+  if (b.heads !== undefined && b.heads > 255) ctx.addIssue({ code: 'custom', path: ['heads'], message: 'the CUDA sweep takes at most 255 heads' });
+  if (b.headDim !== undefined && b.headDim > 128) ctx.addIssue({ code: 'custom', path: ['headDim'], message: 'the CUDA kernels take head sizes up to 128' });
+});
 
 // ---- the operations -----------------------------------------------------------------------------
 

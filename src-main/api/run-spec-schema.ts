@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { defaultSpec, SpecError, validateSpec, type RunSpec } from '../training/spec.js';
-import { DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE } from '../training/device.js';
+import { DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE, PRECISIONS } from '../training/device.js';
 import { ATTENTION_VARIANTS, checkAttentionParams } from './attention-params.js';
 import { MODEL_RANGES, RUN_TEXT_LIMITS, TRAIN_RANGES, type SettingRange } from './training-params.js';
 
@@ -75,8 +75,10 @@ export const runSpecFields = z.strictObject({
   docStride: rangeNumber(T.docStride).optional(),
   tags: z.array(tagSchema).max(32).optional(),
   notes: z.string().max(RUN_TEXT_LIMITS.notes).optional(),
-  /** auto (default), cpu, cuda or cuda:N (training/device.ts; today training runs on the CPU only). */
+  /** auto (default), cpu, cuda or cuda:N (training/device.ts resolves it). */
   device: z.string().regex(DEVICE_REQUEST_RE, `a device is ${DEVICE_REQUEST_HELP}`).optional(),
+  /** GEMM precision: fp32 (default), tf32 or bf16 (CUDA only, checked against the device at start). */
+  precision: z.enum(PRECISIONS).optional(),
 });
 export type RunSpecInput = z.input<typeof runSpecFields>;
 

@@ -9,7 +9,7 @@ import { openStore, storePath } from '../store/index.js';
 import type { LabStore, RunRow } from '../store/types.js';
 import { RunHost } from '../training/host.js';
 import type { RunSpec } from '../training/spec.js';
-import { describeDevice, DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE, resolveDevice, type ResolvedDevice } from '../training/device.js';
+import { describeDevice, DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE, precisionProblem, resolveDevice, type Precision, type ResolvedDevice } from '../training/device.js';
 import { UsageError } from './args.js';
 import { TrainProgress } from './train-progress.js';
 import { num } from './format.js';
@@ -88,6 +88,21 @@ export const DEVICE_FLAG = {
   description: 'device: auto (default: CUDA when it can train, else the CPU, saying why), cpu, cuda or cuda:N',
 } as const;
 
+/** `--precision` of train, demo and bench train: the GEMM precision, recorded with the run. */
+export const PRECISION_FLAG = {
+  type: 'string',
+  metavar: 'fp32|tf32|bf16',
+  description: 'GEMM precision: fp32 (default), tf32 (CUDA only: TF32 tensor cores, fp32 accumulation) or bf16 (CUDA only: bf16 GEMM operands, fp32 accumulation, everything else fp32)',
+} as const;
+
+/** The --precision value, checked (a usage error naming the flag), or undefined when not given. */
+export function precisionFlag(value: string | undefined, command: string): Precision | undefined {
+  if (value === undefined) return undefined;
+  const problem = precisionProblem(value);
+  if (problem) throw new UsageError(`invalid value for --precision: ${problem}`, command);
+  return value as Precision;
+}
+
 /** The --device value, checked (a usage error naming the flag), or undefined when not given. */
 export function deviceFlag(value: string | undefined, command: string): string | undefined {
   if (value !== undefined && !DEVICE_REQUEST_RE.test(value))
@@ -105,7 +120,7 @@ export function resolveDeviceFlag(
   value: string | undefined,
   command: string,
   liveDevices: readonly string[] = [],
-  job: { attention?: string; cudaUnsupported?: string } = {},
+  job: { attention?: string; cudaUnsupported?: string; precision?: string } = {},
 ): ResolvedDevice {
   const request = deviceFlag(value, command);
   const info = ctx.engine().info();

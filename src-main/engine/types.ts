@@ -41,6 +41,8 @@ export interface TrainConfig {
   seed: number | bigint;
   /** Run every step on this CUDA device (absent or -1: the CPU). Exact attention only. */
   cudaDevice?: number;
+  /** GEMM precision (default fp32); tf32 and bf16 need cudaDevice (the engine refuses them on the CPU). */
+  precision?: 'fp32' | 'tf32' | 'bf16';
 }
 
 /** One batch, row-major (batchSize, seqLen) Int32Arrays. The engine copies what it needs. */
@@ -190,6 +192,8 @@ export interface BenchTrainOptions {
   model?: Partial<ModelConfig>;
   /** Run the steps on this CUDA device (exact attention); absent: the CPU. */
   cudaDevice?: number;
+  /** GEMM precision of the steps (default fp32); tf32 and bf16 need cudaDevice. */
+  precision?: 'fp32' | 'tf32' | 'bf16';
 }
 
 export interface BenchTrainResult {
@@ -205,11 +209,22 @@ export interface BenchTrainResult {
   forwardS: number;
   backwardS: number;
   optimizerS: number;
-  /** fp32 FMA peak measured in the same process right after the run (0 without vector FMA, and on CUDA). */
+  /** The yardstick, measured in the same process right after the run: the CPU's fp32 FMA peak (0 without vector FMA), or on CUDA cuBLASLt's GEMM peak at the run's precision. */
   peakGflops: number;
   peakIsa: string;
   /** Where the steps ran: "cpu" or "cuda:N" (absent from engines built before CUDA training). */
   device?: string;
+  /** The steps' GEMM precision (absent from engines built before --precision). */
+  precision?: string;
+  /** How peakGflops was measured, in words (CPU: the FMA loop; CUDA: cuBLASLt's square GEMM). */
+  peakMethod?: string;
+  /** CUDA: cuBLASLt's measured square-GEMM peak on the same GPU per precision; 0 on the CPU. */
+  peakFp32Gflops?: number;
+  peakTf32Gflops?: number;
+  /** CUDA: the bf16 GEMM peak, measured only when the run is bf16 (0 otherwise; absent from older engines). */
+  peakBf16Gflops?: number;
+  /** CUDA: device bytes the run held after the timed steps (cudaMemGetInfo, minus before); -1 on the CPU. */
+  peakMemoryBytes?: number;
 }
 
 /** benchAttention options (native/addon/bench_attention.cc); absent fields take the CLI's defaults. */

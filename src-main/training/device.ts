@@ -3,28 +3,44 @@
  * RunSpec.device), the engine's CUDA status (loadEngine().info().cuda) and the devices of the lab's
  * live runs. One resolver for `train`, `demo`, `bench train`, `bench attention` and the API.
  *
- * The Trainer runs a whole step on a CUDA device (native/engine/model/bert_cuda.h) for exact,
- * yoso and yoso-e attention; bert-lsh, reformer and YOSO-C have no CUDA kernels yet, so `auto`
- * keeps them on the CPU and `cuda` refuses them with that reason (cudaTrainingUnsupported). Among CUDA devices, a run
- * takes one no live run of this lab uses (pickCudaDevice).
+ * The Trainer runs a whole step on a CUDA device (native/engine/model/bert_cuda.h) for every
+ * attention variant (exact, yoso, yoso-e, YOSO-C, bert-lsh, reformer); a variant without CUDA
+ * kernels would stay on the CPU under `auto` and be refused by `cuda` with the reason
+ * (cudaTrainingUnsupported). Among CUDA devices, a run takes one no live run of this lab uses
+ * (pickCudaDevice).
  *
  * Node-free and engine-free (the caller passes the info), so it is unit-testable with fake devices.
  */
 
 /** The attention variants with CUDA kernels (model/bert_cuda_attention.cc). */
-export const CUDA_ATTENTION = ['exact', 'yoso', 'yoso-e'] as const;
+export const CUDA_ATTENTION = ['exact', 'yoso', 'yoso-e', 'bert-lsh', 'reformer'] as const;
 
 /**
  * Why a run with this attention variant cannot train on CUDA, or '' when it can. Mirrors the
- * engine's CudaAttentionLayer::unsupported, which refuses the same runs.
+ * engine's CudaAttentionLayer::unsupported by variant; the engine also refuses head sizes above
+ * 128 and parameters its kernels cannot serve (e.g. bert-lsh num_hashes * bands * D > 2^18),
+ * naming them, when the run starts.
  */
-export function cudaTrainingUnsupported(attention: string | undefined, params: Record<string, unknown> = {}): string {
-  if (attention === undefined) return '';
-  if (!(CUDA_ATTENTION as readonly string[]).includes(attention))
-    return `attention '${attention}' has no CUDA kernels yet (${CUDA_ATTENTION.join(', ')} do)`;
-  const conv = Number(params['conv_window'] ?? 0);
-  if (attention.startsWith('yoso') && conv > 0) return 'YOSO-C (conv_window) has no CUDA kernel yet';
-  return '';
+export function cudaTrainingUnsupported(attention: string | undefined): string {
+  if (attention === undefined || (CUDA_ATTENTION as readonly string[]).includes(attention)) return '';
+  return `attention '${attention}' has no CUDA kernels (${CUDA_ATTENTION.join(', ')} do)`;
+}
+
+/**
+ * The precisions of the training step's GEMMs (`--precision`, RunSpec.precision): fp32 on every
+ * device; on CUDA only, tf32 (cuBLASLt's TF32 tensor-core compute) or bf16 (autocast-style: the
+ * GEMM operands rounded to bf16, fp32 accumulation and output). Everything outside the GEMMs
+ * (LayerNorm, softmax, the attention kernels, the optimizer, master weights and moments) stays
+ * fp32 in both; unlike PyTorch autocast, attention does not run in bf16.
+ */
+export const PRECISIONS = ['fp32', 'tf32', 'bf16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+export const PRECISION_HELP = 'fp32, tf32 or bf16 (tf32 and bf16: CUDA only)';
+
+/** Why a precision request cannot be had on any device ('' when it is fp32, tf32 or bf16). */
+export function precisionProblem(text: string): string {
+  if ((PRECISIONS as readonly string[]).includes(text)) return '';
+  return `unknown precision '${text}' (expected ${PRECISION_HELP})`;
 }
 
 /** What a device request may be: auto, cpu, cuda or cuda:N. */
@@ -62,8 +78,8 @@ export interface ResolvedDevice {
   name: string;
   /** One line: why this device (shown as "device: cpu (why)"). */
   why: string;
-  /** Arithmetic precision of the training step on this device. */
-  precision: 'fp32';
+  /** Arithmetic precision of the training step's GEMMs on this device (fp32 unless --precision tf32|bf16). */
+  precision: Precision;
 }
 
 /** A device request that cannot be met (the CLI maps it to exit 1, the API to an error). */
@@ -104,25 +120,36 @@ export function pickCudaDevice(
 /**
  * The device for a request. Throws DeviceError for a request that cannot be met: `cuda` or
  * `cuda:N` when CUDA is unavailable (the loader's reason), when the device does not exist, or
- * when the attention variant has no CUDA kernels.
+ * when the attention variant has no CUDA kernels; and for a precision the device cannot run
+ * (tf32 or bf16 wherever the run would land on the CPU, auto included: a run never silently
+ * changes the precision it was asked for).
  */
 export function resolveDevice(
   requestText: string | undefined,
   env: {
     cpuModel: string;
     cuda: CudaStatus | undefined;
-    /** The run's attention variant and its parameters: not every variant trains on CUDA. */
+    /** The run's attention variant: a variant without CUDA kernels stays on the CPU. */
     attention?: string;
-    attentionParams?: Record<string, unknown>;
     /** Why this job cannot use CUDA at all (a CPU-only benchmark), overriding `attention`. */
     cudaUnsupported?: string;
+    /** The precision asked for (default fp32); tf32 and bf16 need the CUDA device this resolves to. */
+    precision?: string;
   },
   liveDevices: readonly string[] = [],
 ): ResolvedDevice {
   const text = requestText ?? 'auto';
   const req = parseDeviceRequest(text);
   if (!req) throw new DeviceError(`unknown device '${text}' (expected ${DEVICE_REQUEST_HELP})`);
-  const cpu = (why: string): ResolvedDevice => ({ device: 'cpu', name: env.cpuModel, why, precision: 'fp32' });
+  const precision = env.precision ?? 'fp32';
+  const problem = precisionProblem(precision);
+  if (problem) throw new DeviceError(`--precision ${precision}: ${problem}`);
+  // The CPU engine's GEMMs are fp32 only: a tf32/bf16 run there would record a precision it never used.
+  const cpu = (why: string): ResolvedDevice => {
+    if (precision !== 'fp32')
+      throw new DeviceError(`--precision ${precision} needs a CUDA device, and this run would train on the CPU (${req.kind === 'cpu' ? '--device cpu' : why}); use --precision fp32`);
+    return { device: 'cpu', name: env.cpuModel, why, precision: 'fp32' };
+  };
   if (req.kind === 'cpu') return cpu('requested');
   const unavailable = cudaUnavailableReason(env.cuda);
   if (req.kind === 'cuda') {
@@ -132,24 +159,24 @@ export function resolveDevice(
       const have = env.cuda!.devices.map((d) => `cuda:${d.index}`).join(', ');
       throw new DeviceError(`no CUDA device ${req.index} (this machine has ${have})`);
     }
-    const unsupported = env.cudaUnsupported ?? cudaTrainingUnsupported(env.attention, env.attentionParams);
+    const unsupported = env.cudaUnsupported ?? cudaTrainingUnsupported(env.attention);
     if (unsupported) throw new DeviceError(`cannot run on CUDA: ${unsupported}; use --device cpu`);
-    return cudaOf(pick);
+    return cudaOf(pick, precision as Precision);
   }
   // auto
   if (unavailable) return cpu(`CUDA unavailable: ${unavailable}`);
-  const unsupported = env.cudaUnsupported ?? cudaTrainingUnsupported(env.attention, env.attentionParams);
+  const unsupported = env.cudaUnsupported ?? cudaTrainingUnsupported(env.attention);
   if (unsupported) return cpu(unsupported);
   const pick = pickCudaDevice(env.cuda!.devices, liveDevices);
-  return pick ? cudaOf(pick) : cpu('no CUDA device');
+  return pick ? cudaOf(pick, precision as Precision) : cpu('no CUDA device');
 }
 
-function cudaOf(pick: { index: number; name: string; sharedWith: number }): ResolvedDevice {
+function cudaOf(pick: { index: number; name: string; sharedWith: number }, precision: Precision): ResolvedDevice {
   const why =
     pick.sharedWith === 0
       ? 'no other live run of this lab uses it'
       : `every CUDA device is in use by this lab's live runs; this one by the fewest (${pick.sharedWith})`;
-  return { device: `cuda:${pick.index}`, name: pick.name, why, precision: 'fp32' };
+  return { device: `cuda:${pick.index}`, name: pick.name, why, precision };
 }
 
 /** The one-line report: "device: cpu (CUDA unavailable: no NVIDIA driver ...) on Intel Xeon ...". */

@@ -198,7 +198,7 @@ export class RunHost {
     // Before any row exists: a device request that cannot be met fails here (training/device.ts).
     const placed = resolveDevice(
       spec.device,
-      { cpuModel: info?.cpu.model ?? os.cpus()[0]?.model ?? 'unknown', cuda: info?.cuda, attention, attentionParams },
+      { cpuModel: info?.cpu.model ?? os.cpus()[0]?.model ?? 'unknown', cuda: info?.cuda, attention, ...(spec.precision !== undefined ? { precision: spec.precision } : {}) },
       store.runs.active().map((r) => r.device),
     );
     const env = store.environments.record(describeEnvironment(info));

@@ -5,7 +5,7 @@
  * its row alone. Nothing here touches the engine, the store or the disk.
  */
 import type { ModelConfig, Task, TrainConfig } from '../engine/types.js';
-import { DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE } from './device.js';
+import { DEVICE_REQUEST_HELP, DEVICE_REQUEST_RE, precisionProblem, type Precision } from './device.js';
 
 export interface ModelSpec {
   hiddenSize: number;
@@ -59,6 +59,8 @@ export interface RunSpec {
   docStride: number;
   /** auto (default), cpu, cuda or cuda:N: resolved by training/device.ts when the run starts. */
   device?: string;
+  /** GEMM precision: fp32 (default), tf32 or bf16 (CUDA only; checked against the device when the run starts). */
+  precision?: Precision;
   tags?: string[];
   notes?: string;
 }
@@ -139,6 +141,10 @@ export function validateSpec(s: RunSpec): RunSpec {
     throw new SpecError('initFrom', `must be an absolute directory (a checkpoint or a Hugging Face BERT folder), got ${JSON.stringify(s.initFrom)}`);
   if (s.device !== undefined && (typeof s.device !== 'string' || !DEVICE_REQUEST_RE.test(s.device)))
     throw new SpecError('device', `must be ${DEVICE_REQUEST_HELP}, got ${JSON.stringify(s.device)}`);
+  if (s.precision !== undefined) {
+    const problem = typeof s.precision === 'string' ? precisionProblem(s.precision) : `must be a string, got ${JSON.stringify(s.precision)}`;
+    if (problem) throw new SpecError('precision', problem);
+  }
   if (s.task === 'qa' && (!posInt(s.docStride) || s.docStride >= m.maxSeqLen))
     throw new SpecError('docStride', `must be a positive integer below maxSeqLen, got ${s.docStride}`);
   return s;
@@ -179,6 +185,8 @@ export function trainConfigOf(s: RunSpec, totalSteps: number): TrainConfig {
     seed: BigInt(s.seed) <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s.seed) : BigInt(s.seed),
     // 'cuda:N' (as the host resolved it) trains on that GPU; anything else on the CPU.
     ...(s.device?.startsWith('cuda:') ? { cudaDevice: Number(s.device.slice(5)) } : {}),
+    // Only a non-default precision is sent, so fp32 runs give the engine what they always did.
+    ...(s.precision !== undefined && s.precision !== 'fp32' ? { precision: s.precision } : {}),
   };
 }
 

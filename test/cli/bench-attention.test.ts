@@ -108,3 +108,18 @@ test('bench attention usage errors exit 2 and name the flag', () => {
     assert.match(r.stderr, re);
   }
 });
+
+test('bench attention --scaling --device cuda: parameters belong in --variants (exit 2); without a GPU, the reason (exit 1)', () => {
+  const p = lshlab(['--scaling', '--device', 'cuda', '--bands', '4']);
+  assert.equal(p.code, 2);
+  assert.match(p.stderr, /with --device cuda, give variant parameters in --variants/);
+  const other = lshlab(['--paper-table1', '--device', 'cuda']);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /only --scaling runs on CUDA|CUDA unavailable/);
+  const info = spawnSync(process.execPath, [BIN, 'info', '--json'], { encoding: 'utf8' });
+  const cuda = (JSON.parse(info.stdout) as { cuda?: { available?: boolean } }).cuda;
+  if (cuda?.available) return;  // a GPU machine: the sweep would run; the fake-driver tests cover the bridge
+  const r = lshlab(['--scaling', '--device', 'cuda', '--max-seq', '512']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /CUDA unavailable/);
+});

@@ -31,7 +31,7 @@ test('the app starts at the compiled main.js, which exists with its preload and 
 
 test('files ship the compiled code, the renderer, bin and the native addon; native code is unpacked; no rebuild', () => {
   const files = listOf('files');
-  for (const f of ['package.json', 'dist/src-main/**/*.js', 'dist/renderer/**', 'bin/**', 'build/Release/lshlab.node', 'build/Release/lshlab-native'])
+  for (const f of ['package.json', 'dist/src-main/**/*.js', 'dist/renderer/**', 'bin/**', 'build/Release/lshlab.node', 'build/Release/lshlab-native', 'build/Release/liblshlab_cuda.so'])
     assert.ok(files.includes(f), f);
   assert.ok(files.includes('!dist/test/**'), 'tests stay out');
   const unpack = listOf('asarUnpack');

@@ -42,16 +42,16 @@ test('resolveDevice: auto takes the CPU and says why when CUDA cannot serve the 
   assert.match(describeDevice(a), /^device: cpu \(CUDA unavailable: no NVIDIA driver/);
   assert.equal(resolveDevice(undefined, env(notBuilt)).why, 'CUDA unavailable: not built: nvcc not found');
   assert.equal(resolveDevice('auto', env(undefined)).why, 'CUDA unavailable: the engine could not be loaded');
-  // CUDA usable: exact attention takes a free GPU; an LSH variant stays on the CPU and says why.
+  // CUDA usable: every variant with CUDA kernels takes a free GPU; one without stays on the CPU and says why.
   const g = resolveDevice('auto', env(twoGpus), ['cuda:0']);
   assert.deepEqual(g, { device: 'cuda:1', name: 'NVIDIA H200', why: 'no other live run of this lab uses it', precision: 'fp32' });
   assert.equal(resolveDevice('auto', { ...env(twoGpus), attention: 'exact' }).device, 'cuda:0');
   assert.equal(resolveDevice('auto', { ...env(twoGpus), attention: 'yoso' }).device, 'cuda:0');
-  const y = resolveDevice('auto', { ...env(twoGpus), attention: 'bert-lsh' });
+  assert.equal(resolveDevice('auto', { ...env(twoGpus), attention: 'bert-lsh' }).device, 'cuda:0');
+  assert.equal(resolveDevice('auto', { ...env(twoGpus), attention: 'reformer' }).device, 'cuda:0');
+  const y = resolveDevice('auto', { ...env(twoGpus), attention: 'sinkhorn' });
   assert.equal(y.device, 'cpu');
-  assert.equal(y.why, "attention 'bert-lsh' has no CUDA kernels yet (exact, yoso, yoso-e do)");
-  const c = resolveDevice('auto', { ...env(twoGpus), attention: 'yoso', attentionParams: { conv_window: 3 } });
-  assert.deepEqual([c.device, c.why], ['cpu', 'YOSO-C (conv_window) has no CUDA kernel yet']);
+  assert.equal(y.why, "attention 'sinkhorn' has no CUDA kernels (exact, yoso, yoso-e, bert-lsh, reformer do)");
   // An old engine without available/reason: devices decide, message is the reason.
   assert.equal(resolveDevice('auto', env({ compiled: false, message: 'CUDA backend not built', devices: [] })).why, 'CUDA unavailable: CUDA backend not built');
 });
@@ -61,12 +61,12 @@ test('resolveDevice: cuda fails with the loader reason, a missing index, or a va
   assert.throws(() => resolveDevice('cuda:0', env(notBuilt)), /^DeviceError: CUDA unavailable: not built/);
   assert.throws(() => resolveDevice('cuda:7', env(twoGpus)), /no CUDA device 7 \(this machine has cuda:0, cuda:1\)/);
   assert.equal(resolveDevice('cuda:1', env(twoGpus), ['cuda:1']).device, 'cuda:1');
-  for (const attention of ['bert-lsh', 'reformer'])
+  for (const attention of ['sinkhorn', 'performer'])
     assert.throws(() => resolveDevice('cuda', { ...env(twoGpus), attention }),
       (e: unknown) => e instanceof DeviceError && e.message === `cannot run on CUDA: ${cudaTrainingUnsupported(attention)}; use --device cpu`);
   assert.throws(() => resolveDevice('cuda', { ...env(twoGpus), cudaUnsupported: 'a CPU benchmark' }), /^DeviceError: cannot run on CUDA: a CPU benchmark; use --device cpu$/);
   assert.equal(resolveDevice('auto', { ...env(twoGpus), cudaUnsupported: 'a CPU benchmark' }).why, 'a CPU benchmark');
-  for (const ok of ['exact', 'yoso', 'yoso-e']) assert.equal(cudaTrainingUnsupported(ok), '');
+  for (const ok of ['exact', 'yoso', 'yoso-e', 'bert-lsh', 'reformer']) assert.equal(cudaTrainingUnsupported(ok), '');
   assert.throws(() => resolveDevice('bogus', env(noDriver)), /unknown device 'bogus' \(expected auto, cpu, cuda or cuda:N\)/);
 });
 

@@ -5,7 +5,8 @@
 # float64 CPU references; it cannot check races, memory faults or speed (a GPU run of
 # bench/gpu-check.sh does). The cuBLASLt GEMM is replaced by a host loop (gemm_host.cc here)
 # with the same semantics, so tests of whole steps through the ABI run; cuBLASLt itself runs
-# only on a GPU.
+# only on a GPU. The host GEMM rounds its operands to bf16 under --precision bf16 (mode 2), so
+# the bf16 tests see bf16 numerics; TF32 rounding is not emulated (tf32 tests check plumbing).
 # Needs a C++20 compiler with <barrier> (g++ 11+). Exit status: the tests' (0 = all passed).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +31,7 @@ cp "$CUDA_DIR/backend.h" "$WORK/gen/"
 export LSHLAB_CUDA_LIBRARY="$WORK/liblshlab_cuda_emulated.so"
 "$DRIVER" info | grep -E '^(cuda|device)'
 passed=0 failed=0
-for prefix in cuda/loader cuda/layernorm cuda/gelu cuda/cross_entropy cuda/adamw cuda/attention cuda/train_ops cuda/gemm cuda/yoso "cuda/train "; do
+for prefix in cuda/loader cuda/layernorm cuda/gelu cuda/cross_entropy cuda/adamw cuda/attention cuda/train_ops cuda/gemm cuda/yoso cuda/bert_lsh cuda/reformer "cuda/train "; do
   out="$("$DRIVER" test "$prefix" 2>&1)" || true
   printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed, ' || true  # no test lines: grep fails
   line="$(printf '%s\n' "$out" | tail -n 1)"

@@ -9,6 +9,9 @@
  * that passes here can still race or fault on a GPU (compute-sanitizer on a GPU decides that).
  */
 #pragma once
+#include <malloc.h>  // malloc_usable_size: the emulated device memory count (glibc)
+
+#include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cmath>
@@ -125,8 +128,26 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
   return cudaSuccess;
 }
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
-inline cudaError_t cudaMalloc(void** p, size_t n) { *p = std::malloc(n); return *p ? 0 : 2; }
-inline cudaError_t cudaFree(void* p) { std::free(p); return cudaSuccess; }
+// Bytes the emulated device holds, so cudaMemGetInfo's "used" moves with allocations as on a GPU
+// (bench train's peak device memory can then be checked here).
+inline std::atomic<size_t>& emulated_allocated() { static std::atomic<size_t> n{0}; return n; }
+inline cudaError_t cudaMalloc(void** p, size_t n) {
+  *p = std::malloc(n);
+  if (*p) emulated_allocated() += malloc_usable_size(*p);
+  return *p ? 0 : 2;
+}
+inline cudaError_t cudaFree(void* p) {
+  if (p) emulated_allocated() -= malloc_usable_size(p);
+  std::free(p);
+  return cudaSuccess;
+}
+// total as cudaGetDeviceProperties says (1 GiB); free never below 0.
+inline cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  *total_bytes = size_t(1) << 30;
+  const size_t used = emulated_allocated();
+  *free_bytes = used < *total_bytes ? *total_bytes - used : 0;
+  return cudaSuccess;
+}
 inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { std::memcpy(d, s, n); return 0; }
 inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { std::memset(d, v, n); return 0; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return 0; }

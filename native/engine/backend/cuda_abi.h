@@ -65,6 +65,21 @@ typedef struct lshlab_cuda_dropout {
   uint32_t site;
 } lshlab_cuda_dropout;
 
+/* BERT-LSH options (attention/bert_lsh.h BertLshConfig): bands hyperplanes per hash function,
+   bucket range table_size, num_hashes functions; flags 0/1: fill=masked (else zero),
+   symmetric=none (else transposed-fill), combine=and (else or), reseed=fixed (else per-call). */
+typedef struct lshlab_cuda_bert_lsh_params {
+  int bands, table_size, num_hashes;
+  int fill_masked, symmetric_none, combine_and, reseed_fixed;
+} lshlab_cuda_bert_lsh_params;
+
+/* Reformer LSH attention options (attention/reformer.h ReformerParams): num_hashes rounds (1..64),
+   num_buckets per round (even >= 2, or 0 = auto: 2 * chunks rounded down to a power of 2),
+   chunk_length (>= 1), num_chunks_before / num_chunks_after (0..64). */
+typedef struct lshlab_cuda_reformer_params {
+  int num_hashes, num_buckets, chunk_length, num_chunks_before, num_chunks_after;
+} lshlab_cuda_reformer_params;
+
 typedef struct lshlab_cuda_api_v1 {
   int abi_version;     /* LSHLAB_CUDA_ABI_VERSION */
   size_t struct_size;  /* sizeof(lshlab_cuda_api_v1) as the library was built */
@@ -116,7 +131,8 @@ typedef struct lshlab_cuda_api_v1 {
   int (*adamw_update)(float* p, float* m, float* v, const float* g, int64_t n,
                       const lshlab_cuda_adamw_params* params);
 
-  /* Row-major GEMM as ops/cpu/gemm.h through cuBLASLt, fp32 compute (no TF32):
+  /* Row-major GEMM as ops/cpu/gemm.h through cuBLASLt, fp32 compute unless gemm_set_precision
+     chose TF32 or bf16 operands on this thread (the GEMM precision entries below):
      C (M,N) = alpha op(A) op(B) + beta C, then + bias[n] (bias may be NULL), then erf-GELU if
      gelu != 0, with the pre-activation stored in pre_gelu (ldc layout) when pre_gelu != NULL. */
   int (*gemm)(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
@@ -227,6 +243,100 @@ typedef struct lshlab_cuda_api_v1 {
   int (*yoso_e_backward)(float* dqkv, float* workspace, const float* dctx, const float* qkv,
                          const float* ctx, const float* ynrm, const int32_t* mask, int B, int T,
                          int H, int D, int tau, int exact);
+
+  /* YOSO-C's depthwise conv of V * mask (conv_window W, odd), added after yoso/yoso-e: ctx (B,T,C)
+     += sum_k w[h,k] mask[b,s] V[b,s,h,:], s = t + k - W/2 (attention/yoso.h). Backward: the V part
+     of dqkv (B,T,3C) += the transpose on unpadded keys; dw (H,W) += the weight gradient, summed
+     per batch row in float64 (workspace: B*H*W doubles) and added in batch order. Call after
+     yoso_backward / yoso_e_backward, which overwrite dqkv. */
+  int (*yoso_conv_forward)(float* ctx, const float* qkv, const int32_t* mask, const float* w,
+                           int B, int T, int H, int D, int W);
+  int (*yoso_conv_backward)(float* dqkv, float* dw, double* workspace, const float* dctx,
+                            const float* qkv, const int32_t* mask, const float* w, int B, int T,
+                            int H, int D, int W);
+
+  /* ---- attention variants: bert-lsh (native/cuda/bert_lsh_*.cu) ---- */
+
+  /* BERT-LSH attention (attention/bert_lsh.h), the CPU variant's draws and semantics, every
+     option (params: lshlab_cuda_bert_lsh_params). Common arguments: qkv (B,T,3C) as
+     attention_forward; mask (B,T) 1 = token (or NULL); D <= 128; B*H <= 65535, B, H <= 65536,
+     site < 4096, num_hashes * bands * D <= 2^18, bands and num_hashes in 1..64. Deterministic
+     (no atomics). workspace_size: *bytes of scratch for forward and backward (nothing kept
+     between calls): B H T ints plus the draws when planes / coef are NULL, plus ~16 B H T ints
+     for fill=masked with one hash or combine=and (the sorted path: rows grouped by bucket, only
+     colliding pairs computed; env LSHLAB_CUDA_BERT_LSH_PATH=dense|sorted forces a path). */
+  int (*bert_lsh_workspace_size)(size_t* bytes, int B, int T, int H, int D,
+                                 const struct lshlab_cuda_bert_lsh_params* params);
+  /* Forward: ctx (B,T,C) = softmax(A / sqrt(D)) V with A from the collisions of the hash codes
+     (fill, symmetric, combine as the CPU: transposed fill A[j,i] = A[i,j] = q_i.k_j for colliding
+     i <= j; fill=zero: other unpadded keys logit 0; fill=masked: excluded, an unpadded row with
+     no colliding unpadded key keeps its diagonal), padded keys excluded, attention dropout with
+     exact's mask (dropout NULL or p = 0: none). Also written: stats (2,B,H,T): row logsumexp
+     (+inf where the row has no key), then 1 for a fill=masked diagonal fallback row, else 0;
+     codes (2,B,H,nh,T) q then k bucket ids of every token; planes (B,H,nh,bands,D) and coef
+     (B,H,nh,bands) the draws (either may be NULL: kept in the workspace); counts (2,H) doubles:
+     per head, summed over the batch, the dot products scored between unpadded tokens (the CPU
+     counters' head_dot_products) and the fill=masked fallbacks among them (head_collisions =
+     the difference). The hash step is 0xFFFFFFFF for reseed=fixed, else `step`. */
+  int (*bert_lsh_forward)(float* ctx, float* stats, int32_t* codes, float* planes, int32_t* coef,
+                          double* counts, void* workspace, const float* qkv, const int32_t* mask,
+                          int B, int T, int H, int D,
+                          const struct lshlab_cuda_bert_lsh_params* params, uint64_t seed,
+                          uint32_t step, uint32_t site, const struct lshlab_cuda_dropout* dropout);
+  /* Backward: dqkv (B,T,3C) overwritten from dctx (B,T,C) and the forward's ctx, stats and
+     codes (same mask, params and dropout). Hashing is not differentiated; a transposed-fill
+     pair's two entries both send their gradient to q_i and k_j. */
+  int (*bert_lsh_backward)(float* dqkv, void* workspace, const float* dctx, const float* qkv,
+                           const float* ctx, const float* stats, const int32_t* codes,
+                           const int32_t* mask, int B, int T, int H, int D,
+                           const struct lshlab_cuda_bert_lsh_params* params,
+                           const struct lshlab_cuda_dropout* dropout);
+
+  /* ---- attention variants: reformer (native/cuda/reformer_*.cu) ---- */
+
+  /* Reformer LSH attention (attention/reformer.h), the CPU variant's draws and semantics:
+     shared QK (keys = q / sqrt(|q|^2 + D 1e-6), the K slice unused), per (b,h) rotations
+     (D, num_hashes, nb/2) ~ N(0,1) from Philox (seed, step, site), bucket = argmax([qR, -qR])
+     (padding -> bucket nb), stable sort per round by (bucket, position), chunks of the
+     concatenated rounds attend chunks g-before .. g+after (mod G, duplicates kept), self logit
+     -1e5, padding key -1e9 (replacements), per-round lse, attention dropout with the CPU's mask
+     (element ((b*H+h)*G*c + slot)*W + window key of site dropout->site; NULL or p = 0: none),
+     rounds combined by softmax of their lses; T <= chunk_length: plain full attention (no
+     hash). Common arguments: qkv (B,T,3C) as attention_forward; mask (B,T) 1 = token, or NULL;
+     D <= 128; B < 65536, H < 1024, B*H*num_hashes <= 65535, D*num_hashes*nb/2 < 2^24.
+     Deterministic (no atomics). Memory linear in T.
+     sizes: *state_bytes the forward writes and the backward reads (per layer, keep it between
+     the calls); *workspace_bytes scratch for either call (nothing kept). */
+  int (*reformer_sizes)(size_t* state_bytes, size_t* workspace_bytes, int B, int T, int H, int D,
+                        const struct lshlab_cuda_reformer_params* params);
+  /* Forward: ctx (B,T,C); state as above. Optional outputs (NULL = not wanted, not written in
+     standard mode): rotations (B,H,D,num_hashes,nb/2), the CPU debug_state's "rotations" rounded
+     to float; buckets (B,H,num_hashes,T) int32, padding = nb. */
+  int (*reformer_forward)(float* ctx, void* state, float* rotations, int32_t* buckets,
+                          void* workspace, const float* qkv, const int32_t* mask, int B, int T,
+                          int H, int D, const struct lshlab_cuda_reformer_params* params,
+                          uint64_t seed, uint32_t step, uint32_t site,
+                          const struct lshlab_cuda_dropout* dropout);
+  /* Backward: dqkv (B,T,3C) overwritten (K slice 0) from dctx (B,T,C) and the forward's state,
+     with the same qkv, mask, shape, params and dropout; the hash and sort stay fixed (exact
+     gradient given them, as reformer_backward.cc). */
+  int (*reformer_backward)(float* dqkv, void* workspace, const float* dctx, const float* qkv,
+                           const void* state, const int32_t* mask, int B, int T, int H, int D,
+                           const struct lshlab_cuda_reformer_params* params,
+                           const struct lshlab_cuda_dropout* dropout);
+
+  /* ---- GEMM precision (gemm_lt.cc) ---- */
+
+  /* The compute type of `gemm` on the calling host thread (per thread, like set_device; default
+     0): 0 = fp32 (CUBLAS_COMPUTE_32F), 1 = tf32 (CUBLAS_COMPUTE_32F_FAST_TF32: tensor cores
+     round the inputs to TF32's 10-bit mantissa and accumulate in fp32; the run's --precision
+     tf32), 2 = bf16 (autocast-style, --precision bf16: op A and op B rounded to bf16, nearest
+     even, into a library-owned scratch; bf16 x bf16 products accumulated in fp32; C, D, bias
+     and the epilogue fp32; the caller's arrays stay fp32). Any other mode fails and leaves the
+     mode unchanged. The host emulation rounds to bf16 in mode 2 and ignores tf32 (fp32). */
+  int (*gemm_set_precision)(int mode);
+  /* cudaMemGetInfo of the current device: free and total bytes (device-wide, every process). */
+  int (*mem_get_info)(size_t* free_bytes, size_t* total_bytes);
 } lshlab_cuda_api_v1;
 
 typedef const void* (*lshlab_cuda_get_api_fn)(int abi_version);

@@ -17,7 +17,8 @@ std::string cuda_training_unsupported(const BertConfig& cfg) {
   return CudaAttentionLayer::unsupported(cfg);
 }
 
-CudaBert::CudaBert(const BertModel<float>& host, int device) : impl_(new Impl), device_(device) {
+CudaBert::CudaBert(const BertModel<float>& host, int device, int gemm_precision)
+    : impl_(new Impl), device_(device), gemm_precision_(gemm_precision) {
   Impl& I = *impl_;
   const std::string why = cuda_training_unsupported(host.config());
   if (!why.empty()) throw Error("cannot train on CUDA: " + why);
@@ -43,7 +44,19 @@ CudaBert::CudaBert(const BertModel<float>& host, int device) : impl_(new Impl), 
   I.m.zero(); I.v.zero(); I.grads.zero();
   I.x.resize(size_t(L) + 1);
   I.layers.resize(size_t(L));
-  for (int l = 0; l < L; l++) I.attn.emplace_back(I.a, I.cfg);
+  const int H = I.cfg.num_attention_heads, D = I.cfg.hidden_size / H;
+  for (int l = 0; l < L; l++) {
+    I.attn.emplace_back(I.a, I.cfg);
+    // Variant-owned parameters (YOSO-C's conv) at the CPU layout's offsets in the device buffers.
+    std::vector<float*> data, grad;
+    for (const AttentionParamSpec& sp : attention_parameter_specs(I.cfg.attention, I.cfg.attention_params, H, D)) {
+      const ParamInfo* pi = host.params().find("bert.encoder.layer." + std::to_string(l) + "." + sp.name);
+      if (!pi) throw Error("layout lacks attention parameter " + sp.name);
+      data.push_back(I.params.data() + pi->offset);
+      grad.push_back(I.grads.data() + pi->offset);
+    }
+    I.attn.back().bind_parameters(data, grad);
+  }
   auto bind_all = [&](auto&... arrays) { (arrays.bind(I.a), ...); };
   bind_all(I.ints, I.attn_ws, I.emb_sum, I.emb_mean, I.emb_rstd, I.keep_emb, I.tmp, I.d_hidden, I.d_a, I.d_b,
            I.d_ff, I.d_qkv, I.head_in, I.head_pre, I.head_act, I.head_ln, I.head_mean,
@@ -242,8 +255,10 @@ void CudaBert::Impl::encoder_backward() {
 CudaStepResult CudaBert::train_step(const Batch& b, uint64_t seed, uint32_t step,
                                     const TrainConfig& tc, double lr, int64_t t) {
   Impl& I = *impl_;
-  // The current device is per host thread, and the addon runs steps on worker threads.
+  // The current device and the GEMM precision are per host thread, and the addon runs steps on
+  // worker threads.
   I.ok(I.a->set_device(device_), "set_device");
+  I.ok(I.a->gemm_set_precision(gemm_precision_), "gemm_set_precision");
   I.training = true; I.seed = seed; I.step = step;
   I.load_batch(b);
   I.ensure_buffers();
@@ -290,6 +305,7 @@ void CudaBert::attention_counters(std::vector<AttentionCounters>& out, const Bat
 ForwardResult CudaBert::evaluate(const Batch& b, std::vector<float>* logits) {
   Impl& I = *impl_;
   I.ok(I.a->set_device(device_), "set_device");
+  I.ok(I.a->gemm_set_precision(gemm_precision_), "gemm_set_precision");
   I.training = false; I.seed = 0; I.step = 0;
   I.load_batch(b);
   I.ensure_buffers();

@@ -38,8 +38,9 @@ class CudaBert {
  public:
   // Binds to CUDA device `device` (throws "CUDA unavailable: <reason>" or a refusal naming the
   // attention variant), allocates the parameters in the layout of the CPU model `host` and
-  // uploads its weights.
-  CudaBert(const BertModel<float>& host, int device);
+  // uploads its weights. gemm_precision: the ABI's gemm_set_precision mode (0 fp32, 1 tf32),
+  // set on the calling thread before every step and evaluation (the mode is per host thread).
+  CudaBert(const BertModel<float>& host, int device, int gemm_precision = 0);
   ~CudaBert();
 
   void upload_params(const ParamSet<float>& ps);
@@ -65,6 +66,7 @@ class CudaBert {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int device_ = 0;
+  int gemm_precision_ = 0;
 };
 
 }  // namespace lshlab

@@ -48,6 +48,18 @@ static void validate_train_config(const TrainConfig& t) {
   if (t.warmup_steps < 0) throw Error("warmup_steps must be >= 0");
   if (t.total_steps < 0) throw Error("total_steps must be >= 0");
   if (t.cuda_device < -1) throw Error("cuda_device must be -1 (CPU) or a device index");
+  const int mode = gemm_precision_mode(t.precision);
+  // The CPU GEMMs are fp32 FMA kernels: a tf32/bf16 run there would record a precision it never used.
+  if (mode != 0 && t.cuda_device < 0)
+    throw Error("--precision " + t.precision + " needs a CUDA device (the CPU engine computes in fp32); "
+                "use --precision fp32 or --device cuda");
+}
+
+int gemm_precision_mode(const std::string& precision) {
+  if (precision == "fp32") return 0;
+  if (precision == "tf32") return 1;
+  if (precision == "bf16") return 2;
+  throw Error("--precision must be fp32, tf32 or bf16 (got '" + precision + "')");
 }
 
 // The counters every layer's variant kept for the last call (a copy: L small structs).
@@ -68,7 +80,8 @@ Trainer::Trainer(const BertConfig& cfg, const TrainConfig& tcfg) {
   impl_ = std::make_unique<Impl>(cfg, tcfg);
   bert_init_weights(impl_->model.params(), impl_->model.config(), tcfg.seed);
   impl_->opt.init(impl_->model.params().total);
-  if (tcfg.cuda_device >= 0) impl_->cuda = std::make_unique<CudaBert>(impl_->model, tcfg.cuda_device);
+  if (tcfg.cuda_device >= 0)
+    impl_->cuda = std::make_unique<CudaBert>(impl_->model, tcfg.cuda_device, gemm_precision_mode(tcfg.precision));
 }
 
 // The CUDA step: the same bookkeeping as the CPU step below; attention counters as the CPU

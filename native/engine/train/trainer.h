@@ -27,7 +27,16 @@ struct TrainConfig {
   double max_grad_norm = 1.0;  // global-norm clipping; <= 0 disables
   uint64_t seed = 42;          // init, dropout, masking: the whole run is a function of it
   int cuda_device = -1;        // >= 0: steps run on this CUDA device (model/bert_cuda.h)
+  // Arithmetic of the step's GEMMs (--precision): "fp32" everywhere, or on CUDA only "tf32"
+  // (cuBLASLt's TF32 tensor-core compute) or "bf16" (autocast-style: GEMM operands rounded to
+  // bf16, fp32 accumulation and output). Everything else stays fp32 (other kernels, master
+  // weights, gradients, AdamW moments); tf32 and bf16 on the CPU are refused (fp32 GEMMs only).
+  std::string precision = "fp32";
 };
+
+// The CUDA ABI's gemm_set_precision mode of a precision name: 0 fp32, 1 tf32, 2 bf16; throws
+// lshlab::Error naming --precision for unknown names.
+int gemm_precision_mode(const std::string& precision);
 
 // One batch. Arrays are row-major (B,T) unless noted; the Trainer copies what it needs.
 struct Batch {
@@ -129,8 +138,19 @@ struct BenchTrainResult {
   double peak_gflops = 0;      // CPU: measured fp32 FMA peak right after the run (ops/cpu/peak.h)
   std::string peak_isa;
   std::string device;          // "cpu" or "cuda:N"
+  std::string precision = "fp32";  // the steps' GEMM precision (TrainConfig::precision)
+  // CUDA: the yardstick is cuBLASLt on the same GPU right after the steps (backend/cuda_peak.h),
+  // per precision; peak_gflops above is the one of `precision`, peak_isa "cuBLASLt fp32|tf32|bf16".
+  // The bf16 peak is measured only when the run is bf16 (0 otherwise).
+  double peak_fp32_gflops = 0, peak_tf32_gflops = 0, peak_bf16_gflops = 0;
+  std::string peak_method;     // how the peak was measured, in words (CPU and CUDA)
+  // CUDA: device memory the run holds after the timed steps, cudaMemGetInfo's used bytes minus
+  // those used before the Trainer existed (DeviceArrays only grow, so it is the steps'
+  // high-water mark, cuBLASLt workspace included); -1 on the CPU (not measured).
+  int64_t peak_memory_bytes = -1;
 };
 BenchTrainResult bench_train(const BertConfig& cfg, int B, int T, int steps, int warmup,
-                             uint64_t seed, int cuda_device = -1);
+                             uint64_t seed, int cuda_device = -1,
+                             const std::string& precision = "fp32");
 
 }  // namespace lshlab

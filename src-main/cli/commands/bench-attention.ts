@@ -4,6 +4,7 @@
  * hashes, Figure 1), --scaling (every variant over n, time and memory), --collisions (collision
  * probability against angle vs theory), or one run: --variant V --seq N [...]. --json prints the
  * engine's object (snake_case) plus device/threads/reproduce; --csv FILE writes the mode's rows.
+ * --scaling --device cuda[:N] times the CUDA kernels instead (bench-attention-cuda.ts).
  * Not here: the measuring itself (C++), or plots.
  */
 import * as fs from 'node:fs';
@@ -14,6 +15,7 @@ import { num, table } from '../format.js';
 import { ATTENTION_PARAM_FLAG_SPECS, PARAM_FLAGS } from '../attention-flags.js';
 import { packageVersion, type BenchAttentionOptions } from '../../engine/index.js';
 import { DEVICE_FLAG, resolveDeviceFlag } from '../run-training.js';
+import { benchAttentionScalingCuda } from './bench-attention-cuda.js';
 
 const MODES = ['paper-table1', 'sweep', 'scaling', 'collisions'] as const;
 
@@ -126,8 +128,11 @@ export const benchAttentionCommand = defineCommand({
       throw new UsageError('--min-seq must not exceed --max-seq', cmd);
     if (mode === 'sweep' || mode === 'scaling') opts.onProgress = (line) => ctx.note(line);
 
+    // --scaling --device cuda[:N]: the CUDA kernels' sweep, run by the native driver.
+    if (mode === 'scaling' && /^cuda(:\d+)?$/.test(flags.device ?? ''))
+      return benchAttentionScalingCuda(ctx, flags, Object.keys(params).length > 0, toCsv);
     const placed = resolveDeviceFlag(ctx, flags.device, cmd, [], {
-      cudaUnsupported: 'bench attention times the CPU variants (the CUDA attention kernels are timed by lshlab-native bench-cuda, see bench/gpu-check.sh)',
+      cudaUnsupported: 'only --scaling runs on CUDA (--scaling --device cuda); the other modes time the CPU variants',
     });
     const engine = ctx.engine();
     const info = engine.info();

@@ -1,17 +1,20 @@
 /**
- * `lshlab bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--json]`: MLM training
- * steps of BERT-tiny (vocab 30522) on random tokens; reports tokens/s and GFLOP/s.
+ * `lshlab bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--device D]
+ * [--precision fp32|tf32|bf16] [--json]`: MLM training steps of BERT-tiny (vocab 30522) on random
+ * tokens; reports tokens/s and GFLOP/s against a yardstick measured in the same run: the CPU's
+ * FMA peak, or on CUDA cuBLASLt's square-GEMM peak on the same GPU per precision (the run's is
+ * the fraction's denominator), with the device memory the steps held.
  */
 import { defineCommand, withLab } from '../command.js';
 import { recordBenchmark } from '../../lab/benchmarks.js';
 import { num, Progress } from '../format.js';
 import { packageVersion } from '../../engine/index.js';
-import { DEVICE_FLAG, resolveDeviceFlag } from '../run-training.js';
+import { DEVICE_FLAG, PRECISION_FLAG, precisionFlag, resolveDeviceFlag } from '../run-training.js';
 
 export const benchTrainCommand = defineCommand({
   path: ['bench', 'train'],
   summary: 'time BERT-tiny MLM training steps on random tokens',
-  usage: 'bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--device auto|cpu|cuda[:N]] [--json]',
+  usage: 'bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--device auto|cpu|cuda[:N]] [--precision fp32|tf32|bf16] [--json]',
   details: 'Model: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512, vocab 30522), exact attention.',
   flags: {
     seq: { type: 'int', min: 1, max: 512, default: 128, metavar: 'T', description: 'sequence length' },
@@ -20,11 +23,13 @@ export const benchTrainCommand = defineCommand({
     warmup: { type: 'int', min: 0, max: 1000000, default: 2, metavar: 'W', description: 'untimed steps first' },
     seed: { type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 42, metavar: 'S', description: 'seed of weights and tokens' },
     device: DEVICE_FLAG,
+    precision: PRECISION_FLAG,
     json: { type: 'boolean', description: 'print one JSON object' },
     record: { type: 'boolean', description: "keep the result in the lab database ('lshlab benchmarks list')" },
   },
   async run(flags, ctx) {
-    const placed = resolveDeviceFlag(ctx, flags.device, 'bench train');
+    const precision = precisionFlag(flags.precision, 'bench train');
+    const placed = resolveDeviceFlag(ctx, flags.device, 'bench train', [], precision !== undefined ? { precision } : {});
     const engine = ctx.engine();
     const info = engine.info();
     const label =
@@ -41,6 +46,7 @@ export const benchTrainCommand = defineCommand({
         warmup: flags.warmup,
         seed: flags.seed,
         ...(placed.device.startsWith('cuda:') ? { cudaDevice: Number(placed.device.slice(5)) } : {}),
+        ...(placed.precision !== 'fp32' ? { precision: placed.precision } : {}),
       });
       progress.done();
     } catch (err) {
@@ -50,12 +56,14 @@ export const benchTrainCommand = defineCommand({
     const reproduce =
       `lshlab bench train --seq ${flags.seq} --batch ${flags.batch} --steps ${flags.steps} ` +
       `--warmup ${flags.warmup} --seed ${flags.seed} ` +
-      (placed.device === 'cpu' ? `--threads ${r.threads}` : `--device ${placed.device}`);
+      (placed.device === 'cpu' ? `--threads ${r.threads}` : `--device ${placed.device}`) +
+      (placed.precision !== 'fp32' ? ` --precision ${placed.precision}` : '');
     const device = `${placed.device}: ${placed.name}`;
+    const onCuda = placed.device !== 'cpu';
     if (flags.record) {
       const config = {
         seq: flags.seq, batch: flags.batch, steps: flags.steps, warmup: flags.warmup, seed: flags.seed, reproduce,
-        device: flags.device ?? 'auto', deviceInfo: { ...placed },
+        device: flags.device ?? 'auto', deviceInfo: { ...placed }, precision: placed.precision,
       };
       const row = await withLab(ctx, (store) => recordBenchmark(store, { kind: 'train', config, result: { ...r } }, info));
       ctx.note(`bench train: recorded as benchmark ${row.id} (lshlab benchmarks list)`);
@@ -81,11 +89,19 @@ export const benchTrainCommand = defineCommand({
             threads: r.threads,
             device,
             device_why: placed.why,
-            precision: placed.precision,
+            precision: r.precision ?? placed.precision,
             gemm_kernel: r.gemmKernel,
+            // The yardstick of the run's precision: the CPU's FMA peak, or cuBLASLt's GEMM peak on the GPU.
             peak_gflops: r.peakGflops,
-            peak_method: r.peakGflops > 0 ? `${r.peakIsa} FMA loop, ${r.threads} thread(s), measured after the timed steps` : null,
+            peak_method: r.peakGflops > 0 ? (r.peakMethod ?? `${r.peakIsa} FMA loop, ${r.threads} thread(s), measured after the timed steps`) : null,
             fraction_of_peak: r.peakGflops > 0 ? r.gflops / r.peakGflops : null,
+            // CUDA only (null on the CPU): the peaks per precision (bf16 measured only for a bf16 run,
+            // else null), and the device memory the steps held.
+            peak_by_precision: onCuda
+              ? { fp32: r.peakFp32Gflops ?? null, tf32: r.peakTf32Gflops ?? null, bf16: r.peakBf16Gflops ? r.peakBf16Gflops : null }
+              : null,
+            peak_memory_bytes: onCuda && (r.peakMemoryBytes ?? -1) >= 0 ? r.peakMemoryBytes : null,
+            peak_memory_method: onCuda ? 'cudaMemGetInfo used bytes after the timed steps minus before the model existed (device buffers only grow, so the high-water mark; cuBLASLt workspace included)' : null,
             lshlab: packageVersion(),
             engine: info.engineVersion,
             reproduce,
@@ -105,7 +121,13 @@ export const benchTrainCommand = defineCommand({
     ctx.out(`threads       ${r.threads}`);
     ctx.out(`gemm kernel   ${r.gemmKernel}`);
     if (r.peakGflops > 0)
-      ctx.out(`of peak       ${num((100 * r.gflops) / r.peakGflops)}% of ${num(r.peakGflops)} GFLOP/s (measured ${r.peakIsa} FMA peak)`);
+      ctx.out(`of peak       ${num((100 * r.gflops) / r.peakGflops)}% of ${num(r.peakGflops)} GFLOP/s (measured ${r.peakIsa}${onCuda ? ' GEMM' : ' FMA'} peak)`);
+    if (onCuda) {
+      const bf16 = r.peakBf16Gflops ? `, bf16 ${num(r.peakBf16Gflops)} GFLOP/s` : '';
+      ctx.out(`GPU peaks     fp32 ${num(r.peakFp32Gflops ?? NaN)} GFLOP/s, tf32 ${num(r.peakTf32Gflops ?? NaN)} GFLOP/s${bf16} (cuBLASLt, same GPU)`);
+      if ((r.peakMemoryBytes ?? -1) >= 0) ctx.out(`device memory ${num((r.peakMemoryBytes ?? 0) / 2 ** 20)} MiB held by the steps`);
+    }
+    ctx.out(`precision     ${r.precision ?? placed.precision}`);
     ctx.out(`device        ${device}`);
     ctx.out(`reproduce     ${reproduce}`);
     return 0;

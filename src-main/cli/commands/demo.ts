@@ -7,10 +7,10 @@
  *   4. prints the paper-style comparison table and where the database is.
  * About 5 minutes on a 2-core machine by default; --quick is a smoke-sized version (under a minute).
  */
-import { defineCommand, type Context } from '../command.js';
-import { openLabAsHost, trainOne, describeEnd, DEVICE_FLAG, resolveDeviceFlag } from '../run-training.js';
+import { defineCommand } from '../command.js';
+import { openLabAsHost, trainOne, describeEnd, DEVICE_FLAG, PRECISION_FLAG, precisionFlag, resolveDeviceFlag } from '../run-training.js';
 import { defaultSpec, type RunSpec } from '../../training/spec.js';
-import { cudaTrainingUnsupported } from '../../training/device.js';
+import { cudaTrainingUnsupported, type Precision } from '../../training/device.js';
 import { recordBenchmark } from '../../lab/benchmarks.js';
 import { addBuiltins } from '../../lab/datasets.js';
 import { compareRuns } from '../../lab/runs.js';
@@ -28,20 +28,30 @@ export function demoBudget(quick: boolean): Pick<RunSpec, 'steps' | 'batchSize' 
 }
 
 /**
- * The device request of one demo run: an explicit `cuda` stays on the CPU, with a note, for the
- * variants without CUDA kernels (the demo must finish); other requests pass through unchanged.
+ * The device request of one demo run: an explicit `cuda` (or any request with --precision tf32
+ * or bf16, which only CUDA serves) stays on the CPU in fp32, with a note, for the variants without CUDA
+ * kernels (the demo must finish); other requests pass through unchanged. The note says so, so a
+ * comparison table mixing precisions is never silent.
  */
-function demoDevice(ctx: Context, request: string, attention: string): string {
+export function demoPlacement(
+  note: (line: string) => void,
+  request: string | undefined,
+  precision: string | undefined,
+  attention: string,
+): { device?: string; precision?: Precision } {
   const why = cudaTrainingUnsupported(attention);
-  if (!request.startsWith('cuda') || !why) return request;
-  ctx.note(`lshlab demo: ${attention} on the CPU: ${why}`);
-  return 'cpu';
+  const cudaOnly = precision === 'tf32' || precision === 'bf16';
+  if (!why || !(cudaOnly || request?.startsWith('cuda'))) {
+    return { ...(request !== undefined ? { device: request } : {}), ...(precision !== undefined ? { precision: precision as Precision } : {}) };
+  }
+  note(`lshlab demo: ${attention} on the CPU${cudaOnly ? ' in fp32' : ''}: ${why}`);
+  return { device: 'cpu', ...(precision !== undefined ? { precision: 'fp32' } : {}) };
 }
 
 export const demoCommand = defineCommand({
   path: ['demo'],
   summary: 'the main job: paper Table 1, then BERT-tiny pretrained with exact, bert-lsh and yoso, compared',
-  usage: 'demo [--quick] [--seed S] [--steps N] [--device auto|cpu|cuda[:N]] [--json]',
+  usage: 'demo [--quick] [--seed S] [--steps N] [--device auto|cpu|cuda[:N]] [--precision fp32|tf32|bf16] [--json]',
   details: [
     'Prepares the built-in datasets (lshlab datasets add-builtin) if missing, benchmarks attention as in the',
     "BERT-LSH paper's Table 1, then trains BERT-tiny (masked-LM, sequence 128) on the built-in corpus with each",
@@ -54,13 +64,15 @@ export const demoCommand = defineCommand({
     seed: { type: 'string', metavar: 'S', description: 'seed shared by all runs (default 42)' },
     steps: { type: 'int', min: 1, max: 1e7, metavar: 'N', description: 'override the steps per run' },
     device: DEVICE_FLAG,
+    precision: PRECISION_FLAG,
     json: { type: 'boolean', description: 'print the benchmark, the runs and the comparison as JSON' },
   },
   async run(flags, ctx) {
     const lab = openLabAsHost(ctx, 'lshlab demo');
     try {
       // A device that cannot be had fails before any dataset, benchmark or run (each run resolves it again).
-      const placed = resolveDeviceFlag(ctx, flags.device, 'demo', lab.store.runs.active().map((r) => r.device));
+      const precision = precisionFlag(flags.precision, 'demo');
+      const placed = resolveDeviceFlag(ctx, flags.device, 'demo', lab.store.runs.active().map((r) => r.device), precision !== undefined ? { precision } : {});
       ctx.note(`lshlab demo: lab data in ${lab.dataDir}`);
       const prep = new ProgressLine(ctx.stderr, 'built-in datasets');
       const added = await addBuiltins(lab.store, lab.dataDir, { onProgress: (p) => prep.update(p) });
@@ -86,7 +98,7 @@ export const demoCommand = defineCommand({
           seed,
           tags: ['demo', flags.quick ? 'quick' : 'full'],
           ...budget,
-          ...(flags.device !== undefined ? { device: demoDevice(ctx, flags.device, attention) } : {}),
+          ...demoPlacement((line) => ctx.note(line), flags.device, precision, attention),
         });
         const row = await trainOne(ctx, lab, spec, `demo ${attention}`);
         rows.push(row);

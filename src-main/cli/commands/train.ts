@@ -6,7 +6,7 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../args.js';
 import { ATTENTION_PARAM_FLAG_SPECS, collectAttentionParams, PARAM_FLAGS } from '../attention-flags.js';
-import { describeEnd, DEVICE_FLAG, deviceFlag, openLabAsHost, trainOne } from '../run-training.js';
+import { describeEnd, DEVICE_FLAG, deviceFlag, openLabAsHost, PRECISION_FLAG, precisionFlag, trainOne } from '../run-training.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultSpec, DEFAULT_MODEL, SpecError, type ModelSpec, type RunSpec } from '../../training/spec.js';
@@ -29,7 +29,7 @@ export const trainCommand = defineCommand({
   usage:
     'train --task mlm|classification|qa --dataset NAME [--attention V] [variant parameters] [--hidden --layers --heads ' +
     '--intermediate --max-seq-len] [--steps N | --epochs E] [--batch --lr --warmup --seed] [--eval-every N] ' +
-    '[--save-every N] [--from-checkpoint DIR|RUN] [--init-from RUN|DIR] [--device auto|cpu|cuda[:N]]',
+    '[--save-every N] [--from-checkpoint DIR|RUN] [--init-from RUN|DIR] [--device auto|cpu|cuda[:N]] [--precision fp32|tf32|bf16]',
   details: [
     'Each run trains in its own process; Ctrl-C cancels after the current step (a checkpoint is kept), twice stops at once.',
     'Defaults: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512), sequence 128, batch 32, lr 1e-3 with 20 warmup',
@@ -42,8 +42,11 @@ export const trainCommand = defineCommand({
     "model's dimensions and attention variant default to the source's; a flag given here wins (a shape mismatch then",
     "fails before training, naming the tensor). The dataset must be tokenized with the source's vocabulary",
     "(`lshlab tokenizer import FOLDER --name N`, then `datasets import ... --tokenizer N`).",
-    '--device auto (the default) trains on CUDA when it can and says which device it took; today training runs on',
-    'the CPU only, so auto takes the CPU and says why, and cuda / cuda:N fail with the reason (docs/gpu-status.md).',
+    '--device auto (the default) trains on a CUDA device no other live run uses when CUDA is usable, and says which;',
+    'else the CPU, saying why. cuda / cuda:N fail with the reason (no driver, no such device; docs/gpu-status.md).',
+    '--precision tf32 runs the GEMMs on TF32 tensor cores, bf16 with bf16 operands and fp32 accumulation (everything',
+    'else stays fp32); both are CUDA only (the CPU refuses them). The precision is recorded',
+    'with the run (runs show) and a resumed run keeps it unless --precision says otherwise.',
   ].join('\n'),
   flags: {
     task: { type: 'string', choices: ['mlm', 'classification', 'qa'], metavar: 'mlm|classification|qa', description: 'task (required unless resuming a run)' },
@@ -71,6 +74,7 @@ export const trainCommand = defineCommand({
     'init-from': { type: 'string', metavar: 'RUN|DIR', description: 'fine-tune: encoder weights from a run, a checkpoint or a Hugging Face BERT folder' },
     'doc-stride': ranged(TRAIN_RANGES.docStride, 'N', 'qa: tokens shared by consecutive windows (default 32)'),
     device: DEVICE_FLAG,
+    precision: PRECISION_FLAG,
     name: { type: 'string', metavar: 'NAME', description: 'run name (default <task>-<attention>)' },
     tag: { type: 'string', repeatable: true, metavar: 'TAG', description: 'a tag for the run' },
     notes: { type: 'string', metavar: 'TEXT', description: 'notes for the run' },
@@ -82,6 +86,7 @@ export const trainCommand = defineCommand({
     if (flags['init-from'] !== undefined && flags['from-checkpoint'] !== undefined)
       throw new UsageError('--init-from and --from-checkpoint exclude each other (a resumed run keeps the weights lineage of the run it resumes)', cmd);
     const device = deviceFlag(flags.device, cmd);
+    const precision = precisionFlag(flags.precision, cmd);
     const lab = openLabAsHost(ctx, 'lshlab train');
     try {
       // Resuming a run: its spec is the base, and the flags given here override it.
@@ -103,6 +108,7 @@ export const trainCommand = defineCommand({
       }
       if (from) spec.fromCheckpoint = from.path;
       if (device !== undefined) spec.device = device;
+      if (precision !== undefined) spec.precision = precision;
       let row;
       try {
         row = await trainOne(ctx, lab, spec);

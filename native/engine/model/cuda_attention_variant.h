@@ -1,0 +1,55 @@
+/*
+ * cuda_attention_variant.h: the seam between the CUDA model's attention layer
+ * (model/bert_cuda_attention.h) and one attention variant's CUDA kernels. Each variant keeps, per
+ * layer, what its backward needs between the two calls (codes, statistics), calls its entries
+ * of the CUDA ABI (backend/cuda_abi.h) and reports counters equal to the CPU variant's.
+ * Shapes: qkv (B,T,3C) as [q | k | v] per token, head h at columns h*D; ctx, dctx (B,T,C);
+ * dqkv (B,T,3C), overwritten; mask (B,T) int32 (1 = real token) or null; device pointers
+ * except host_mask.
+ * Draws: (seed, step, site) are the AttentionCall's fields of the CPU model for this layer, so
+ * a variant that hashes draws the CPU variant's hash functions. `dropout` is the attention
+ * dropout of exact.cc's mask (p = 0 or null: none).
+ */
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attention/attention.h"
+#include "backend/device_buffer.h"
+#include "model/bert_config.h"
+
+namespace lshlab {
+
+class CudaAttentionVariant {
+ public:
+  virtual ~CudaAttentionVariant() = default;
+  // workspace: scratch shared by every layer (nothing kept in it between calls); grow it here.
+  virtual void forward(float* ctx, const float* qkv, const int32_t* mask, int B, int T,
+                       const lshlab_cuda_dropout* dropout, uint64_t seed, uint32_t step,
+                       uint32_t site, DeviceArray<unsigned char>& workspace) = 0;
+  // After forward on the same inputs (ctx is its output, still intact).
+  virtual void backward(float* dqkv, const float* dctx, const float* qkv, const float* ctx,
+                        const int32_t* mask, int B, int T, const lshlab_cuda_dropout* dropout,
+                        DeviceArray<unsigned char>& workspace) = 0;
+  // The counters of the last forward (+ backward when `backward`), after the step synchronised;
+  // host_mask: the batch's (B,T) mask on the host, or null.
+  virtual void counters(AttentionCounters& out, const int32_t* host_mask, int B, int T,
+                        bool backward) const = 0;
+  // Variant-owned parameters (attention.h: parameter_specs), in the CUDA model's flat device
+  // buffers, in parameter_specs order: read by forward, accumulated (+=) by backward.
+  virtual void bind_parameters(const std::vector<float*>& data, const std::vector<float*>& grad) {
+    (void)data; (void)grad;
+  }
+};
+
+// Each variant's file: why cfg cannot run on CUDA ("" when it can), and the layer's state.
+std::string cuda_bert_lsh_unsupported(const BertConfig& cfg);
+std::unique_ptr<CudaAttentionVariant> make_cuda_bert_lsh(const lshlab_cuda_api_v1* a,
+                                                         const BertConfig& cfg);
+std::string cuda_reformer_unsupported(const BertConfig& cfg);
+std::unique_ptr<CudaAttentionVariant> make_cuda_reformer(const lshlab_cuda_api_v1* a,
+                                                         const BertConfig& cfg);
+
+}  // namespace lshlab

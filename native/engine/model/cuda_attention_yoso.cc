@@ -1,0 +1,130 @@
+/*
+ * cuda_attention_yoso.cc: yoso and yoso-e on CUDA behind the variant seam
+ * (model/cuda_attention_variant.h): which yoso_* entry runs, the per-layer state the backward
+ * needs (codes, hyperplanes, the output norms), and counters equal to YosoAttention's.
+ * YOSO-C (conv_window > 0) adds the depthwise conv of V * mask (yoso_conv.cu) with the weights
+ * the CUDA model binds from its flat buffers.
+ */
+#include "attention/yoso.h"
+#include "model/bert_cuda_attention.h"
+
+namespace lshlab {
+namespace {
+
+class CudaYoso final : public CudaAttentionVariant {
+ public:
+  CudaYoso(const lshlab_cuda_api_v1* a, const BertConfig& cfg)
+      : a_(a), yo_(parse_yoso_options(cfg.attention.c_str(), cfg.attention_params)),
+        H_(cfg.num_attention_heads), D_(cfg.hidden_size / cfg.num_attention_heads) {
+    for (auto* d : {&ynrm_, &planes_, &pre_}) d->bind(a);
+    qcode_.bind(a); kcode_.bind(a); collisions_.bind(a); conv_work_.bind(a);
+  }
+
+  // yoso has no attention dropout (as HF): `dropout` is ignored.
+  void forward(float* ctx, const float* qkv, const int32_t* mask, int B, int T,
+               const lshlab_cuda_dropout*, uint64_t seed, uint32_t step, uint32_t site,
+               DeviceArray<unsigned char>& ws) override {
+    const size_t bht = size_t(B) * H_ * T;
+    ynrm_.resize(bht);
+    if (!yo_.lsh) {
+      ws.resize((3 * size_t(D_) + 2) * bht * sizeof(float));
+      ok(a_->yoso_e_forward(ctx, ynrm_.data(), reinterpret_cast<float*>(ws.data()), qkv, mask, B, T,
+                            H_, D_, yo_.tau, yo_.exact_backward), "yoso_e_forward");
+      conv_forward(ctx, qkv, mask, B, T);
+      return;
+    }
+    const size_t m = size_t(yo_.num_hash);
+    size_t bytes = 0;
+    ok(a_->yoso_workspace_size(&bytes, B, T, H_, D_, yo_.tau, yo_.num_hash), "yoso_workspace_size");
+    ws.resize(bytes);
+    qcode_.resize(size_t(B) * H_ * m * T); kcode_.resize(size_t(B) * H_ * m * T);
+    planes_.resize(size_t(B) * H_ * m * yo_.tau * D_);
+    collisions_.resize(size_t(H_));
+    ok(a_->yoso_forward(ctx, ynrm_.data(), qcode_.data(), kcode_.data(), planes_.data(),
+                        collisions_.data(), ws.data(), qkv, mask, B, T, H_, D_, yo_.tau,
+                        yo_.num_hash, seed, step, site), "yoso_forward");
+    conv_forward(ctx, qkv, mask, B, T);
+  }
+
+  void backward(float* dqkv, const float* dctx, const float* qkv, const float* ctx,
+                const int32_t* mask, int B, int T, const lshlab_cuda_dropout*,
+                DeviceArray<unsigned char>& ws) override {
+    if (yo_.conv_window) ctx = pre_.data();  // the normalised output before the conv was added
+    if (!yo_.lsh) {
+      ok(a_->yoso_e_backward(dqkv, reinterpret_cast<float*>(ws.data()), dctx, qkv, ctx,
+                             ynrm_.data(), mask, B, T, H_, D_, yo_.tau, yo_.exact_backward),
+         "yoso_e_backward");
+    } else {
+      ok(a_->yoso_backward(dqkv, ws.data(), dctx, qkv, ctx, ynrm_.data(), qcode_.data(),
+                           kcode_.data(), mask, B, T, H_, D_, yo_.tau, yo_.num_hash,
+                           yo_.exact_backward), "yoso_backward");
+    }
+    if (const int W = yo_.conv_window) {  // after the overwrite of dqkv: the conv adds to dV
+      conv_work_.resize(size_t(B) * H_ * W);
+      ok(a_->yoso_conv_backward(dqkv, conv_g_, conv_work_.data(), dctx, qkv, mask, conv_w_, B, T,
+                                H_, D_, W), "yoso_conv_backward");
+    }
+  }
+
+  void bind_parameters(const std::vector<float*>& data, const std::vector<float*>& grad) override {
+    conv_w_ = data.empty() ? nullptr : data[0];
+    conv_g_ = grad.empty() ? nullptr : grad[0];
+  }
+
+  void counters(AttentionCounters& k, const int32_t* mask, int B, int T, bool backward) const override {
+    k.reset(H_);
+    std::vector<double> coll(size_t(H_), 0.0);
+    if (yo_.lsh) collisions_.download(coll.data(), coll.size());
+    yoso_forward_counters(k, yo_, mask, B, T, H_, D_, coll.data());
+    // The exact LSH backward forms one q.k per collision, as the CPU counts it. The backward's
+    // flops are not counted on CUDA (the CPU sums them per bucket walk): flops_backward stays 0.
+    // YOSO-C's conv: 2 D flops per tap that lands on an unpadded key, as the CPU counts them.
+    if (const int W = yo_.conv_window) {
+      double taps = 0;
+      for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+          for (int kk = 0; kk < W; kk++) {
+            const int s = t + kk - W / 2;
+            taps += (s >= 0 && s < T && (!mask || mask[int64_t(b) * T + s])) ? 1 : 0;
+          }
+      k.flops_values += 2.0 * taps * H_ * D_;
+    }
+    if (backward && yo_.lsh && yo_.exact_backward) {
+      for (int h = 0; h < H_; h++) k.head_dot_products[size_t(h)] += coll[size_t(h)];
+      k.sum_heads();
+    }
+  }
+
+ private:
+  const lshlab_cuda_api_v1* a_;
+  YosoOptions yo_;
+  int H_, D_;
+  DeviceArray<float> ynrm_, planes_, pre_;
+  DeviceArray<int32_t> qcode_, kcode_;
+  DeviceArray<double> collisions_, conv_work_;
+  float* conv_w_ = nullptr;  // (H, W) YOSO-C weights in the model's device buffers, and gradient
+  float* conv_g_ = nullptr;
+  // YOSO-C: keep X / |X| (the yoso backward's input) in pre_, then ctx += conv(V * mask).
+  void conv_forward(float* ctx, const float* qkv, const int32_t* mask, int B, int T) {
+    if (const int W = yo_.conv_window) {
+      if (!conv_w_) throw Error("yoso: conv_window needs its conv weights bound before forward");
+      pre_.resize(size_t(B) * T * H_ * D_);
+      ok(a_->memcpy_d2d(pre_.data(), ctx, pre_.size() * sizeof(float)), "memcpy_d2d");
+      ok(a_->yoso_conv_forward(ctx, qkv, mask, conv_w_, B, T, H_, D_, W), "yoso_conv_forward");
+    }
+  }
+  void ok(int rc, const char* what) const { cuda_ok(*a_, rc, what); }
+};
+
+}  // namespace
+
+std::string cuda_yoso_unsupported(const BertConfig& cfg) {
+  (void)parse_yoso_options(cfg.attention.c_str(), cfg.attention_params);  // throws on bad params
+  return "";
+}
+
+std::unique_ptr<CudaAttentionVariant> make_cuda_yoso(const lshlab_cuda_api_v1* a, const BertConfig& cfg) {
+  return std::make_unique<CudaYoso>(a, cfg);
+}
+
+}  // namespace lshlab

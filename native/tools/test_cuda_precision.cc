@@ -1,0 +1,247 @@
+/*
+ * test_cuda_precision.cc: the run setting --precision (TrainConfig::precision) and the GPU
+ * yardstick of `bench train --device cuda`.
+ *
+ *   - the CPU refuses tf32 and bf16, with messages naming --precision (no CUDA needed: these
+ *     run everywhere);
+ *   - ten masked-LM steps with TF32, then bf16, GEMMs on the device against the fp32 CPU
+ *     Trainer, within each precision's tolerance (below);
+ *   - mode 2's GEMM equals a float64 reference computed on bf16-rounded operands, and differs
+ *     from the fp32 product, so the test cannot pass with the mode ignored;
+ *   - the ABI's gemm_set_precision refuses unknown modes; bench_train on CUDA reports the
+ *     precision, a cuBLASLt peak per precision, the fraction of it, and the device memory held.
+ *
+ * Tolerance: TF32 keeps 10 mantissa bits (relative rounding 2^-11 ~ 4.9e-4 per input); GEMM
+ * sums of K products with fp32 accumulation keep the error of a product near that, and ten
+ * AdamW steps of a small model move the loss by far less than its scale, so 2e-2 relative on
+ * the loss and the gradient norm of every step (and 5e-2 on the final weights) bounds TF32
+ * while still catching a broken step (wrong operand, missing term: O(1) errors).
+ * bf16 keeps 7 mantissa bits (2^-9 ~ 2e-3 per operand); products are exact in fp32 and
+ * accumulate in fp32, everything outside the GEMMs is fp32. Measured in the emulation (which
+ * rounds the operands to bf16 exactly as the device does and accumulates in double): loss and
+ * gradient norm within 1.9e-3 relative over the ten steps, weights 3.0e-4. The bound, 3e-2 on
+ * loss and norm and 5e-2 on the weights, leaves >10x for the device's fp32 accumulation order
+ * and data-dependent growth, and still catches a broken step. The GEMM-level bound, 1e-5 relative to the float64 product of
+ * the rounded operands, is fp32 accumulation over K = 80 (emulation: 3e-8); bf16 vs fp32
+ * products differ by ~2e-3, so the test also asks for > 1e-4 there.
+ * In the host emulation (native/cuda/emulation) the GEMM is a host loop that honours bf16 but
+ * ignores tf32 (computes in fp32), so the tf32 test passes trivially there: it checks the
+ * plumbing (the setting reaches the library, nothing else changes). On a GPU it checks TF32.
+ * Names start with "cuda/train " so emulation/check.sh runs them with the training tests.
+ */
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cuda_harness.h"
+#include "model/bert.h"
+#include "ops/cpu/gemm.h"
+#include "train/trainer.h"
+#include "test_registry.h"
+
+using namespace lshlab;
+
+namespace {
+
+constexpr double kTf32Tol = 2e-2, kTf32WeightTol = 5e-2;
+constexpr double kBf16Tol = 3e-2, kBf16WeightTol = 5e-2, kBf16GemmTol = 1e-5;
+
+BertConfig tiny_mlm() {
+  BertConfig c;
+  c.vocab_size = 97;
+  c.hidden_size = 32;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 64;
+  c.max_position_embeddings = 32;
+  c.task = Task::MaskedLM;
+  return c;
+}
+
+// The message of the Error `fn` throws ("" if it does not throw).
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+double rel(double got, double ref) { return std::fabs(got - ref) / std::max(1e-12, std::fabs(ref)); }
+
+// Ten masked-LM steps on the device at `precision` against the fp32 CPU Trainer: loss and
+// gradient norm of every step within `tol` relative, the final weights within `wtol`. The
+// largest errors seen are printed (they are the measured figures in the header).
+bool steps_match_cpu(const char* precision, double tol, double wtol) {
+  const BertConfig cfg = tiny_mlm();
+  TrainConfig tc;
+  tc.lr = 3e-3;
+  tc.warmup_steps = 2;
+  tc.total_steps = 10;
+  tc.seed = 11;
+  Trainer cpu(cfg, tc);
+  tc.cuda_device = 0;
+  tc.precision = precision;
+  Trainer gpu(cfg, tc);
+  const int B = 3, T = 11, N = B * T;
+  bool ok = true;
+  double worst = 0;
+  for (int s = 0; s < 10; s++) {
+    std::vector<int32_t> ids(N), mask(N, 1), labels(N, -100);
+    for (int n = 0; n < N; n++) {
+      ids[size_t(n)] = 1 + (n * 29 + s * 13) % (cfg.vocab_size - 1);
+      if ((n + s) % 4 == 0) labels[size_t(n)] = ids[size_t(n)];
+    }
+    for (int t = 7; t < T; t++) { mask[size_t(2 * T + t)] = 0; ids[size_t(2 * T + t)] = 0; labels[size_t(2 * T + t)] = -100; }
+    Batch b;
+    b.B = B; b.T = T;
+    b.input_ids = ids.data(); b.attention_mask = mask.data(); b.labels = labels.data();
+    const StepStats x = cpu.train_step(b), y = gpu.train_step(b);
+    const double el = rel(y.loss, x.loss), en = rel(y.grad_norm, x.grad_norm);
+    worst = std::max(worst, std::max(el, en));
+    if (!(el <= tol && en <= tol) || x.step != y.step) {
+      std::fprintf(stderr, "    %s step %d: loss %.8g vs %.8g (%.2g), norm %.8g vs %.8g (%.2g)\n", precision, s,
+                   x.loss, y.loss, el, x.grad_norm, y.grad_norm, en);
+      ok = false;
+    }
+  }
+  const auto& pa = cpu.model().params().data;
+  const auto& pb = gpu.model().params().data;
+  const double e = lshlab_cuda_harness::rel_error(std::vector<float>(pb.data(), pb.data() + pb.size()),
+                                                  std::vector<double>(pa.data(), pa.data() + pa.size()));
+  std::fprintf(stderr, "    %s vs fp32 CPU: largest loss/norm error %.3g (bound %.1g), weights %.3g (bound %.1g)\n",
+               precision, worst, tol, e, wtol);
+  return ok && e <= wtol;
+}
+
+// x rounded to bf16 (nearest even) and back: the host side of bf16_convert.cu.
+double bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  u = ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) << 16;
+  std::memcpy(&x, &u, sizeof u);
+  return x;
+}
+
+}  // namespace
+
+LSHLAB_TEST("cuda/train tf32: the CPU refuses tf32 and bf16, naming --precision") {
+  const BertConfig cfg = tiny_mlm();
+  TrainConfig tc;
+  for (const char* p : {"tf32", "bf16"}) {  // refused before any device is touched
+    tc.precision = p;
+    const std::string cpu = error_of([&] { Trainer t(cfg, tc); });
+    LSHLAB_EXPECT(has(cpu, (std::string("--precision ") + p + " needs a CUDA device").c_str()));
+    // bench_train refuses it the same way (the CLI's bench train goes through it).
+    LSHLAB_EXPECT(has(error_of([&] { bench_train(cfg, 2, 8, 1, 0, 1, -1, p); }), "--precision"));
+  }
+  tc.precision = "fp16";
+  for (int dev : {-1, 0}) {
+    tc.cuda_device = dev;
+    LSHLAB_EXPECT(has(error_of([&] { Trainer t(cfg, tc); }), "--precision must be fp32, tf32 or bf16"));
+  }
+  LSHLAB_EXPECT(gemm_precision_mode("fp32") == 0 && gemm_precision_mode("tf32") == 1 &&
+                gemm_precision_mode("bf16") == 2);
+}
+
+LSHLAB_TEST("cuda/train tf32: 10 masked-LM steps match the fp32 CPU Trainer within TF32 tolerance") {
+  CUDA_TEST_API(a);
+  LSHLAB_EXPECT(a.gemm_set_precision(3) != 0 && a.gemm_set_precision(-1) != 0);  // unknown modes refused
+  LSHLAB_EXPECT(a.gemm_set_precision(0) == 0);
+  LSHLAB_EXPECT(steps_match_cpu("tf32", kTf32Tol, kTf32WeightTol));
+}
+
+LSHLAB_TEST("cuda/train bf16: 10 masked-LM steps match the fp32 CPU Trainer within bf16 tolerance") {
+  CUDA_TEST_API(a);
+  (void)a;
+  LSHLAB_EXPECT(steps_match_cpu("bf16", kBf16Tol, kBf16WeightTol));
+}
+
+LSHLAB_TEST("cuda/train bf16: mode 2 GEMMs equal a reference on bf16-rounded operands, not fp32") {
+  CUDA_TEST_API(a);
+  using namespace lshlab_cuda_harness;
+  const int M = 37, N = 45, K = 80, pad = 3;
+  double worst16 = 0, least32 = INFINITY;
+  for (int combo = 0; combo < 8; combo++) {
+    const bool ta = combo & 1, tb = combo & 2, epi = combo & 4;  // epi: bias + GELU keeping pre_gelu
+    const int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    const size_t off = combo % 3 == 1 ? 1 : 0;  // 4-byte aligned operands, as engine views
+    const unsigned s = 977u + unsigned(combo);
+    auto A = random_floats(size_t(ta ? K : M) * lda + off, s), B = random_floats(size_t(tb ? N : K) * ldb + off, s + 1),
+         C0 = random_floats(size_t(M) * ldc, s + 2), bias = random_floats(N, s + 3);
+    const float alpha = 1.25f, beta = epi ? 0.f : 0.5f;
+    DeviceBuffer<float> gA(a, A), gB(a, B), gC(a, C0), gbias(a, bias), gpre(a, size_t(M) * ldc);
+    gpre.poison();
+    if (beta == 0.f) gC.poison();
+    ok(a, a.gemm_set_precision(2), "gemm_set_precision(2)");
+    const int rc = a.gemm(ta, tb, M, N, K, alpha, gA.get() + off, lda, gB.get() + off, ldb, beta, gC.get(), ldc,
+                          epi ? gbias.get() : nullptr, epi, epi ? gpre.get() : nullptr);
+    ok(a, a.gemm_set_precision(0), "gemm_set_precision(0)");
+    ok(a, rc, "gemm (bf16)");
+    // Two references: on the bf16-rounded operands (what mode 2 computes) and on the fp32 ones.
+    std::vector<double> got, r16, r32;
+    const auto C = gC.download(), P = gpre.download();
+    for (int rounded = 0; rounded < 2; rounded++) {
+      std::vector<double> Ad(A.size()), Bd(B.size()), Cd = to_double(C0), bd = to_double(bias), pre(size_t(M) * ldc);
+      for (size_t i = 0; i < A.size(); i++) Ad[i] = rounded ? bf16(A[i]) : A[i];
+      for (size_t i = 0; i < B.size(); i++) Bd[i] = rounded ? bf16(B[i]) : B[i];
+      GemmEpilogue<double> ep;
+      ep.bias = epi ? bd.data() : nullptr;
+      ep.gelu = epi;
+      ep.pre_gelu = epi ? pre.data() : nullptr;
+      gemm_reference<double>(ta, tb, M, N, K, alpha, Ad.data() + off, lda, Bd.data() + off, ldb, beta, Cd.data(), ldc, &ep);
+      auto& ref = rounded ? r16 : r32;
+      for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+          ref.push_back(Cd[size_t(i) * ldc + j]);
+          if (epi) ref.push_back(pre[size_t(i) * ldc + j]);
+          if (rounded) continue;
+          got.push_back(C[size_t(i) * ldc + j]);
+          if (epi) got.push_back(P[size_t(i) * ldc + j]);
+        }
+    }
+    const std::vector<float> gotf(got.begin(), got.end());
+    const double e16 = rel_error(gotf, r16), e32 = rel_error(gotf, r32);
+    worst16 = std::max(worst16, e16);
+    least32 = std::min(least32, e32);
+    if (!(e16 <= kBf16GemmTol && e32 > 1e-4))
+      std::fprintf(stderr, "    combo %d: vs bf16-rounded reference %.3g (bound %.0e), vs fp32 %.3g (must be > 1e-4)\n",
+                   combo, e16, kBf16GemmTol, e32);
+    LSHLAB_EXPECT(e16 <= kBf16GemmTol && e32 > 1e-4);
+  }
+  std::fprintf(stderr, "    bf16 GEMM: largest error vs rounded-operand reference %.3g, smallest vs fp32 %.3g\n",
+               worst16, least32);
+}
+
+LSHLAB_TEST("cuda/train tf32: bench_train on CUDA reports precision, cuBLASLt peaks and device memory") {
+  CUDA_TEST_API(a);
+  (void)a;
+  BertConfig cfg = tiny_mlm();
+  const BenchTrainResult r = bench_train(cfg, 2, 16, 2, 1, 5, 0, "tf32");
+  LSHLAB_EXPECT(r.device == "cuda:0" && r.precision == "tf32" && r.gemm_kernel == "cuBLASLt tf32");
+  LSHLAB_EXPECT(r.peak_fp32_gflops > 0 && r.peak_tf32_gflops > 0 && r.peak_bf16_gflops == 0);
+  LSHLAB_EXPECT(r.peak_gflops == r.peak_tf32_gflops && r.peak_isa == "cuBLASLt tf32");
+  LSHLAB_EXPECT(has(r.peak_method, "cuBLASLt tf32 GEMM"));
+  // At least the parameters, gradients and both AdamW moments are held on the device.
+  const Trainer probe(cfg, TrainConfig{});
+  const int64_t floor_bytes = 4 * int64_t(sizeof(float)) * probe.num_parameters();
+  if (!(r.peak_memory_bytes >= floor_bytes))
+    std::fprintf(stderr, "    device memory %lld below 4 x parameters %lld\n", (long long)r.peak_memory_bytes,
+                 (long long)floor_bytes);
+  LSHLAB_EXPECT(r.peak_memory_bytes >= floor_bytes);
+}
+
+LSHLAB_TEST("cuda/train bf16: bench_train on CUDA measures the bf16 peak as the yardstick") {
+  CUDA_TEST_API(a);
+  (void)a;
+  const BenchTrainResult r = bench_train(tiny_mlm(), 2, 16, 1, 0, 5, 0, "bf16");
+  LSHLAB_EXPECT(r.precision == "bf16" && r.gemm_kernel == "cuBLASLt bf16" && std::isfinite(r.final_loss));
+  LSHLAB_EXPECT(r.peak_bf16_gflops > 0 && r.peak_gflops == r.peak_bf16_gflops && r.peak_isa == "cuBLASLt bf16");
+  LSHLAB_EXPECT(has(r.peak_method, "cuBLASLt bf16 GEMM"));
+}
