@@ -1,8 +1,8 @@
 /*
  * cuda_runtime_api.h (emulation): the subset of the CUDA runtime and device language that
  * native/cuda uses, on the host, so the kernels' indexing and algorithms can be checked on a
- * machine without a GPU (see check.sh). Each block runs as one std::thread per CUDA thread,
- * blocks one after another; __syncthreads is a block barrier; a warp shuffle goes through a
+ * machine without a GPU (see check.sh). Each block runs on one host thread per CUDA thread
+ * (kept in a pool for the process), blocks one after another; __syncthreads is a block barrier; a warp shuffle goes through a
  * per-warp exchange buffer between two warp barriers; __shared__ arrays are function statics
  * (one block at a time); dynamic shared memory starts as 0xFF bytes (NaN) so unwritten reads
  * show. Device memory is host memory. Not a memory-model, timing or occupancy model: a kernel
@@ -14,6 +14,7 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -42,7 +44,65 @@ inline std::barrier<>* block_bar = nullptr;
 inline std::vector<std::unique_ptr<std::barrier<>>> warp_bars;
 inline std::vector<std::vector<uint64_t>> xchg;
 inline std::vector<unsigned char> dyn;
+// The CUDA threads of a block: worker std::threads kept for the process (created on first need,
+// up to the largest block seen), started together for each block and awaited. Creating one
+// std::thread per CUDA thread per block made thread creation most of the emulation's time.
+class BlockThreads {
+ public:
+  ~BlockThreads() {
+    {
+      std::lock_guard<std::mutex> l(m_);
+      stop_ = true;
+    }
+    start_.notify_all();
+    for (auto& t : ts_) t.join();
+  }
+  // Runs f(t) for t < nt, one worker each, and returns when all have finished.
+  void run(unsigned nt, const std::function<void(unsigned)>& f) {
+    while (ts_.size() < nt) {
+      const unsigned id = unsigned(ts_.size());
+      ts_.emplace_back([this, id] { work(id); });
+    }
+    std::unique_lock<std::mutex> l(m_);
+    job_ = &f;
+    active_ = nt;
+    left_ = nt;
+    gen_++;
+    start_.notify_all();
+    done_.wait(l, [this] { return left_ == 0; });
+  }
+
+ private:
+  void work(unsigned id) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(unsigned)>* job;
+      {
+        std::unique_lock<std::mutex> l(m_);
+        start_.wait(l, [&] { return stop_ || gen_ != seen; });
+        if (stop_) return;
+        seen = gen_;
+        if (id >= active_) continue;
+        job = job_;
+      }
+      (*job)(id);
+      std::lock_guard<std::mutex> l(m_);
+      if (--left_ == 0) done_.notify_one();
+    }
+  }
+  std::vector<std::thread> ts_;
+  std::mutex m_;
+  std::condition_variable start_, done_;
+  const std::function<void(unsigned)>* job_ = nullptr;
+  uint64_t gen_ = 0;
+  unsigned active_ = 0, left_ = 0;
+  bool stop_ = false;
+};
+inline BlockThreads block_threads;
+inline std::mutex launch_mutex;  // one kernel at a time, whichever host thread launches it
+
 inline void launch(dim3 g, dim3 b, size_t smem, const std::function<void()>& body) {
+  std::lock_guard<std::mutex> one_at_a_time(launch_mutex);
   const unsigned nt = b.x * b.y * b.z;
   for (unsigned bz = 0; bz < g.z; bz++)
     for (unsigned by = 0; by < g.y; by++)
@@ -54,16 +114,13 @@ inline void launch(dim3 g, dim3 b, size_t smem, const std::function<void()>& bod
         for (unsigned w = 0; w < (nt + 31) / 32; w++)
           warp_bars.emplace_back(new std::barrier<>(std::min(32u, nt - 32 * w)));
         dyn.assign(smem + 16, 0xFF);  // NaN garbage: unwritten shared memory shows
-        std::vector<std::thread> ts;
-        for (unsigned t = 0; t < nt; t++)
-          ts.emplace_back([&, t] {
-            threadIdx = dim3(t % b.x, (t / b.x) % b.y, t / (b.x * b.y));
-            blockIdx = dim3(bx, by, bz);
-            blockDim = b;
-            gridDim = g;
-            body();
-          });
-        for (auto& th : ts) th.join();
+        block_threads.run(nt, [&](unsigned t) {
+          threadIdx = dim3(t % b.x, (t / b.x) % b.y, t / (b.x * b.y));
+          blockIdx = dim3(bx, by, bz);
+          blockDim = b;
+          gridDim = g;
+          body();
+        });
       }
 }
 inline unsigned linear_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
