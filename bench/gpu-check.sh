@@ -216,6 +216,11 @@ if [ "$CUDA_AVAILABLE" = True ]; then
   [ "${QUICK:-0}" = 1 ] && BENCH_ARGS+=(--quick)
   step bench-cuda 150 "$DRIVER" bench-cuda "${BENCH_ARGS[@]}"
   grep '^{' "$OUT/bench-cuda.log" >"$OUT/bench-cuda.jsonl" 2>/dev/null
+  # yoso to a million tokens (B 4, H 8, D 64: ~83 GiB of device memory at n = 2^20), validated
+  # at n = 512 as above; the call and budget caps stop it, saying so, where time runs short.
+  step yoso-1m 150 "$DRIVER" bench-attention --device cuda --scaling --json --quick --variants yoso \
+    --min-n 512 --max-n 1048576 --max-call-ms 30000 --variant-budget-s 130
+  grep '^{' "$OUT/yoso-1m.log" >>"$OUT/attention-scaling.jsonl" 2>/dev/null
 fi
 step test-cpu 180 "$DRIVER" test
 

@@ -43,6 +43,14 @@ int check(cudaError_t e, const char* what) {
   return fail(int(e), what, cudaGetErrorString(e));
 }
 
+size_t smem_optin_bytes() {
+  int dev = 0, bytes = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+    return 0;
+  return size_t(bytes);
+}
+
 int check_launch(const char* kernel) { return check(cudaGetLastError(), kernel); }
 
 cudaStream_t stream() {
@@ -213,6 +221,7 @@ lshlab_cuda_api_v1 make_api() {
   // ---- GEMM precision ----
   a.gemm_set_precision = &lshlab_cuda::gemm_set_precision;
   a.mem_get_info = &mem_get_info;
+  a.adamw_update_chunks = &lshlab_cuda::adamw_update_chunks;
   return a;
 }
 

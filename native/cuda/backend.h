@@ -10,7 +10,9 @@
 #pragma once
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
 
 #include "backend/cuda_abi.h"
 
@@ -32,6 +34,25 @@ const char* last_error();
 // Ceil division for grid sizes.
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Shared memory a block of the current device may opt into (cudaDevAttrMaxSharedMemoryPerBlockOptin:
+// 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86 / sm_89); 0 when the query fails.
+size_t smem_optin_bytes();
+// Opts `kernel` into `bytes` of dynamic shared memory (needed above 48 KiB), or fails naming the
+// kernel, the bytes and the device's limit, so a shape that does not fit says so instead of
+// failing at launch.
+template <typename Kernel>
+int opt_in_smem(Kernel kernel, size_t bytes, const char* name, int head_size) {
+  const size_t limit = smem_optin_bytes();
+  if (bytes > limit) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg,
+                  "needs %zu bytes of shared memory per block at head size %d; this GPU allows %zu",
+                  bytes, head_size, limit);
+    return fail(1, name, msg);
+  }
+  return check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)), name);
+}
+
 // ---- ops (one .cu file each; shapes and semantics in backend/cuda_abi.h) ----
 int layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* w,
                       const float* b, int N, int C, float eps);
@@ -46,6 +67,12 @@ int cross_entropy_forward_backward(float* losses, int32_t* correct, float* dlogi
                                    int ignore, float dscale);
 int adamw_update(float* p, float* m, float* v, const float* g, int64_t n,
                  const lshlab_cuda_adamw_params* params);
+int adamw_update_clipped(float* p, float* m, float* v, const float* g, int64_t n,
+                         const lshlab_cuda_adamw_params* params, const double* sum_sq,
+                         double max_norm);
+int adamw_update_chunks(float* p, float* m, float* v, const float* g, const int64_t* chunks,
+                        int nchunks, const lshlab_cuda_adamw_params* params, const double* sum_sq,
+                        double max_norm);
 int gemm(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
          const float* B, int ldb, float beta, float* C, int ldc, const float* bias, int gelu,
          float* pre_gelu);
@@ -68,9 +95,6 @@ int tanh_forward(float* out, const float* x, int64_t n);
 int tanh_backward(float* dx, const float* dout, const float* out, int64_t n);
 int bias_backward(float* db, const float* dout, int N, int C, int ld);
 int sum_squares(double* sum_sq, const float* g, int64_t n, double* workspace);
-int adamw_update_clipped(float* p, float* m, float* v, const float* g, int64_t n,
-                         const lshlab_cuda_adamw_params* params, const double* sum_sq,
-                         double max_norm);
 
 // ---- attention variants: yoso (yoso_*.cu) ----
 int yoso_workspace_size(size_t* bytes, int B, int T, int H, int D, int tau, int num_hash);

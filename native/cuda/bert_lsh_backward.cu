@@ -260,7 +260,7 @@ int bert_lsh_backward(float* dqkv, void* workspace, const float* dctx, const flo
   const auto delta_kernel = blsh::bert_lsh_delta_kernel;
   delta_kernel<<<unsigned(ceil_div(rows, kWarps)), kThreads, 0, stream()>>>(delta, dctx, ctx, s);
   if (int rc = check_launch("bert_lsh_delta_kernel")) return rc;
-  if (blsh::use_sorted(o, T, drop.on)) {  // disjoint buckets: bert_lsh_sorted_bwd.cu
+  if (blsh::use_sorted(o, T, D, drop.on)) {  // disjoint buckets: bert_lsh_sorted_bwd.cu
     blsh::Sorted st{};
     char* area = static_cast<char*>(workspace) + blsh::sorted_offset(o, B, T, H, D);
     if (int rc = blsh::sort_rows(&st, area, codes, s, o)) return rc;
@@ -272,8 +272,7 @@ int bert_lsh_backward(float* dqkv, void* workspace, const float* dctx, const flo
   const size_t ms = drop.on ? kTile * 33 : 0;
   const size_t smem_rows = sizeof(float) * (4 * kTile * (D + 1) + 2 * kTile * 33 + ms) + codes_bytes;
   const auto rows_kernel = drop.on ? blsh::bert_lsh_rows_kernel<true> : blsh::bert_lsh_rows_kernel<false>;
-  if (int rc = check(cudaFuncSetAttribute(rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_rows)),
-                     "cudaFuncSetAttribute(bert_lsh_rows_kernel)"))
+  if (int rc = opt_in_smem(rows_kernel, smem_rows, "bert_lsh_rows_kernel", D))
     return rc;
   rows_kernel<<<grid, kThreads, smem_rows, stream()>>>(dqkv, dctx, qkv, stats, delta, codes, mask, s, o, drop);
   if (int rc = check_launch("bert_lsh_rows_kernel")) return rc;
@@ -281,8 +280,7 @@ int bert_lsh_backward(float* dqkv, void* workspace, const float* dctx, const flo
   const size_t smem_keys =
       sizeof(float) * (5 * kTile * (D + 1) + 3 * kTile * 33 + 3 * kTile + ms) + codes_bytes;
   const auto keys_kernel = drop.on ? blsh::bert_lsh_keys_kernel<true> : blsh::bert_lsh_keys_kernel<false>;
-  if (int rc = check(cudaFuncSetAttribute(keys_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_keys)),
-                     "cudaFuncSetAttribute(bert_lsh_keys_kernel)"))
+  if (int rc = opt_in_smem(keys_kernel, smem_keys, "bert_lsh_keys_kernel", D))
     return rc;
   keys_kernel<<<grid, kThreads, smem_keys, stream()>>>(dqkv, dctx, qkv, stats, delta, codes, mask, s, o, drop);
   return check_launch("bert_lsh_keys_kernel");

@@ -135,9 +135,14 @@ __device__ __forceinline__ void gather_tile(float* tile, const float* base, int6
 
 // Whether the sorted path may run: disjoint buckets (one hash, or combine=and), any fill.
 inline bool sorted_eligible(const Opt& o) { return o.nh == 1 || o.andc; }
-// Path choice (bert_lsh_sort.cu): eligible, not fill=zero with dropout (dense, as the CPU), and
+// Dynamic shared memory of the sorted kernels per block, bytes (bert_lsh_sorted_{fwd,bwd}.cu).
+size_t sorted_fwd_smem(const Opt& o, int D);
+size_t sorted_bwd_smem(int D);
+// Path choice (bert_lsh_sort.cu): eligible, not fill=zero with dropout (dense, as the CPU), the
+// sorted kernels' shared memory within the device's opt-in limit (at D = 128 the backward needs
+// 107 KiB: more than sm_86 / sm_89 give, so those GPUs keep the dense kernels there), and
 // LSHLAB_CUDA_BERT_LSH_PATH=sorted, or not =dense and T >= kSortedMinT.
-bool use_sorted(const Opt& o, int T, bool dropout);
+bool use_sorted(const Opt& o, int T, int D, bool dropout);
 // Workspace: bytes of the sorted path's area (0 when not eligible); its offset in the workspace
 // (after the forward's rowcount, planes and coef, or the backward's delta).
 size_t sorted_bytes(const Opt& o, int B, int T, int H, int D);

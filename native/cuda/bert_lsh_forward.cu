@@ -231,7 +231,7 @@ int bert_lsh_forward(float* ctx, float* stats, int32_t* codes, float* planes, in
   if (int rc = blsh::hash(codes, pl, cf, qkv, s, o, seed, hstep, site)) return rc;
 
   const DropoutKeep drop = make_dropout_keep(dropout);
-  if (blsh::use_sorted(o, T, drop.on)) {  // disjoint buckets (fill=zero: no dropout)
+  if (blsh::use_sorted(o, T, D, drop.on)) {  // disjoint buckets (fill=zero: no dropout)
     blsh::Sorted st{};
     if (int rc = blsh::sort_rows(&st, ws + blsh::sorted_offset(o, B, T, H, D), codes, s, o)) return rc;
     if (int rc = blsh::sorted_forward(ctx, stats, rowcount, st, qkv, mask, s, o, drop)) return rc;
@@ -254,8 +254,7 @@ int dense_forward(float* ctx, float* stats, int32_t* rowcount, const float* qkv,
                                        (drop.on ? kTile * 33 : 0)) +
                       sizeof(int32_t) * (4 * o.nh * kTile + 1);
   const auto kernel = drop.on ? bert_lsh_forward_kernel<true> : bert_lsh_forward_kernel<false>;
-  if (int rc = check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-                     "cudaFuncSetAttribute(bert_lsh_forward_kernel)"))
+  if (int rc = opt_in_smem(kernel, smem, "bert_lsh_forward_kernel", D))
     return rc;
   const dim3 grid(unsigned(ceil_div(T, kTile)), unsigned(bh));
   kernel<<<grid, kThreads, smem, stream()>>>(ctx, stats, rowcount, qkv, codes, mask, s, o, drop);

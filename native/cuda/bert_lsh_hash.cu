@@ -143,9 +143,7 @@ int hash(int32_t* codes, float* planes, int32_t* coef, const float* qkv, const a
   if (int rc = check_launch("bert_lsh_planes_kernel")) return rc;
   const size_t smem = sizeof(float) * (2 * attn::kTile * (s.D + 1) + o.bands * s.D) +
                       sizeof(int) * 2 * attn::kTile * o.bands;
-  if (int rc = check(cudaFuncSetAttribute(bert_lsh_hash_kernel,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-                     "cudaFuncSetAttribute(bert_lsh_hash_kernel)"))
+  if (int rc = opt_in_smem(bert_lsh_hash_kernel, smem, "bert_lsh_hash_kernel", s.D))
     return rc;
   const dim3 grid(unsigned(ceil_div(s.T, attn::kTile)), unsigned(s.B * s.H));
   bert_lsh_hash_kernel<<<grid, kThreads, smem, stream()>>>(codes, qkv, planes, coef, s, o);

@@ -15,7 +15,8 @@
  * the sorted segment: new-key flags and q counts per thread chunk, a block scan, and the
  * writes of ord, sb and start.
  * Path choice: use_sorted (env LSHLAB_CUDA_BERT_LSH_PATH=dense|sorted forces a path; fill=zero
- * with attention dropout always takes the dense kernels, as the CPU falls back to dense).
+ * with attention dropout always takes the dense kernels, as the CPU falls back to dense, and so
+ * does a head size whose sorted tiles exceed the GPU's shared memory per block).
  */
 #include <cstdlib>
 #include <cstring>
@@ -142,8 +143,10 @@ int64_t tiles_of(int T) { return (2 * int64_t(T) + kThreads - 1) / kThreads; }
 
 }  // namespace
 
-bool use_sorted(const Opt& o, int T, bool dropout) {
+bool use_sorted(const Opt& o, int T, int D, bool dropout) {
   if (!sorted_eligible(o) || (!o.masked && dropout)) return false;
+  const size_t smem = sorted_fwd_smem(o, D) > sorted_bwd_smem(D) ? sorted_fwd_smem(o, D) : sorted_bwd_smem(D);
+  if (smem > smem_optin_bytes()) return false;
   const char* e = std::getenv("LSHLAB_CUDA_BERT_LSH_PATH");
   if (e && std::strcmp(e, "dense") == 0) return false;
   if (e && std::strcmp(e, "sorted") == 0) return true;

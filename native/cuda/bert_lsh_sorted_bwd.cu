@@ -180,17 +180,22 @@ bert_lsh_sorted_bwd_kernel(float* dqkv, Sorted st, const float* dctx, const floa
 
 }  // namespace
 
+// Six [32][D+1] row tiles, two [32][33] weight tiles, the row scalars and indices (the kernel's
+// layout above).
+size_t sorted_bwd_smem(int D) {
+  return sizeof(float) * (6 * kTile * size_t(D + 1) + 2 * kTile * 33 + 6 * kTile) +
+         sizeof(int32_t) * (6 * kTile + 1);
+}
+
 int sorted_backward(float* dqkv, const Sorted& st, const float* dctx, const float* qkv,
                     const float* stats, const float* delta, const int32_t* mask,
                     const attn::Shape& s, const Opt& o, const DropoutKeep& drop) {
   const bool zero = !o.masked;  // use_sorted: no dropout then
-  const size_t smem = sizeof(float) * (6 * kTile * (s.D + 1) + 2 * kTile * 33 + 6 * kTile) +
-                      sizeof(int32_t) * (6 * kTile + 1);
+  const size_t smem = sorted_bwd_smem(s.D);
   const auto kernel = zero      ? bert_lsh_sorted_bwd_kernel<false, true>
                       : drop.on ? bert_lsh_sorted_bwd_kernel<true, false>
                                 : bert_lsh_sorted_bwd_kernel<false, false>;
-  if (int rc = check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-                     "cudaFuncSetAttribute(bert_lsh_sorted_bwd_kernel)"))
+  if (int rc = opt_in_smem(kernel, smem, "bert_lsh_sorted_bwd_kernel", s.D))
     return rc;
   if (zero)  // sum over every row of c_i dO_i per head
     if (int rc = zero_colsum(st.col, dctx, s.C(), stats, mask, s)) return rc;

@@ -203,17 +203,20 @@ bert_lsh_sorted_fwd_kernel(float* ctx, float* stats, int32_t* rowcount, Sorted s
 
 }  // namespace
 
+// Three [32][D+1] row tiles, the [32][33] score tile (two for fill=zero), row scalars, indices.
+size_t sorted_fwd_smem(const Opt& o, int D) {
+  return sizeof(float) * (3 * kTile * size_t(D + 1) + kTile * 33 + 4 * kTile + (o.masked ? 0 : kTile * 33)) +
+         sizeof(int32_t) * (4 * kTile + 1);
+}
+
 int sorted_forward(float* ctx, float* stats, int32_t* rowcount, const Sorted& st, const float* qkv,
                    const int32_t* mask, const Shape& s, const Opt& o, const DropoutKeep& drop) {
   const bool zero = !o.masked;  // use_sorted: no dropout then
-  const size_t smem = sizeof(float) * (3 * kTile * (s.D + 1) + kTile * 33 + 4 * kTile +
-                                       (zero ? kTile * 33 : 0)) +
-                      sizeof(int32_t) * (4 * kTile + 1);
+  const size_t smem = sorted_fwd_smem(o, s.D);
   const auto kernel = zero      ? bert_lsh_sorted_fwd_kernel<false, true>
                       : drop.on ? bert_lsh_sorted_fwd_kernel<true, false>
                                 : bert_lsh_sorted_fwd_kernel<false, false>;
-  if (int rc = check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-                     "cudaFuncSetAttribute(bert_lsh_sorted_fwd_kernel)"))
+  if (int rc = opt_in_smem(kernel, smem, "bert_lsh_sorted_fwd_kernel", s.D))
     return rc;
   if (zero) {  // Vsum and n per head
     const int C = s.C();

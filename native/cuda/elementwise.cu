@@ -11,6 +11,8 @@
  *   adamw_update_clipped: the same with grad_scale = clip_coefficient(sqrt(*sum_sq), max_norm)
  *                  computed on the device (sum_sq from sum_squares, reduce.cu), so the step
  *                  needs no host round trip; a non-finite norm leaves p, m, v untouched.
+ *   adamw_update_chunks: adamw_update_clipped over a table of (begin, end, decay) chunks, the
+ *                  whole model in one launch (the training step's update).
  * erff/expf/sqrtf are the accurate device functions (no fast-math): parity with the CPU's
  * vectorised erf/exp is checked in the driver's cuda/ tests.
  */
@@ -78,22 +80,39 @@ __global__ void adamw_kernel(float* p, float* m, float* v, const float* g, int64
 }
 
 // The clipping coefficient from the device-side global norm, as train/adamw.cc
-// clip_coefficient in float64 (IEEE sqrt and division: the CPU's value exactly); a norm that is
-// not finite skips the update.
-__global__ void adamw_clipped_kernel(float* p, float* m, float* v, const float* g, int64_t n,
-                                     lshlab_cuda_adamw_params a, const double* sum_sq,
-                                     double max_norm) {
+// clip_coefficient in float64 (IEEE sqrt and division: the CPU's value exactly); NaN when the
+// norm is not finite (the update is then skipped).
+__device__ __forceinline__ float clip_scale(const double* sum_sq, double max_norm) {
   const double norm = sqrt(*sum_sq);
-  if (!(norm < INFINITY)) return;  // inf or NaN
+  if (!(norm < INFINITY)) return NAN;  // inf or NaN
   double coef = 1.0;
   if (max_norm > 0) {
     coef = max_norm / (norm + 1e-6);
     coef = coef < 1.0 ? coef : 1.0;
   }
-  const float gs = float(coef);
+  return float(coef);
+}
+
+__global__ void adamw_clipped_kernel(float* p, float* m, float* v, const float* g, int64_t n,
+                                     lshlab_cuda_adamw_params a, const double* sum_sq,
+                                     double max_norm) {
+  const float gs = clip_scale(sum_sq, max_norm);
+  if (gs != gs) return;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
     adamw_element(p, m, v, g, i, a, gs);
+}
+
+// One block per chunk (begin, end, decay) of chunks (nchunks, 3): every parameter of a model
+// in one launch, instead of one small launch per LayerNorm vector and bias.
+__global__ void adamw_chunks_kernel(float* p, float* m, float* v, const float* g,
+                                    const int64_t* chunks, lshlab_cuda_adamw_params a,
+                                    const double* sum_sq, double max_norm) {
+  const float gs = clip_scale(sum_sq, max_norm);
+  if (gs != gs) return;
+  const int64_t* c = chunks + 3 * int64_t(blockIdx.x);
+  if (c[2] == 0) a.decay = 1.0f;
+  for (int64_t i = c[0] + threadIdx.x; i < c[1]; i += blockDim.x) adamw_element(p, m, v, g, i, a, gs);
 }
 
 }  // namespace
@@ -135,6 +154,20 @@ int adamw_update_clipped(float* p, float* m, float* v, const float* g, int64_t n
   adamw_clipped_kernel<<<grid_for(n), kThreads, 0, stream()>>>(p, m, v, g, n, *params, sum_sq,
                                                                max_norm);
   return check_launch("adamw_clipped_kernel");
+}
+
+}  // namespace lshlab_cuda
+
+namespace lshlab_cuda {
+
+int adamw_update_chunks(float* p, float* m, float* v, const float* g, const int64_t* chunks,
+                        int nchunks, const lshlab_cuda_adamw_params* params, const double* sum_sq,
+                        double max_norm) {
+  clear_error();
+  if (nchunks <= 0) return 0;
+  adamw_chunks_kernel<<<unsigned(nchunks), kThreads, 0, stream()>>>(p, m, v, g, chunks, *params, sum_sq,
+                                                                   max_norm);
+  return check_launch("adamw_chunks_kernel");
 }
 
 }  // namespace lshlab_cuda

@@ -30,12 +30,18 @@
  * 32 MiB workspace and the bf16 scratch (grown to the largest pair of operands seen, 16-byte
  * aligned rows) are created once per process and held until it exits. The scratch is shared
  * by every thread (one stream), so a mutex covers its use from conversion to the enqueued
- * matmul. Not cached yet: the heuristic query per call.
+ * matmul. The heuristic's choice is cached per problem (types, ops, sizes, leading dims,
+ * epilogue, operand and bias alignments: everything the query sees), because the query costs
+ * more host time than launching a small GEMM and a training step asks the same few dozen
+ * problems every step.
  */
 #include <cublasLt.h>
 
 #include <cstdint>
+#include <cstring>
+#include <map>
 #include <mutex>
+#include <tuple>
 
 #include "backend.h"
 
@@ -122,6 +128,26 @@ int grow_scratch(Bf16Scratch& s, size_t bytes) {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// What cublasLtMatmulAlgoGetHeuristic sees of a call, and its answer (found = false: none).
+// The bias entry is the bias pointer's alignment (0: no bias), not a flag: the heuristic reads
+// BIAS_POINTER's value "to determine expected pointer alignment" (cublasLt.h,
+// CUBLASLT_MATMUL_DESC_BIAS_POINTER), so an algorithm chosen for a 16-byte aligned bias may need
+// it; the same problem with a less aligned bias (an ABI caller's bias + 1) must ask again.
+using PlanKey = std::tuple<int, int, int, int, int, int, int, int, int64_t, int64_t, int, uint32_t, uint32_t,
+                           uint32_t, uint32_t, uint32_t>;  // device first: GPUs may differ
+struct Plan {
+  bool found = false;
+  cublasLtMatmulAlgo_t algo;
+};
+struct PlanCache {
+  std::mutex mu;
+  std::map<PlanKey, Plan> plans;
+};
+PlanCache& plan_cache() {
+  static PlanCache c;
+  return c;
+}
+
 // One cuBLASLt call in the column-major view: D' = alpha op'(A') op'(B') + beta C' [+ bias].
 // A' = the row-major B operand (stored (transB ? N : K) rows), B' = the row-major A operand, of
 // element type `type` with leading dims lda_, ldb_. *no_algo is set (and 0 returned) when the
@@ -176,18 +202,38 @@ int lt_matmul(LtState& st, cudaDataType_t type, cublasComputeType_t compute, int
     if ((rc = check_lt(cublasLtMatmulPreferenceSetAttribute(call.pref, align_attr[i], &align[i], sizeof(align[i])),
                        "set MIN_ALIGNMENT")))
       return rc;
-  cublasLtMatmulHeuristicResult_t heur;
-  int found = 0;
-  const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(st.handle, call.op, call.a, call.b, call.c, call.d,
-                                                           call.pref, 1, &heur, &found);
-  if (hs == CUBLAS_STATUS_NOT_SUPPORTED || (hs == CUBLAS_STATUS_SUCCESS && found == 0)) {
+  int device = 0;
+  if ((rc = check(cudaGetDevice(&device), "cudaGetDevice"))) return rc;
+  const PlanKey key{device, int(type), int(compute), transA, transB, M, N, K, lda_, ldb_, ldc,
+                    bias ? alignment_of(bias) : 0u, align[0], align[1], align[2], align[3]};
+  PlanCache& cache = plan_cache();
+  Plan plan;
+  bool cached = false;
+  {
+    std::lock_guard<std::mutex> l(cache.mu);
+    auto it = cache.plans.find(key);
+    if (it != cache.plans.end()) { plan = it->second; cached = true; }
+  }
+  if (!cached) {
+    cublasLtMatmulHeuristicResult_t heur;
+    std::memset(&heur, 0, sizeof heur);
+    int found = 0;
+    const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(st.handle, call.op, call.a, call.b, call.c,
+                                                             call.d, call.pref, 1, &heur, &found);
+    if (hs != CUBLAS_STATUS_NOT_SUPPORTED && (rc = check_lt(hs, "cublasLtMatmulAlgoGetHeuristic"))) return rc;
+    // A returned result is usable only if its state is SUCCESS (cublasLtMatmulHeuristicResult_t).
+    plan.found = hs == CUBLAS_STATUS_SUCCESS && found > 0 && heur.state == CUBLAS_STATUS_SUCCESS;
+    plan.algo = heur.algo;
+    std::lock_guard<std::mutex> l(cache.mu);
+    cache.plans.emplace(key, plan);
+  }
+  if (!plan.found) {
     *no_algo = true;
     return 0;
   }
-  if ((rc = check_lt(hs, "cublasLtMatmulAlgoGetHeuristic"))) return rc;
   // beta reads C; with D = pre_gelu the C input is still C (D = alpha AB + beta C + bias).
   return check_lt(cublasLtMatmul(st.handle, call.op, &alpha, Bop, call.a, Aop, call.b, &beta, C, call.c, D,
-                                 call.d, &heur.algo, st.workspace, kWorkspaceBytes, stream()),
+                                 call.d, &plan.algo, st.workspace, kWorkspaceBytes, stream()),
                   "cublasLtMatmul");
 }
 

@@ -2,7 +2,8 @@
  * radix_sort.cuh: the stable segmented LSD radix sort the LSH variants share (yoso_sort.cu sorts
  * hash codes, reformer_sort.cu buckets): S segments of n (key, idx) pairs, keys sorted ascending
  * on bits [0, bits), equal keys kept in input order, so everything downstream sums in a fixed
- * order. 8 bits per pass, each pass three kernels over tiles of 256 keys:
+ * order. 8 bits per pass, each pass three kernels over tiles of 256 keys (flat grids, block =
+ * segment * tiles + tile, so the segment count is not bound by grid y's 65535):
  *   hist    per (segment, tile) digit counts, counts[s][digit][tile]
  *   scan    per segment, exclusive prefix over (digit, tile): each tile's first slot per digit
  *   scatter each key to slot + keys of its digit in earlier warps of the tile + its rank among
@@ -52,15 +53,17 @@ __device__ __forceinline__ void tile_digits(int32_t (*wh)[kBins], uint32_t dig, 
 __global__ void __launch_bounds__(kThreads)
 radix_hist_kernel(int32_t* counts, const uint32_t* keys, int n, int tiles, int shift) {
   __shared__ int32_t wh[kWarps][kBins];
-  const int64_t seg = blockIdx.y;
-  const int e = blockIdx.x * kThreads + threadIdx.x;
+  const unsigned sg = blockIdx.x / unsigned(tiles);
+  const int64_t seg = sg;
+  const int tile = int(blockIdx.x - sg * unsigned(tiles));
+  const int e = tile * kThreads + threadIdx.x;
   const bool valid = e < n;
   const uint32_t dig = valid ? (keys[seg * n + e] >> shift) & (kBins - 1) : 0u;
   unsigned peers, rank;
   tile_digits(wh, dig, valid, &peers, &rank);
   int32_t c = 0;
   for (int w = 0; w < kWarps; w++) c += wh[w][threadIdx.x];
-  counts[(seg * kBins + threadIdx.x) * tiles + blockIdx.x] = c;
+  counts[(seg * kBins + threadIdx.x) * tiles + tile] = c;
 }
 
 // One block per segment: exclusive prefix sum of its kBins * tiles counts, in place. Thread t
@@ -96,14 +99,16 @@ __global__ void __launch_bounds__(kThreads)
 radix_scatter_kernel(uint32_t* ko, uint32_t* io, const uint32_t* ki, const uint32_t* ii,
                      const int32_t* counts, int n, int tiles, int shift) {
   __shared__ int32_t wh[kWarps][kBins];
-  const int64_t seg = blockIdx.y;
-  const int e = blockIdx.x * kThreads + threadIdx.x, warp = threadIdx.x / 32;
+  const unsigned sg = blockIdx.x / unsigned(tiles);
+  const int64_t seg = sg;
+  const int tile = int(blockIdx.x - sg * unsigned(tiles));
+  const int e = tile * kThreads + threadIdx.x, warp = threadIdx.x / 32;
   const bool valid = e < n;
   const uint32_t key = valid ? ki[seg * n + e] : 0u, dig = (key >> shift) & (kBins - 1);
   unsigned peers, rank;
   tile_digits(wh, dig, valid, &peers, &rank);
   if (!valid) return;
-  int64_t pos = counts[(seg * kBins + dig) * tiles + blockIdx.x] + rank;
+  int64_t pos = counts[(seg * kBins + dig) * tiles + tile] + rank;
   for (int w = 0; w < warp; w++) pos += wh[w][dig];
   ko[seg * n + pos] = key;
   io[seg * n + pos] = ii[seg * n + e];
@@ -115,7 +120,9 @@ inline int sort_segments(uint32_t** keys, uint32_t** idx, uint32_t* kb, uint32_t
                   int64_t S, int n, int bits) {
   uint32_t *ka = *keys, *ia = *idx;
   const int tiles = tiles_of(n);
-  const dim3 grid{unsigned(tiles), unsigned(S)};
+  if (S * tiles == 0) return 0;  // nothing to sort
+  if (S * tiles > 0x7fffffff) return fail(1, "radix sort", "grid of more than 2^31 - 1 blocks");
+  const unsigned grid = unsigned(S * tiles);
   for (int shift = 0; shift < bits; shift += kRadixBits) {
     radix_hist_kernel<<<grid, kThreads, 0, stream()>>>(counts, ka, n, tiles, shift);
     if (int rc = check_launch("radix_hist_kernel")) return rc;

@@ -273,18 +273,14 @@ int reformer_backward(float* dqkv, void* workspace, const float* dctx, const flo
   const dim3 grid(unsigned(ceil_div(p.c, kTile)), unsigned(p.G), unsigned(p.BH()));
   const size_t smem_dq = sizeof(float) * (4 * kTile * (D + 1) + kTile * 33) + smem_drop;
   const auto dq_kernel = drop.on ? reformer_dq_kernel<true> : reformer_dq_kernel<false>;
-  if (int rc = check(cudaFuncSetAttribute(dq_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(smem_dq)),
-                     "cudaFuncSetAttribute(reformer_dq_kernel)"))
+  if (int rc = opt_in_smem(dq_kernel, smem_dq, "reformer_dq_kernel", D))
     return rc;
   dq_kernel<<<grid, kThreads, smem_dq, stream()>>>(dqs, drow, dctx, qkv, mask, st, p, drop);
   if (int rc = check_launch("reformer_dq_kernel")) return rc;
 
   const size_t smem_dkv = sizeof(float) * (4 * kTile * (D + 1) + 2 * kTile * 33) + smem_drop;
   const auto dkv_kernel = drop.on ? reformer_dkv_kernel<true> : reformer_dkv_kernel<false>;
-  if (int rc = check(cudaFuncSetAttribute(dkv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(smem_dkv)),
-                     "cudaFuncSetAttribute(reformer_dkv_kernel)"))
+  if (int rc = opt_in_smem(dkv_kernel, smem_dkv, "reformer_dkv_kernel", D))
     return rc;
   dkv_kernel<<<grid, kThreads, smem_dkv, stream()>>>(dks, dvs, drow, dctx, qkv, mask, st, p, drop);
   if (int rc = check_launch("reformer_dkv_kernel")) return rc;

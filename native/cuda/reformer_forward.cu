@@ -244,9 +244,7 @@ int reformer_forward(float* ctx, void* state, float* rotations, int32_t* buckets
   const size_t smem =
       sizeof(float) * (3 * kTile * (D + 1) + kTile * 33 + 2 * kTile + (drop.on ? kTile * 33 : 0));
   const auto kernel = drop.on ? reformer_attend_kernel<true> : reformer_attend_kernel<false>;
-  if (int rc = check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(smem)),
-                     "cudaFuncSetAttribute(reformer_attend_kernel)"))
+  if (int rc = opt_in_smem(kernel, smem, "reformer_attend_kernel", D))
     return rc;
   const dim3 grid(unsigned(ceil_div(p.c, kTile)), unsigned(p.G), unsigned(p.BH()));
   kernel<<<grid, kThreads, smem, stream()>>>(st.out, st.lse, qkv, mask, st.order, st.ks, p, drop);

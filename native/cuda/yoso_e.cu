@@ -12,6 +12,11 @@
  * softmax, so no running max is needed. dQn is summed per query block and dKn, dV per key block
  * (E and W recomputed in each): no atomics, deterministic. f and f' in float32 (the CPU takes them
  * in float64 of the float dot product; the difference is ~tau ulps of f).
+ * Head sizes up to 256, on attention_backward.cu's geometries: Tiles32 for D <= 128; for D in
+ * 129..256 the forward and dQn kernels take 16 queries x 32 keys (Tiles16x32), the dKn/dV kernel
+ * 16 keys x 16 queries (Tiles16), so each block's tiles fit the 99 KiB sm_86 / sm_89 opt-in.
+ * Shared memory at D = 128 / 256: forward 53,760 / 84,352 bytes, dQn 70,272 / 100,800, dKn/dV
+ * 74,496 / 67,968.
  */
 #include <cmath>
 
@@ -22,7 +27,6 @@ namespace lshlab_cuda {
 namespace yoso {
 namespace {
 using attn::kMaxOut;
-using attn::kTile;
 using attn::load_tile;
 using attn::out_mac;
 using attn::out_mac2;
@@ -30,7 +34,9 @@ using attn::out_store;
 using attn::out_store2;
 using attn::out_zero;
 using attn::tile_dot;
-constexpr int kRowsPerWarp = kTile / kWarps;
+using attn::Tiles16;
+using attn::Tiles16x32;
+using attn::Tiles32;
 
 struct Kernel {
   int tau;
@@ -53,67 +59,73 @@ __device__ __forceinline__ bool valid(const int32_t* mask, const Shape& s, int b
   return t < s.T && token(mask, s, b, t);
 }
 
-// v[r] = valid(row t0 + warp + 8 r): the rows of the tile this warp scores.
-__device__ __forceinline__ void warp_rows_valid(bool (&v)[kRowsPerWarp], const int32_t* mask,
-                                                const Shape& s, int b, int t0) {
-  const int warp = threadIdx.x / 32;
+// v[r] = valid(row t0 + G::row(r)): the resident rows of the score tile this thread scores.
+template <class G>
+__device__ __forceinline__ void rows_valid(bool (&v)[G::kPasses], const int32_t* mask,
+                                           const Shape& s, int b, int t0) {
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; r++) v[r] = valid(mask, s, b, t0 + warp + kWarps * r);
+  for (int r = 0; r < G::kPasses; r++) v[r] = valid(mask, s, b, t0 + G::row(r));
 }
 
-// Rows [t0, t0 + 32) of head bh (b * H + h) of a per-head (B,H,T,D) array into tile[32][D+1].
+// Rows [t0, t0 + kR) of head bh (b * H + h) of a per-head (B,H,T,D) array into tile[kR][D+1].
+template <int kR>
 __device__ __forceinline__ void load_head(float* tile, const float* x, const Shape& s, int bh,
                                           int t0) {
-  load_tile(tile, x + int64_t(bh) * s.T * s.D, s.D, t0, s.T, s.D);
+  load_tile<kR>(tile, x + int64_t(bh) * s.T * s.D, s.D, t0, s.T, s.D);
 }
 
-// Rows [t0, t0 + 32) of v, head h of batch b, of qkv (B,T,3C) into tile[32][D+1].
+// Rows [t0, t0 + kR) of v, head h of batch b, of qkv (B,T,3C) into tile[kR][D+1].
+template <int kR>
 __device__ __forceinline__ void load_v(float* tile, const float* qkv, const Shape& s, int b, int h,
                                        int t0) {
   const int C = s.C();
-  load_tile(tile, qkv + int64_t(b) * s.T * 3 * C + 2 * C + h * s.D, 3 * int64_t(C), t0, s.T, s.D);
+  load_tile<kR>(tile, qkv + int64_t(b) * s.T * 3 * C + 2 * C + h * s.D, 3 * int64_t(C), t0, s.T,
+                s.D);
 }
 
-// Block = 32 queries of one (b, h): X = E V over key tiles, then each warp normalises its rows.
+// Block = G::kRows queries of one (b, h): X = E V over key tiles, then each warp normalises its
+// rows.
+template <class G>
 __global__ void __launch_bounds__(kThreads)
 yoso_e_forward_kernel(float* ctx, float* ynrm, const float* qn, const float* kn, const float* qkv,
                       const int32_t* mask, Shape s, Kernel kf) {
+  constexpr int kR = G::kRows, kC = G::kCols, kLd = G::kLd;
   extern __shared__ float smem[];
   const int D = s.D, Dp = D + 1, C = s.C();
-  float* Qs = smem;               // [32][D+1] unit queries, then X
-  float* Ks = Qs + kTile * Dp;    // [32][D+1]
-  float* Vs = Ks + kTile * Dp;    // [32][D+1]
-  float* Es = Vs + kTile * Dp;    // [32][33]
-  const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H, q0 = blockIdx.x * kTile;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* Qs = smem;               // [kR][D+1] unit queries, then X
+  float* Ks = Qs + kR * Dp;       // [kC][D+1]
+  float* Vs = Ks + kC * Dp;       // [kC][D+1]
+  float* Es = Vs + kC * Dp;       // [kR][kC+1]
+  const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H, q0 = blockIdx.x * kR;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, col = G::col();
   const int64_t hrow = int64_t(bh) * s.T;  // row 0 of this head in (B,H,T,.)
-  load_head(Qs, qn, s, bh, q0);
-  bool qv[kRowsPerWarp];
-  warp_rows_valid(qv, mask, s, b, q0);
+  load_head<kR>(Qs, qn, s, bh, q0);
+  bool qv[G::kPasses];
+  rows_valid<G>(qv, mask, s, b, q0);
   float o[kMaxOut];
   out_zero(o);
-  for (int k0 = 0; k0 < s.T; k0 += kTile) {
+  for (int k0 = 0; k0 < s.T; k0 += kC) {
     __syncthreads();
-    load_head(Ks, kn, s, bh, k0);
-    load_v(Vs, qkv, s, b, h, k0);
+    load_head<kC>(Ks, kn, s, bh, k0);
+    load_v<kC>(Vs, qkv, s, b, h, k0);
     __syncthreads();
-    const bool kv = valid(mask, s, b, k0 + lane);
+    const bool kv = valid(mask, s, b, k0 + col);
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; r++) {
-      const int i = warp + kWarps * r;
-      Es[i * 33 + lane] = qv[r] && kv ? kf.f(tile_dot(Qs, i, Ks, lane, D)) : 0.f;
+    for (int r = 0; r < G::kPasses; r++) {
+      const int i = G::row(r);
+      Es[i * kLd + col] = qv[r] && kv ? kf.f(tile_dot(Qs, i, Ks, col, D)) : 0.f;
     }
     __syncthreads();
-    out_mac(o, Es, Vs, D);
+    out_mac<G>(o, Es, Vs, D);
   }
   __syncthreads();
 #pragma unroll
   for (int r = 0; r < kMaxOut; r++) {
     const int idx = threadIdx.x + kThreads * r;
-    if (idx < kTile * D) Qs[(idx / D) * Dp + idx % D] = o[r];
+    if (idx < kR * D) Qs[(idx / D) * Dp + idx % D] = o[r];
   }
   __syncthreads();
-  for (int i = warp; i < kTile && q0 + i < s.T; i += kWarps) {  // l2_rows, float64 sum
+  for (int i = warp; i < kR && q0 + i < s.T; i += kWarps) {  // l2_rows, float64 sum
     const float* x = Qs + i * Dp;
     double ss = 0;
     for (int d = lane; d < D; d += 32) ss += double(x[d]) * x[d];
@@ -125,115 +137,149 @@ yoso_e_forward_kernel(float* ctx, float* ynrm, const float* qn, const float* kn,
   }
 }
 
-// Block = 32 queries: dQn_i = sum_j W_ij kn_j, written to dqkv's q part.
+// Block = G::kRows queries: dQn_i = sum_j W_ij kn_j, written to dqkv's q part.
+template <class G>
 __global__ void __launch_bounds__(kThreads)
 yoso_e_dq_kernel(float* dqkv, const float* qn, const float* kn, const float* g, const float* qkv,
                  const int32_t* mask, Shape s, Kernel kf) {
+  constexpr int kR = G::kRows, kC = G::kCols, kLd = G::kLd;
   extern __shared__ float smem[];
   const int D = s.D, Dp = D + 1, C = s.C();
-  float* Qs = smem;               // [32][D+1]
-  float* Gs = Qs + kTile * Dp;    // [32][D+1]
-  float* Ks = Gs + kTile * Dp;    // [32][D+1]
-  float* Vs = Ks + kTile * Dp;    // [32][D+1]
-  float* Ws = Vs + kTile * Dp;    // [32 queries][33]
-  const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H, q0 = blockIdx.x * kTile;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* Qs = smem;               // [kR][D+1]
+  float* Gs = Qs + kR * Dp;       // [kR][D+1]
+  float* Ks = Gs + kR * Dp;       // [kC][D+1]
+  float* Vs = Ks + kC * Dp;       // [kC][D+1]
+  float* Ws = Vs + kC * Dp;       // [kR queries][kC+1]
+  const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H, q0 = blockIdx.x * kR;
+  const int col = G::col();
   const float half = 0.5f * kf.tau;
-  load_head(Qs, qn, s, bh, q0);
-  load_head(Gs, g, s, bh, q0);
-  bool qv[kRowsPerWarp];
-  warp_rows_valid(qv, mask, s, b, q0);
+  load_head<kR>(Qs, qn, s, bh, q0);
+  load_head<kR>(Gs, g, s, bh, q0);
+  bool qv[G::kPasses];
+  rows_valid<G>(qv, mask, s, b, q0);
   float acc[kMaxOut];
   out_zero(acc);
-  for (int k0 = 0; k0 < s.T; k0 += kTile) {
+  for (int k0 = 0; k0 < s.T; k0 += kC) {
     __syncthreads();
-    load_head(Ks, kn, s, bh, k0);
-    load_v(Vs, qkv, s, b, h, k0);
+    load_head<kC>(Ks, kn, s, bh, k0);
+    load_v<kC>(Vs, qkv, s, b, h, k0);
     __syncthreads();
-    const bool kv = valid(mask, s, b, k0 + lane);
+    const bool kv = valid(mask, s, b, k0 + col);
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; r++) {
-      const int i = warp + kWarps * r;
+    for (int r = 0; r < G::kPasses; r++) {
+      const int i = G::row(r);
       float w = 0.f;
       if (qv[r] && kv) {
-        const float x = tile_dot(Qs, i, Ks, lane, D), gv = tile_dot(Gs, i, Vs, lane, D);
+        const float x = tile_dot(Qs, i, Ks, col, D), gv = tile_dot(Gs, i, Vs, col, D);
         w = gv * (kf.exact ? kf.fprime(x) : half * kf.f(x));
       }
-      Ws[i * 33 + lane] = w;
+      Ws[i * kLd + col] = w;
     }
     __syncthreads();
-    out_mac(acc, Ws, Ks, D);
+    out_mac<G>(acc, Ws, Ks, D);
   }
-  out_store(dqkv + int64_t(b) * s.T * 3 * C + h * D, 3 * int64_t(C), acc, 1.f, q0, s.T, D);
+  out_store<G>(dqkv + int64_t(b) * s.T * 3 * C + h * D, 3 * int64_t(C), acc, 1.f, q0, s.T, D);
 }
 
-// Block = 32 keys: dKn_j = sum_i W_ij qn_i and dV_j = sum_i E_ij g_i, to dqkv's k and v parts.
-// The score tile is transposed (warp = key rows, lane = query) so both sums read rows.
+// Block = G::kRows keys: dKn_j = sum_i W_ij qn_i and dV_j = sum_i E_ij g_i, to dqkv's k and v
+// parts. The score tile is transposed (resident key rows, query columns) so both sums read rows.
+template <class G>
 __global__ void __launch_bounds__(kThreads)
 yoso_e_dkv_kernel(float* dqkv, const float* qn, const float* kn, const float* g, const float* qkv,
                   const int32_t* mask, Shape s, Kernel kf) {
+  constexpr int kR = G::kRows, kC = G::kCols, kLd = G::kLd;
   extern __shared__ float smem[];
   const int D = s.D, Dp = D + 1, C = s.C();
-  float* Ks = smem;               // [32][D+1] resident
-  float* Vs = Ks + kTile * Dp;    // [32][D+1] resident
-  float* Qs = Vs + kTile * Dp;    // [32][D+1] per query tile
-  float* Gs = Qs + kTile * Dp;    // [32][D+1]
-  float* Es = Gs + kTile * Dp;    // [32 keys][33]
-  float* Ws = Es + kTile * 33;    // [32 keys][33]
-  const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H, k0 = blockIdx.x * kTile;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* Ks = smem;               // [kR][D+1] resident
+  float* Vs = Ks + kR * Dp;       // [kR][D+1] resident
+  float* Qs = Vs + kR * Dp;       // [kC][D+1] per query tile
+  float* Gs = Qs + kC * Dp;       // [kC][D+1]
+  float* Es = Gs + kC * Dp;       // [kR keys][kC+1]
+  float* Ws = Es + kR * kLd;      // [kR keys][kC+1]
+  const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H, k0 = blockIdx.x * kR;
+  const int col = G::col();  // query of the score tile
   const float half = 0.5f * kf.tau;
-  load_head(Ks, kn, s, bh, k0);
-  load_v(Vs, qkv, s, b, h, k0);
-  bool kv[kRowsPerWarp];
-  warp_rows_valid(kv, mask, s, b, k0);
+  load_head<kR>(Ks, kn, s, bh, k0);
+  load_v<kR>(Vs, qkv, s, b, h, k0);
+  bool kv[G::kPasses];
+  rows_valid<G>(kv, mask, s, b, k0);
   float dk[kMaxOut], dv[kMaxOut];
   out_zero(dk);
   out_zero(dv);
-  for (int q0 = 0; q0 < s.T; q0 += kTile) {
+  for (int q0 = 0; q0 < s.T; q0 += kC) {
     __syncthreads();
-    load_head(Qs, qn, s, bh, q0);
-    load_head(Gs, g, s, bh, q0);
+    load_head<kC>(Qs, qn, s, bh, q0);
+    load_head<kC>(Gs, g, s, bh, q0);
     __syncthreads();
-    const bool qv = valid(mask, s, b, q0 + lane);
+    const bool qv = valid(mask, s, b, q0 + col);
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; r++) {
-      const int j = warp + kWarps * r;
+    for (int r = 0; r < G::kPasses; r++) {
+      const int j = G::row(r);
       float e = 0.f, w = 0.f;
       if (kv[r] && qv) {
-        const float x = tile_dot(Qs, lane, Ks, j, D), gv = tile_dot(Gs, lane, Vs, j, D);
+        const float x = tile_dot(Qs, col, Ks, j, D), gv = tile_dot(Gs, col, Vs, j, D);
         e = kf.f(x);
         w = gv * (kf.exact ? kf.fprime(x) : half * e);
       }
-      Es[j * 33 + lane] = e;
-      Ws[j * 33 + lane] = w;
+      Es[j * kLd + col] = e;
+      Ws[j * kLd + col] = w;
     }
     __syncthreads();
-    out_mac2(dk, Ws, Qs, dv, Es, Gs, D);
+    out_mac2<G>(dk, Ws, Qs, dv, Es, Gs, D);
   }
   // Row 0 of this head's k part, then its v part C floats on.
-  out_store2(dqkv + int64_t(b) * s.T * 3 * C + C + h * D, 3 * int64_t(C), dk, 1.f, C, dv, 1.f, k0,
-             s.T, D);
+  out_store2<G>(dqkv + int64_t(b) * s.T * 3 * C + C + h * D, 3 * int64_t(C), dk, 1.f, C, dv, 1.f,
+                k0, s.T, D);
 }
 
+// prep_rows / finish_rows (yoso_rows.cu) hold a row of up to kMaxHeadD in each lane's registers.
+static_assert(attn::kMaxDWide <= kMaxHeadD, "yoso_rows.cu takes every head size the tiles take");
+
 int yoso_e_check(const char* what, const Shape& s) {
-  if (s.D <= 0 || s.D > kMaxD) return fail(1, what, "head size D must be in 1..128");
+  if (int rc = attn::check_head_size(what, s.D)) return rc;
   if (s.tau < 1 || s.tau > 30) return fail(1, what, "tau must be in 1..30");
   if (s.BH() > 65535) return fail(1, what, "B * H must be at most 65535");
   return 0;
 }
 
-// Launches kernel k with `floats` of dynamic shared memory on the (T/32, B*H) grid.
-template <typename K>
-int launch(K k, const char* name, size_t floats, const Shape& s, float* dqkv, const float* qn,
-           const float* kn, const float* g, const float* qkv, const int32_t* mask, Kernel kf) {
+// Launches kernel k with `floats` of dynamic shared memory on the (T/kRows, B*H) grid.
+template <class G, typename K, typename... Args>
+int launch(K k, const char* name, size_t floats, const Shape& s, Args... args) {
   const size_t smem = floats * sizeof(float);
-  if (int rc = check(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(smem)), name))
-    return rc;
-  const dim3 grid(unsigned(ceil_div(s.T, kTile)), unsigned(s.BH()));
-  k<<<grid, kThreads, smem, stream()>>>(dqkv, qn, kn, g, qkv, mask, s, kf);
+  if (int rc = opt_in_smem(k, smem, name, s.D)) return rc;
+  const dim3 grid(unsigned(ceil_div(s.T, G::kRows)), unsigned(s.BH()));
+  k<<<grid, kThreads, smem, stream()>>>(args...);
   return check_launch(name);
+}
+
+// Floats of a (rows, D + 1) tile and of a weight tile of G.
+inline size_t tile_floats(int rows, int D) { return size_t(rows) * (D + 1); }
+template <class G>
+size_t weights_floats() {
+  return size_t(G::kRows) * G::kLd;
+}
+
+template <class G>
+int forward(float* ctx, float* ynrm, const float* qn, const float* kn, const float* qkv,
+            const int32_t* mask, const Shape& s, Kernel kf) {
+  const size_t floats =
+      tile_floats(G::kRows, s.D) + 2 * tile_floats(G::kCols, s.D) + weights_floats<G>();
+  return launch<G>(yoso_e_forward_kernel<G>, "yoso_e_forward_kernel", floats, s, ctx, ynrm, qn,
+                   kn, qkv, mask, s, kf);
+}
+
+template <class Gq, class Gkv>
+int backward(float* dqkv, const float* qn, const float* kn, const float* g, const float* qkv,
+             const int32_t* mask, const Shape& s, Kernel kf) {
+  const size_t dq = 2 * tile_floats(Gq::kRows, s.D) + 2 * tile_floats(Gq::kCols, s.D) +
+                    weights_floats<Gq>();
+  if (int rc = launch<Gq>(yoso_e_dq_kernel<Gq>, "yoso_e_dq_kernel", dq, s, dqkv, qn, kn, g, qkv,
+                          mask, s, kf))
+    return rc;
+  const size_t dkv = 2 * tile_floats(Gkv::kRows, s.D) + 2 * tile_floats(Gkv::kCols, s.D) +
+                     2 * weights_floats<Gkv>();
+  return launch<Gkv>(yoso_e_dkv_kernel<Gkv>, "yoso_e_dkv_kernel", dkv, s, dqkv, qn, kn, g, qkv,
+                     mask, s, kf);
 }
 
 }  // namespace
@@ -252,14 +298,8 @@ int yoso_e_forward(float* ctx, float* ynrm, float* workspace, const float* qkv,
   if (int rc = prep_rows(qn, kn, nullptr, qnrm, knrm, qkv, nullptr, nullptr, nullptr, mask, s))
     return rc;
   const Kernel kf{tau, exact ? 0.98f : 1.f, exact};
-  const size_t smem = sizeof(float) * (3 * kTile * (D + 1) + kTile * 33);
-  if (int rc = check(cudaFuncSetAttribute(yoso_e_forward_kernel,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-                     "cudaFuncSetAttribute(yoso_e_forward_kernel)"))
-    return rc;
-  const dim3 grid(unsigned(ceil_div(T, kTile)), unsigned(s.BH()));
-  yoso_e_forward_kernel<<<grid, kThreads, smem, stream()>>>(ctx, ynrm, qn, kn, qkv, mask, s, kf);
-  return check_launch("yoso_e_forward_kernel");
+  return D <= Tiles32::kMaxD ? forward<Tiles32>(ctx, ynrm, qn, kn, qkv, mask, s, kf)
+                             : forward<Tiles16x32>(ctx, ynrm, qn, kn, qkv, mask, s, kf);
 }
 
 int yoso_e_backward(float* dqkv, float* workspace, const float* dctx, const float* qkv,
@@ -273,12 +313,9 @@ int yoso_e_backward(float* dqkv, float* workspace, const float* dctx, const floa
   float *qn = workspace, *kn = qn + hd, *g = kn + hd, *qnrm = g + hd, *knrm = qnrm + s.BH() * T;
   if (int rc = prep_rows(qn, kn, g, qnrm, knrm, qkv, dctx, ctx, ynrm, mask, s)) return rc;
   const Kernel kf{tau, exact ? 0.98f : 1.f, exact};
-  const size_t tile = size_t(kTile) * (D + 1);
-  if (int rc = launch(yoso_e_dq_kernel, "yoso_e_dq_kernel", 4 * tile + kTile * 33, s, dqkv, qn,
-                      kn, g, qkv, mask, kf))
-    return rc;
-  if (int rc = launch(yoso_e_dkv_kernel, "yoso_e_dkv_kernel", 4 * tile + 2 * kTile * 33, s,
-                      dqkv, qn, kn, g, qkv, mask, kf))
+  if (int rc = D <= Tiles32::kMaxD
+                   ? backward<Tiles32, Tiles32>(dqkv, qn, kn, g, qkv, mask, s, kf)
+                   : backward<Tiles16x32, Tiles16>(dqkv, qn, kn, g, qkv, mask, s, kf))
     return rc;
   return finish_rows(dqkv, qn, kn, qnrm, knrm, s, 1.f);
 }

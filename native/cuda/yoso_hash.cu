@@ -12,9 +12,12 @@
  * squares in float64, x * float(1 / max(|x|, 1e-12))) so the unit rows match the CPU's; only the
  * projection's summation order differs, which can flip a bit whose projection is within float
  * rounding of 0 (the CPU's own float and double paths differ there the same way).
- * Hash kernel: block = 32 rows x 4 hashes; the 32 q and k rows (normalised) and the 4 hashes'
- * tau x D planes sit in shared memory; warp w computes side w / 4 (q or k), hash w % 4, lane =
- * row: rows are read conflict-free (stride D + 1), planes as broadcasts.
+ * Hash kernel: block = 32 rows x 4 hashes of one head (a flat grid: t blocks fastest, then hash
+ * groups, then heads, any B*H); the 32 q and k rows (normalised) and the 4 hashes' planes sit in
+ * shared memory; warp w computes side w / 4 (q or k), hash w % 4, lane = row: rows are read
+ * conflict-free (stride D + 1), planes as broadcasts. The planes come in passes of tb bits
+ * (yoso_plan.cuh's hash_bits_per_pass) so the block fits 99 KiB at D 256; for D <= 128 one pass
+ * holds all tau bits. Each bit's projection is the same loop over d whatever the passes.
  */
 #include <cmath>
 
@@ -25,7 +28,7 @@ namespace lshlab_cuda {
 namespace yoso {
 namespace {
 
-constexpr int kRows = 32, kHashes = 4;
+constexpr int kRows = kHashRows, kHashes = kHashHashes;
 
 __device__ __forceinline__ double box_muller(uint32_t a, uint32_t b) {
   const double u1 = (double(a >> 8) + 1.0) / 16777217.0;
@@ -52,25 +55,31 @@ __global__ void yoso_planes_kernel(float* planes, Shape s, uint64_t seed, uint32
   if (e + 1 < per) out[1] = float(box_muller(c[2], c[3]));
 }
 
+// Multi = false: one pass holds all tau bits (tb == tau: D <= 128, or small tau); true: passes
+// of tb bits, the warps that own no (row, hash) kept for the block's barriers.
+template <bool Multi>
 __global__ void __launch_bounds__(kThreads)
-yoso_hash_kernel(int32_t* qcode, int32_t* kcode, const float* qkv, const float* planes, Shape s) {
+yoso_hash_kernel(int32_t* qcode, int32_t* kcode, const float* qkv, const float* planes, Shape s,
+                 int tb) {
   extern __shared__ float smem[];
   const int D = s.D, Dp = D + 1, tau = s.tau;
   float* X = smem;                       // [2][32][D+1]: q rows, then k rows
-  float* P = X + 2 * kRows * Dp;         // [4][tau][D]
-  const int bh = blockIdx.z, b = bh / s.H, h = bh % s.H;
-  const int t0 = blockIdx.x * kRows, hash0 = blockIdx.y * kHashes;
+  float* P = X + 2 * kRows * Dp;         // [4][tb][D]: a pass's bits of the 4 hashes
+  const int tblocks = int((s.T + kRows - 1) / kRows), groups = (s.m + kHashes - 1) / kHashes;
+  const int64_t blk = blockIdx.x / tblocks;
+  const int64_t bh = blk / groups;
+  const int b = int(bh / s.H), h = int(bh % s.H);
+  const int t0 = int(blockIdx.x % tblocks) * kRows, hash0 = int(blk % groups) * kHashes;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t ld = 3 * int64_t(s.C());
   for (int idx = threadIdx.x; idx < 2 * kRows * D; idx += kThreads) {
     const int side = idx / (kRows * D), r = (idx / D) % kRows, d = idx % D;
     const int t = t0 + r;
-    X[(side * kRows + r) * Dp + d] =
-        t < s.T ? qkv[(int64_t(b) * s.T + t) * ld + side * s.C() + h * D + d] : 0.f;
+    X[(side * kRows + r) * Dp + d] = t < s.T ? qkv[token_row_at(b, t, h, s, 3, side) + d] : 0.f;
   }
   const int nh = s.m - hash0 < kHashes ? s.m - hash0 : kHashes;
-  const float* pl = planes + (bh * int64_t(s.m) + hash0) * tau * D;
-  for (int idx = threadIdx.x; idx < nh * tau * D; idx += kThreads) P[idx] = pl[idx];
+  const float* pl = planes + (bh * s.m + hash0) * tau * D;
+  if (!Multi)
+    for (int idx = threadIdx.x; idx < nh * tau * D; idx += kThreads) P[idx] = pl[idx];
   __syncthreads();
   // l2_rows: warp w normalises rows w, w + 8, ... of the 64 (sum of squares in float64).
   for (int r = warp; r < 2 * kRows; r += kWarps) {
@@ -83,37 +92,53 @@ yoso_hash_kernel(int32_t* qcode, int32_t* kcode, const float* qkv, const float* 
   }
   __syncthreads();
   const int side = warp / kHashes, u = warp % kHashes, t = t0 + lane;
-  if (u >= nh || t >= s.T) return;
+  const bool active = u < nh && t < s.T;
+  if (!Multi && !active) return;
   const float* x = X + (side * kRows + lane) * Dp;
   int32_t code = 0;
-  for (int bit = 0; bit < tau; bit++) {
-    const float* p = P + (u * tau + bit) * D;
-    float acc = 0.f;
-    for (int d = 0; d < D; d++) acc += x[d] * p[d];
-    code |= int32_t(acc > 0.f) << bit;
+  for (int bit0 = 0; bit0 < tau; bit0 += tb) {
+    const int nbits = tau - bit0 < tb ? tau - bit0 : tb;
+    if (Multi) {
+      __syncthreads();  // every warp is done with the previous pass's planes
+      for (int idx = threadIdx.x; idx < nh * nbits * D; idx += kThreads) {
+        const int hu = idx / (nbits * D), e = idx % (nbits * D);
+        P[hu * tb * D + e] = pl[(int64_t(hu) * tau + bit0) * D + e];
+      }
+      __syncthreads();
+      if (!active) continue;
+    }
+    for (int bit = 0; bit < nbits; bit++) {
+      const float* p = P + (u * tb + bit) * D;
+      float acc = 0.f;
+      for (int d = 0; d < D; d++) acc += x[d] * p[d];
+      code |= int32_t(acc > 0.f) << (bit0 + bit);
+    }
   }
-  (side ? kcode : qcode)[(bh * int64_t(s.m) + hash0 + u) * s.T + t] = code;
+  if (active) (side ? kcode : qcode)[code_at(bh, s.m, hash0 + u, s.T, t)] = code;
 }
 
 }  // namespace
 
 int draw_planes(float* planes, const Shape& s, uint64_t seed, uint32_t step, uint32_t site) {
   const int64_t per = int64_t(s.tau) * s.D, n = s.BH() * s.m * ((per + 1) / 2);
-  yoso_planes_kernel<<<unsigned(ceil_div(n, kThreads)), kThreads, 0, stream()>>>(planes, s, seed,
-                                                                                 step, site);
+  unsigned grid = 0;
+  if (int rc = grid_of(&grid, ceil_div(n, kThreads), "yoso_planes_kernel")) return rc;
+  yoso_planes_kernel<<<grid, kThreads, 0, stream()>>>(planes, s, seed, step, site);
   return check_launch("yoso_planes_kernel");
 }
 
 int hash_codes(int32_t* qcode, int32_t* kcode, const float* qkv, const float* planes,
                const Shape& s) {
-  const size_t smem = sizeof(float) * (2 * kRows * (s.D + 1) + kHashes * s.tau * s.D);
-  if (int rc = check(cudaFuncSetAttribute(yoso_hash_kernel,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
+  const size_t smem = hash_smem_bytes(s);  // <= 99 KiB by construction
+  const int tb = hash_bits_per_pass(s);
+  auto* k = tb < s.tau ? &yoso_hash_kernel<true> : &yoso_hash_kernel<false>;
+  if (int rc = check(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(smem)),
                      "cudaFuncSetAttribute(yoso_hash_kernel)"))
     return rc;
-  const dim3 grid(unsigned(ceil_div(s.T, kRows)), unsigned(ceil_div(s.m, kHashes)),
-                  unsigned(s.BH()));
-  yoso_hash_kernel<<<grid, kThreads, smem, stream()>>>(qcode, kcode, qkv, planes, s);
+  unsigned grid = 0;
+  if (int rc = grid_of(&grid, hash_blocks(s), "yoso_hash_kernel")) return rc;
+  k<<<grid, kThreads, smem, stream()>>>(qcode, kcode, qkv, planes, s, tb);
   return check_launch("yoso_hash_kernel");
 }
 

@@ -6,6 +6,11 @@
  * lengths (not multiples of the 32-row tile) and head sizes 16..128; and with attention dropout
  * p = 0.1 against the same reference in training mode with the same (seed, step, site), so the
  * device must drop exactly the CPU's elements (T % 4 != 0 too: rows off the Philox groups).
+ * The model's exact layer (CudaAttentionLayer): counters, flops_backward included, equal to
+ * exact_tiled's, and device stage times (forward, backward) > 0 after a forward and backward.
+ * Head sizes 129..256 run the kernels' 16-row tiles (attention_tile.cuh): D 160 and 256, with
+ * and without dropout, at the same tolerances, in the emulation's 99 KiB shared-memory opt-in
+ * (the smallest target GPU's); D 257 is refused naming the head size.
  * Skipped, with the reason, without a usable CUDA device.
  */
 #include <cstdio>
@@ -15,6 +20,7 @@
 
 #include "attention/exact.h"
 #include "cuda_harness.h"
+#include "model/bert_cuda_attention.h"
 #include "test_registry.h"
 
 using namespace lshlab;
@@ -123,11 +129,78 @@ LSHLAB_TEST("cuda/attention with dropout 0.1 drops the CPU's elements (forward a
   for (const Case& k : cases) check_case(*ap, k, &drop);
 }
 
-LSHLAB_TEST("cuda/attention rejects head sizes above 128 with a message") {
+LSHLAB_TEST("cuda/attention head sizes 129..256 (16-row tiles) match ExactAttention<double>") {
+  const Api* ap = cuda_api();
+  if (!ap) LSHLAB_SKIP("CUDA unavailable: " + cuda_status().reason);
+  // Odd T (ragged last tiles of 16 and 32 rows), a padding mask with a batch row of padding only,
+  // one token; D 129 and 160 leave part of the register output tile unused, D 256 fills it.
+  const Case cases[] = {{2, 37, 2, 160, true}, {1, 53, 1, 256, true}, {2, 33, 1, 256, false},
+                        {1, 1, 1, 256, false}, {1, 45, 1, 129, true}};
+  for (const Case& k : cases) check_case(*ap, k, nullptr);
+  // Dropout: T 37 and 53 put rows off the Philox groups of four, T 64 on them.
+  const lshlab_cuda_dropout drop{0.1, 0x9E3779B97F4A7C15ull, 11, 4099};
+  const Case dropped[] = {{2, 37, 1, 160, true}, {1, 53, 2, 256, true}, {1, 64, 1, 256, false}};
+  for (const Case& k : dropped) check_case(*ap, k, &drop);
+}
+
+LSHLAB_TEST("cuda/attention rejects head sizes above 256 naming the head size") {
   const Api* ap = cuda_api();
   if (!ap) LSHLAB_SKIP("CUDA unavailable: " + cuda_status().reason);
   const Api& a = *ap;
-  const int rc = a.attention_forward(nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 256, nullptr);
+  int rc = a.attention_forward(nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 257, nullptr);
   LSHLAB_EXPECT(rc != 0);
-  LSHLAB_EXPECT(std::string(a.last_error()).find("128") != std::string::npos);
+  std::string msg = a.last_error();
+  LSHLAB_EXPECT(msg.find("head size") != std::string::npos && msg.find("257") != std::string::npos &&
+                msg.find("256") != std::string::npos);
+  rc = a.attention_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 257,
+                            nullptr);
+  LSHLAB_EXPECT(rc != 0);
+  msg = a.last_error();
+  LSHLAB_EXPECT(msg.find("head size") != std::string::npos && msg.find("257") != std::string::npos);
+}
+
+LSHLAB_TEST("cuda/attention layer counters equal exact_tiled's, stage times on the device") {
+  const Api* ap = cuda_api();
+  if (!ap) LSHLAB_SKIP("CUDA unavailable: " + cuda_status().reason);
+  const Api& a = *ap;
+  const int B = 2, T = 37, H = 2, D = 32, C = H * D;
+  auto qkv = random_floats(size_t(B) * T * 3 * C, 21, -2.f, 2.f);
+  auto dctx = random_floats(size_t(B) * T * C, 22);
+  std::vector<int32_t> mask(size_t(B) * T, 1);
+  for (int t = 30; t < T; t++) mask[size_t(T) + t] = 0;
+  BertConfig cfg;
+  cfg.hidden_size = C;
+  cfg.num_attention_heads = H;
+  cfg.attention = "exact";
+  CudaAttentionLayer layer(&a, cfg);
+  DeviceArray<unsigned char> ws(&a);
+  DeviceBuffer<float> gqkv(a, qkv), gdctx(a, dctx), gctx(a, dctx.size()), gdqkv(a, qkv.size());
+  DeviceBuffer<int32_t> gmask(a, mask);
+  layer.forward(gctx.get(), gqkv.get(), gmask.get(), B, T, nullptr, 0, 0, 0, ws);
+  layer.backward(gdqkv.get(), gdctx.get(), gqkv.get(), gctx.get(), gmask.get(), B, T, nullptr, ws);
+  ok(a, a.synchronize(), "synchronize");
+  AttentionCounters k;
+  layer.counters(k, mask.data(), B, T, true);
+
+  ExactAttention<float> ref;
+  ref.set_path(ExactPath::Tiled);
+  AttentionCall call;
+  call.B = B; call.T = T; call.H = H; call.D = D;
+  std::vector<float> rctx(dctx.size()), rdqkv(qkv.size());
+  ref.forward(rctx.data(), qkv.data(), mask.data(), call);
+  ref.backward(rdqkv.data(), dctx.data(), qkv.data(), mask.data(), call);
+  const AttentionCounters& w = ref.counters();
+  LSHLAB_EXPECT(k.pairs == w.pairs && k.dot_products == w.dot_products && k.collisions == w.collisions);
+  LSHLAB_EXPECT(k.flops_hash == w.flops_hash && k.flops_scores == w.flops_scores &&
+                k.flops_softmax == w.flops_softmax && k.flops_values == w.flops_values &&
+                k.flops_backward == w.flops_backward);
+  // The fused forward and the backward are timed; nothing else runs on its own.
+  LSHLAB_EXPECT(k.time_scores_s > 0 && std::isfinite(k.time_scores_s));
+  LSHLAB_EXPECT(k.time_backward_s > 0 && std::isfinite(k.time_backward_s));
+  LSHLAB_EXPECT(k.time_hash_s == 0 && k.time_softmax_s == 0 && k.time_values_s == 0);
+  // A forward alone (evaluation) forgets the last backward's time.
+  layer.forward(gctx.get(), gqkv.get(), gmask.get(), B, T, nullptr, 0, 0, 0, ws);
+  ok(a, a.synchronize(), "synchronize");
+  layer.counters(k, mask.data(), B, T, false);
+  LSHLAB_EXPECT(k.time_scores_s > 0 && k.time_backward_s == 0 && k.flops_backward == 0);
 }

@@ -130,6 +130,9 @@ void set_path(const char* p) {
   p ? setenv("LSHLAB_CUDA_BERT_LSH_PATH", p, 1) : unsetenv("LSHLAB_CUDA_BERT_LSH_PATH");
 }
 
+EmulatedSmem::EmulatedSmem(const char* bytes) { setenv("LSHLAB_EMU_SMEM_OPTIN", bytes, 1); }
+EmulatedSmem::~EmulatedSmem() { unsetenv("LSHLAB_EMU_SMEM_OPTIN"); }
+
 bool check_case(const Api& a, const Case& c, GpuOut* out) {
   const int B = c.B, T = c.T, H = c.H, D = c.D, C = H * D;
   const Inputs in = make_inputs(c, unsigned(T * 131 + D * 7 + c.bands + 3 * c.nh));
@@ -206,6 +209,7 @@ LSHLAB_TEST("cuda/bert_lsh/sorted and dense paths both match the CPU on disjoint
   cases.push_back({1, 130, 1, 32, 3, 64, 2, true, false, true, false, true, false, 96});  // long ranges
   cases.push_back({1, 1, 1, 8, 2, 64, 1, true, false, false, false, false, false, 96});   // one token
   for (const Case& c : cases) {
+    const EmulatedSmem sm90("232448");
     GpuOut sorted, dense;
     set_path("sorted");
     LSHLAB_EXPECT(check_case(a, c, &sorted));
@@ -285,4 +289,14 @@ LSHLAB_TEST("cuda/bert_lsh/rejects bad shapes with a message") {
   LSHLAB_EXPECT(a.bert_lsh_forward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                                    nullptr, nullptr, 1, 8, 1, 64, &p, 1, 0, 4096, nullptr) != 0);
   LSHLAB_EXPECT(std::string(a.last_error()).find("site") != std::string::npos);
+}
+
+LSHLAB_TEST("cuda/bert_lsh/a GPU with 99 KiB of shared memory per block keeps D 128 on the dense path") {
+  CUDA_TEST_API(a);
+  // The sorted backward needs ~107 KiB at D = 128: forcing the sorted path on such a GPU
+  // (emulated here; a real GPU has its own limit) runs the dense kernels and still matches.
+  const EmulatedSmem sm86("101376");
+  set_path("sorted");
+  LSHLAB_EXPECT(check_case(a, {1, 40, 1, 128, 2, 1, 1, true, true, false, false, false, false, 96}));
+  set_path(nullptr);
 }

@@ -41,6 +41,13 @@ GpuOut run_gpu(const lshlab_cuda_harness::Api& a, const Case& c, const Inputs& i
 CpuOut run_cpu(const Case& c, const Inputs& in);
 // Forces the kernels' path (nullptr: automatic).
 void set_path(const char* p);
+// Sets LSHLAB_EMU_SMEM_OPTIN (the host emulation's shared memory per block; a GPU ignores it)
+// for its lifetime: the sorted path at D = 128 needs more than the emulation's default 99 KiB,
+// which sm_86 / sm_89 GPUs have, and fits the 227 KiB of an sm_90 GPU.
+struct EmulatedSmem {
+  explicit EmulatedSmem(const char* bytes);
+  ~EmulatedSmem();
+};
 // Every check of one case; prints one line (with the forced path). Returns whether all passed.
 bool check_case(const lshlab_cuda_harness::Api& a, const Case& c, GpuOut* out = nullptr);
 

@@ -32,6 +32,7 @@ Case zero_case(int B, int T, int D, int bands, int table, int nh, bool symn, boo
 
 // Both paths on case c: each against the CPU, then against each other.
 bool both_paths(const Api& a, const Case& c) {
+  const EmulatedSmem sm90("232448");  // D 128's sorted tiles (test_cuda_bert_lsh.h)
   GpuOut sorted, dense;
   set_path("sorted");
   const bool s_ok = check_case(a, c, &sorted);

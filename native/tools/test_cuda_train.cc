@@ -3,9 +3,13 @@
  * steps of each task on the same batches and seed, dropout on, padding in the batch; per-step
  * loss and gradient norm and the final weights agree to 1e-4 relative (float32 on both sides,
  * in different orders); yoso, yoso-e and YOSO-C the same way (same hash draws; YOSO-C's conv
- * weights are in the compared weights). Also: a checkpoint
+ * weights are in the compared weights). Each step's attention counters: the CPU's collisions,
+ * pairs and dot products; the CPU's flops_backward (exact: exact_tiled's, the recomputing
+ * backward the kernels run; bert-lsh counts its kernels' work, so only > 0); and the device's
+ * stage times, > 0 and finite for each stage a variant times (cuda_attention_variant.h), 0 for
+ * the others. Also: a checkpoint
  * written from the device loads on the CPU, evaluation agrees, and what the kernels do not serve
- * (head size above 128) is refused by name. Skipped with the loader's reason
+ * (a head size above the kernels' limit) is refused by name. Skipped with the loader's reason
  * when CUDA is unavailable; in the host emulation (native/cuda/emulation) these run everywhere.
  */
 #include <cmath>
@@ -114,6 +118,36 @@ bool same_steps(Task task, const std::string& attention = "exact",
                    ca.dot_products, cb.dot_products);
       ok = false;
     }
+    // flops_backward as the CPU counts the same backward.
+    double want = ca.flops_backward;
+    if (attention == "exact") {
+      const int H = cfg.num_attention_heads, D = cfg.hidden_size / H;
+      want = cfg.num_hidden_layers * double(h.B) * H * h.T * h.T * (10.0 * D + 4.0);
+    }
+    const bool flops_ok = attention == "bert-lsh"
+                              ? cb.flops_backward > 0 && std::isfinite(cb.flops_backward)
+                              : cb.flops_backward == want;
+    if (!flops_ok) {
+      std::fprintf(stderr, "    %s %s step %d: flops_backward %.0f, want %.0f\n", task_name(task),
+                   attention.c_str(), s, cb.flops_backward, want);
+      ok = false;
+    }
+    // Device time per stage, layer by layer: the fused forward entry and the backward always,
+    // YOSO-C's conv as the values stage; the hash and the softmax run inside the forward entry.
+    const bool conv = params.count("conv_window") > 0;
+    for (const AttentionCounters& k : b.attention) {
+      auto timed = [](double t) { return t > 0 && std::isfinite(t); };
+      if (!timed(k.time_scores_s) || !timed(k.time_backward_s) ||
+          (conv ? !timed(k.time_values_s) : k.time_values_s != 0) || k.time_hash_s != 0 ||
+          k.time_softmax_s != 0) {
+        std::fprintf(stderr,
+                     "    %s %s step %d: stage times hash %g scores %g softmax %g values %g "
+                     "backward %g\n",
+                     task_name(task), attention.c_str(), s, k.time_hash_s, k.time_scores_s,
+                     k.time_softmax_s, k.time_values_s, k.time_backward_s);
+        ok = false;
+      }
+    }
   }
   const auto& pa = cpu.model().params().data;
   const auto& pb = gpu.model().params().data;  // downloaded from the device
@@ -197,15 +231,18 @@ LSHLAB_TEST("cuda/train checkpoint from the device resumes on the CPU; evaluatio
   const EvalStats a = cpu.evaluate(h.view(), &la), b = gpu.evaluate(h.view(), &lb);
   LSHLAB_EXPECT(rel(b.loss, a.loss) <= kTol);
   LSHLAB_EXPECT(lshlab_cuda_harness::rel_error(lb, std::vector<double>(la.begin(), la.end())) <= kTol);
+  // Evaluation times its forward and reports no backward.
+  for (const AttentionCounters& k : b.attention)
+    LSHLAB_EXPECT(k.time_scores_s > 0 && k.time_backward_s == 0 && k.flops_backward == 0);
   // And the CPU's next step equals the device's next step.
   const HostBatch h6 = make_batch(cfg, 6);
   LSHLAB_EXPECT(rel(gpu.train_step(h6.view()).loss, cpu.train_step(h6.view()).loss) <= kTol);
 }
 
 LSHLAB_TEST("cuda/train refuses what the CUDA kernels do not serve, naming it") {
-  // Head size 256 is above the fused attention kernels' 128: refused with the reason, by size.
+  // Head size 264 is above the kernels' 256: refused with the reason, by size.
   BertConfig cfg = small_config(Task::MaskedLM);
-  cfg.hidden_size = 256;
+  cfg.hidden_size = 264;
   cfg.num_attention_heads = 1;
   cfg.intermediate_size = 64;
   TrainConfig tc;
@@ -214,7 +251,7 @@ LSHLAB_TEST("cuda/train refuses what the CUDA kernels do not serve, naming it") 
   try {
     Trainer t(cfg, tc);
   } catch (const Error& e) {
-    threw = std::string(e.what()).find("head size 256") != std::string::npos;
+    threw = std::string(e.what()).find("head size 264") != std::string::npos;
   }
   LSHLAB_EXPECT(threw);
 }

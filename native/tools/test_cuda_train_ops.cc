@@ -7,6 +7,7 @@
  * Deterministic reductions are run twice and compared bit for bit. Shapes are odd and not
  * multiples of any block size. Skipped with the loader's reason when CUDA is unavailable.
  */
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -274,4 +275,43 @@ LSHLAB_TEST("cuda/train_ops/adamw_update_clipped is adamw_update with the CPU's 
     LSHLAB_EXPECT(expect_same_bits("m after a non-finite norm", m1.download(), m));
     LSHLAB_EXPECT(expect_same_bits("v after a non-finite norm", v1.download(), v));
   }
+}
+
+LSHLAB_TEST("cuda/train_ops/adamw_update_chunks is adamw_update_clipped per parameter, in one launch") {
+  CUDA_TEST_API(a);
+  // Three "parameters" (decay, no decay, decay) cut into chunks that never cross a parameter.
+  const int64_t sizes[3] = {9001, 129, 4099};
+  const int64_t n = sizes[0] + sizes[1] + sizes[2];
+  auto p = random_floats(n, 23), m = random_floats(n, 24, -0.1f, 0.1f), v = random_floats(n, 25, 0.f, 0.01f),
+       g = random_floats(n, 26);
+  lshlab_cuda_adamw_params ap{float(1 - 1e-3 * 0.01), 0.9f, 0.999f, float(1e-3 / (1 - 0.9 * 0.9)),
+                              float(1 / std::sqrt(1 - 0.999 * 0.999)), 1e-8f, 1.f};
+  std::vector<int64_t> chunks;
+  for (int64_t k = 0, off = 0; k < 3; off += sizes[k], k++)
+    for (int64_t b = off; b < off + sizes[k]; b += 1000)
+      chunks.insert(chunks.end(), {b, std::min(b + 1000, off + sizes[k]), k == 1 ? 0 : 1});
+  DeviceBuffer<float> gg(a, g);
+  DeviceBuffer<int64_t> dchunks(a, chunks);
+  DeviceBuffer<double> gsum(a, 1), work(a, LSHLAB_CUDA_SUM_SQ_WORKSPACE);
+  ok(a, a.sum_squares(gsum.get(), gg.get(), n, work.get()), "sum_squares");
+  for (double max_norm : {1.0, 0.0}) {
+    DeviceBuffer<float> p1(a, p), m1(a, m), v1(a, v), p2(a, p), m2(a, m), v2(a, v);
+    ok(a, a.adamw_update_chunks(p1.get(), m1.get(), v1.get(), gg.get(), dchunks.get(), int(chunks.size() / 3), &ap,
+                                gsum.get(), max_norm), "adamw_update_chunks");
+    for (int64_t k = 0, off = 0; k < 3; off += sizes[k], k++) {
+      lshlab_cuda_adamw_params pk = ap;
+      if (k == 1) pk.decay = 1.f;
+      ok(a, a.adamw_update_clipped(p2.get() + off, m2.get() + off, v2.get() + off, gg.get() + off, sizes[k], &pk,
+                                   gsum.get(), max_norm), "adamw_update_clipped");
+    }
+    LSHLAB_EXPECT(expect_same_bits("chunked p", p1.download(), p2.download()));
+    LSHLAB_EXPECT(expect_same_bits("chunked m", m1.download(), m2.download()));
+    LSHLAB_EXPECT(expect_same_bits("chunked v", v1.download(), v2.download()));
+    LSHLAB_EXPECT(p1.download() != p);  // the update did something
+  }
+  DeviceBuffer<double> gbad(a, std::vector<double>{double(NAN)});
+  DeviceBuffer<float> p1(a, p), m1(a, m), v1(a, v);
+  ok(a, a.adamw_update_chunks(p1.get(), m1.get(), v1.get(), gg.get(), dchunks.get(), int(chunks.size() / 3), &ap,
+                              gbad.get(), 1.0), "adamw_update_chunks (non-finite norm)");
+  LSHLAB_EXPECT(expect_same_bits("p after a non-finite norm", p1.download(), p));
 }

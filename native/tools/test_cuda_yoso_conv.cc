@@ -3,7 +3,8 @@
  * float64 reference of HF's Conv2d(H, H, (W, 1), padding W // 2, groups H) over V * mask:
  * the forward's addition to ctx, the backward's addition to the V part of dqkv (the Q and K
  * parts untouched), and the weight gradient added to what dw held; with padding, W = 1, 3, 9,
- * W larger than T, and bit-for-bit repeats. The whole YOSO-C layer (hash + conv) in training is
+ * W larger than T, head sizes 160 and 256 (the conv has no head-size limit: one thread per
+ * element, flat grids), and bit-for-bit repeats. The whole YOSO-C layer (hash + conv) in training is
  * checked by test_cuda_train.cc. Skipped with the loader's reason without CUDA.
  */
 #include <cstdio>
@@ -79,7 +80,7 @@ bool check_case(const Api& a, const Case& c, unsigned seed) {
 LSHLAB_TEST("cuda/yoso conv (YOSO-C): forward, dV and dW match a float64 reference") {
   CUDA_TEST_API(a);
   const Case cases[] = {{2, 13, 3, 8, 3, true}, {1, 5, 2, 5, 9, false}, {3, 16, 2, 7, 1, true},
-                        {2, 33, 4, 16, 5, true}};
+                        {2, 33, 4, 16, 5, true}, {2, 9, 3, 256, 5, true}, {3, 4, 2, 160, 7, true}};
   unsigned seed = 11;
   for (const Case& c : cases) LSHLAB_EXPECT(check_case(a, c, seed += 10));
 }

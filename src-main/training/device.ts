@@ -18,7 +18,7 @@ export const CUDA_ATTENTION = ['exact', 'yoso', 'yoso-e', 'bert-lsh', 'reformer'
 /**
  * Why a run with this attention variant cannot train on CUDA, or '' when it can. Mirrors the
  * engine's CudaAttentionLayer::unsupported by variant; the engine also refuses head sizes above
- * 128 and parameters its kernels cannot serve (e.g. bert-lsh num_hashes * bands * D > 2^18),
+ * its kernels' (256 for exact, yoso and yoso-e; 128 for bert-lsh and reformer) and parameters its kernels cannot serve (e.g. bert-lsh num_hashes * bands * D > 2^18),
  * naming them, when the run starts.
  */
 export function cudaTrainingUnsupported(attention: string | undefined): string {

@@ -3,10 +3,12 @@
 # kernels of native/cuda compiled for the HOST through the emulation in this folder, on any
 # machine (no GPU, no nvcc). It checks the kernels' indexing, tiling and arithmetic against the
 # float64 CPU references; it cannot check races, memory faults or speed (a GPU run of
-# bench/gpu-check.sh does). The cuBLASLt GEMM is replaced by a host loop (gemm_host.cc here)
-# with the same semantics, so tests of whole steps through the ABI run; cuBLASLt itself runs
-# only on a GPU. The host GEMM rounds its operands to bf16 under --precision bf16 (mode 2), so
-# the bf16 tests see bf16 numerics; TF32 rounding is not emulated (tf32 tests check plumbing).
+# bench/gpu-check.sh does). The GEMM is the real gemm_lt.cc compiled against cublasLt.h here, a
+# host cuBLASLt written from NVIDIA's documentation: it refuses what the library refuses (shapes,
+# leading dims, types, alignment, workspace, out-of-allocation spans) and computes with fp32
+# accumulation, TF32-rounded operands under CUBLAS_COMPUTE_32F_FAST_TF32 and bf16 operands as
+# bf16, so the tf32 and bf16 tests see those numerics. The -I order puts this folder first, so
+# `#include <cublasLt.h>` and <cuda_runtime_api.h> find the emulated headers.
 # Needs a C++20 compiler with <barrier> (g++ 11+). Exit status: the tests' (0 = all passed).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +28,7 @@ for f in "$CUDA_DIR"/*.cu "$CUDA_DIR"/*.cuh; do
 done
 cp "$CUDA_DIR/backend.h" "$WORK/gen/"
 "$CXX" -std=c++20 -O2 -fPIC -shared -DLSHLAB_CUDA_BUILDING_LIBRARY -I"$HERE" -I"$WORK/gen" \
-  -I"$ENGINE_DIR" "$WORK"/gen/*.cu.cc "$HERE/gemm_host.cc" "$CUDA_DIR/api.cc" \
+  -I"$ENGINE_DIR" "$WORK"/gen/*.cu.cc "$CUDA_DIR/gemm_lt.cc" "$CUDA_DIR/api.cc" \
   -o "$WORK/liblshlab_cuda_emulated.so" -lpthread
 export LSHLAB_CUDA_LIBRARY="$WORK/liblshlab_cuda_emulated.so"
 "$DRIVER" info | grep -E '^(cuda|device)'
@@ -39,6 +41,6 @@ for prefix in cuda/loader cuda/layernorm cuda/gelu cuda/cross_entropy cuda/adamw
   f="$(printf '%s' "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p')"
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
 done
-echo "emulated CUDA kernels (the GEMM is a host loop in emulation; cuBLASLt runs only on a GPU):"
+echo "emulated CUDA kernels and gemm_lt.cc (on the emulated cuBLASLt of cublasLt.h):"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

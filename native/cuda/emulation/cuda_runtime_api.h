@@ -5,8 +5,15 @@
  * (kept in a pool for the process), blocks one after another; __syncthreads is a block barrier; a warp shuffle goes through a
  * per-warp exchange buffer between two warp barriers; __shared__ arrays are function statics
  * (one block at a time); dynamic shared memory starts as 0xFF bytes (NaN) so unwritten reads
- * show. Device memory is host memory. Not a memory-model, timing or occupancy model: a kernel
- * that passes here can still race or fault on a GPU (compute-sanitizer on a GPU decides that).
+ * show. Device memory is host memory; cudaMalloc records each allocation so the emulated
+ * cuBLASLt (cublasLt.h) can refuse a GEMM that would read or write past one. Not a memory-model,
+ * timing or occupancy model: a kernel that passes here can still race or fault on a GPU
+ * (compute-sanitizer on a GPU decides that).
+ *
+ * Launches are refused as a GPU refuses them (launch_refusal below), so a configuration that
+ * would fail only on a device fails here first: block and grid dimensions past the hardware's,
+ * an empty grid, and dynamic shared memory above 48 KiB that the kernel was not opted into with
+ * cudaFuncSetAttribute, or above the opt-in limit of the smallest GPU the build targets.
  */
 #pragma once
 #include <malloc.h>  // malloc_usable_size: the emulated device memory count (glibc)
@@ -18,9 +25,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -101,7 +111,54 @@ class BlockThreads {
 inline BlockThreads block_threads;
 inline std::mutex launch_mutex;  // one kernel at a time, whichever host thread launches it
 
-inline void launch(dim3 g, dim3 b, size_t smem, const std::function<void()>& body) {
+// ---- launch limits (CUDA C++ Programming Guide, compute capabilities 8.0 - 9.0) ----
+constexpr unsigned kMaxBlockThreads = 1024, kMaxBlockZ = 64, kMaxGridYZ = 65535;
+constexpr size_t kDefaultSmem = 48 * 1024;  // dynamic shared memory without an opt-in
+// The opt-in limit per block: 99 KiB on sm_86 and sm_89, the smallest of the architectures the
+// build targets (sm_80: 163 KiB, sm_90: 227 KiB). LSHLAB_EMU_SMEM_OPTIN overrides it (bytes).
+inline size_t smem_optin() {
+  const char* e = std::getenv("LSHLAB_EMU_SMEM_OPTIN");
+  return e && *e ? size_t(std::strtoull(e, nullptr, 10)) : size_t(101376);
+}
+inline std::mutex attr_mutex;
+inline std::map<const void*, size_t> max_dynamic_smem;  // cudaFuncSetAttribute, per kernel
+inline thread_local int last_error = 0;                  // what cudaGetLastError returns
+template <typename F>
+inline const void* key(F f) { return reinterpret_cast<const void*>(f); }
+
+// Why a GPU would refuse this launch ("" when it would not).
+inline std::string launch_refusal(const void* kernel, dim3 g, dim3 b, size_t smem) {
+  const unsigned long long nt = 1ull * b.x * b.y * b.z;
+  if (g.x == 0 || g.y == 0 || g.z == 0) return "empty grid (a dimension is 0)";
+  if (g.y > kMaxGridYZ || g.z > kMaxGridYZ)
+    return "grid y or z above 65535 (" + std::to_string(g.y) + ", " + std::to_string(g.z) + ")";
+  if (g.x > 0x7fffffffu) return "grid x above 2^31 - 1";
+  if (nt == 0 || nt > kMaxBlockThreads || b.z > kMaxBlockZ)
+    return "block of " + std::to_string(nt) + " threads (at most 1024, z at most 64)";
+  if (smem > kDefaultSmem) {
+    size_t opted = 0;
+    {
+      std::lock_guard<std::mutex> l(attr_mutex);
+      auto it = max_dynamic_smem.find(kernel);
+      if (it != max_dynamic_smem.end()) opted = it->second;
+    }
+    if (opted < smem)
+      return std::to_string(smem) + " bytes of dynamic shared memory, above 48 KiB, without "
+             "cudaFuncSetAttribute(MaxDynamicSharedMemorySize) to at least that";
+  }
+  return "";
+}
+
+// Runs kernel `name` over grid g of blocks b, or refuses it as a GPU would: the launch then does
+// nothing, says why on stderr, and cudaGetLastError reports cudaErrorInvalidConfiguration.
+inline void launch(const void* kernel, const char* name, dim3 g, dim3 b, size_t smem,
+                   const std::function<void()>& body) {
+  const std::string why = launch_refusal(kernel, g, b, smem);
+  if (!why.empty()) {
+    std::fprintf(stderr, "emulation: a GPU would refuse the launch of %s: %s\n", name, why.c_str());
+    if (last_error == 0) last_error = 9;  // cudaErrorInvalidConfiguration
+    return;
+  }
   std::lock_guard<std::mutex> one_at_a_time(launch_mutex);
   const unsigned nt = b.x * b.y * b.z;
   for (unsigned bz = 0; bz < g.z; bz++)
@@ -175,8 +232,14 @@ struct cudaDeviceProp {
   size_t totalGlobalMem;
   int major, minor, multiProcessorCount;
 };
-inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
-inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline const char* cudaGetErrorString(cudaError_t e) {
+  return e == 9 ? "invalid configuration argument (emulated)" : "emulated error";
+}
+inline cudaError_t cudaGetLastError() {
+  const int e = emu::last_error;
+  emu::last_error = 0;
+  return e;
+}
 inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
   std::snprintf(p->name, sizeof p->name, "host emulation");
@@ -185,19 +248,54 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
   return cudaSuccess;
 }
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
+enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin };
+// The emulated device's opt-in shared memory: emu::smem_optin() (LSHLAB_EMU_SMEM_OPTIN, read at
+// each call so a test can emulate a larger GPU for a case).
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) {
+  *v = int(emu::smem_optin());
+  return cudaSuccess;
+}
 // Bytes the emulated device holds, so cudaMemGetInfo's "used" moves with allocations as on a GPU
 // (bench train's peak device memory can then be checked here).
 inline std::atomic<size_t>& emulated_allocated() { static std::atomic<size_t> n{0}; return n; }
+// The live allocations (base -> bytes asked for), so a library call can check that what it
+// reads and writes lies inside device memory (emu::device_bytes_from; cublasLt.h uses it).
+struct EmulatedAllocations {
+  std::mutex mu;
+  std::map<uintptr_t, size_t> live;
+};
+inline EmulatedAllocations& emulated_allocations() { static EmulatedAllocations a; return a; }
 inline cudaError_t cudaMalloc(void** p, size_t n) {
   *p = std::malloc(n);
-  if (*p) emulated_allocated() += malloc_usable_size(*p);
+  if (*p) {
+    emulated_allocated() += malloc_usable_size(*p);
+    std::lock_guard<std::mutex> l(emulated_allocations().mu);
+    emulated_allocations().live[reinterpret_cast<uintptr_t>(*p)] = n;
+  }
   return *p ? 0 : 2;
 }
 inline cudaError_t cudaFree(void* p) {
-  if (p) emulated_allocated() -= malloc_usable_size(p);
+  if (p) {
+    emulated_allocated() -= malloc_usable_size(p);
+    std::lock_guard<std::mutex> l(emulated_allocations().mu);
+    emulated_allocations().live.erase(reinterpret_cast<uintptr_t>(p));
+  }
   std::free(p);
   return cudaSuccess;
 }
+namespace emu {
+// Bytes from p to the end of the cudaMalloc allocation holding it; -1 if p is in none.
+inline int64_t device_bytes_from(const void* p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> l(emulated_allocations().mu);
+  auto it = emulated_allocations().live.upper_bound(a);
+  if (it == emulated_allocations().live.begin()) return -1;
+  --it;
+  const uintptr_t end = it->first + it->second;
+  return a < end ? int64_t(end - a) : -1;
+}
+}  // namespace emu
 // total as cudaGetDeviceProperties says (1 GiB); free never below 0.
 inline cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   *total_bytes = size_t(1) << 30;
@@ -218,5 +316,15 @@ inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b)
                                                  *static_cast<std::chrono::steady_clock::time_point*>(a)).count();
   return 0;
 }
+// Records the kernel's opt-in; one above the smallest target GPU's limit fails, as it would there.
 template <typename F>
-inline cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int) { return 0; }
+inline cudaError_t cudaFuncSetAttribute(F f, cudaFuncAttribute, int bytes) {
+  if (bytes < 0 || size_t(bytes) > emu::smem_optin()) {
+    std::fprintf(stderr, "emulation: cudaFuncSetAttribute(MaxDynamicSharedMemorySize, %d) is above "
+                 "the %zu bytes a block may opt into on the smallest target GPU\n", bytes, emu::smem_optin());
+    return 1;  // cudaErrorInvalidValue
+  }
+  std::lock_guard<std::mutex> l(emu::attr_mutex);
+  emu::max_dynamic_smem[emu::key(f)] = size_t(bytes);
+  return 0;
+}

@@ -1,6 +1,7 @@
 # translate.py FILE.cu: prints FILE rewritten for the host emulation (cuda_runtime_api.h here):
-# each `kernel<<<grid, block, smem, stream>>>(args)` becomes emu::launch(grid, block, smem,
-# [&] { kernel(args); }), the dynamic shared-memory declaration a pointer into emu::dyn, and
+# each `kernel<<<grid, block, smem, stream>>>(args)` becomes emu::launch(emu::key(kernel),
+# "kernel", grid, block, smem, [&] { kernel(args); }) (the key finds the kernel's
+# cudaFuncSetAttribute opt-in), the dynamic shared-memory declaration a pointer into emu::dyn, and
 # includes of .cuh files point at their rewritten copies.
 import re, sys
 src = open(sys.argv[1]).read()
@@ -33,6 +34,8 @@ while True:
         p += 1
     args = src[e+4:p]
     out.append(src[i:k])
-    out.append('emu::launch(dim3(%s), dim3(%s), size_t(%s), [&] { %s(%s); })' % (parts[0], parts[1], parts[2], name, args))
+    assert name, 'a launch needs a plain kernel name or pointer before <<<'
+    out.append('emu::launch(emu::key(%s), "%s", dim3(%s), dim3(%s), size_t(%s), [&] { %s(%s); })'
+               % (name, name, parts[0], parts[1], parts[2], name, args))
     i = p + 1
 print(''.join(out))

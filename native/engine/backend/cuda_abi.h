@@ -142,7 +142,7 @@ typedef struct lshlab_cuda_api_v1 {
   /* Exact softmax attention, as attention/exact.h's tiled path: qkv (B,T,3C) with q, k, v of
      head h at columns h*D, C+h*D, 2C+h*D; mask (B,T) 1 = token (or NULL); ctx (B,T,C); lse
      (B,H,T) row logsumexp (+inf for a row whose keys are all padding: its ctx row is 0).
-     D <= 128. dropout (or NULL = none) drops probabilities with the CPU's keep mask: element
+     D <= 256. dropout (or NULL = none) drops probabilities with the CPU's keep mask: element
      (b,h,i,j) is element ((b*H+h)*T+i)*T+j of site dropout->site (see lshlab_cuda_dropout). */
   int (*attention_forward)(float* ctx, float* lse, const float* qkv, const int32_t* mask, int B,
                            int T, int H, int D, const struct lshlab_cuda_dropout* dropout);
@@ -209,11 +209,12 @@ typedef struct lshlab_cuda_api_v1 {
 
   /* YOSO attention (attention/yoso.h) with the CPU's draws and semantics, no YOSO-C conv.
      Common arguments: qkv (B,T,3C) as attention_forward; mask (B,T) 1 = token (or NULL); D <=
-     128; tau (bits per code) in 1..30; num_hash = m in 1..1024; for the hash-plane stream
-     B < 4096, H < 256, tau*D <= 2^20, site < 4096. B*H <= 65535. Deterministic (no atomics).
+     256; tau (bits per code) in 1..30; num_hash = m in 1..1024; for the hash-plane stream
+     B < 4096, H < 256, tau*D <= 2^20, site < 4096; any B*H and n (grids are one-dimensional,
+     offsets int64). Deterministic (no atomics).
      workspace_size: *bytes of scratch yoso_forward and yoso_backward need for this shape (the
      same for both, nothing kept between calls): 3 B H T D + 2 B H T floats, plus the hashes'
-     sort buffers and bucket tables, done in chunks of hashes of at most ~1 GiB (linear in T). */
+     sort buffers and bucket tables, done in chunks of (heads x hashes) of about 1 GiB (linear in T). */
   int (*yoso_workspace_size)(size_t* bytes, int B, int T, int H, int D, int tau, int num_hash);
   /* yoso (LSH) forward: ctx (B,T,C) = X / max(|X|, 1e-12), X_i = (1/m) sum over hashes of the
      sum of v_j over unpadded keys j whose code equals q_i's; padded queries get 0. Also written:
@@ -337,6 +338,13 @@ typedef struct lshlab_cuda_api_v1 {
   int (*gemm_set_precision)(int mode);
   /* cudaMemGetInfo of the current device: free and total bytes (device-wide, every process). */
   int (*mem_get_info)(size_t* free_bytes, size_t* total_bytes);
+
+  /* AdamW over many parameters in one launch, as adamw_update_clipped per parameter: chunks is
+     a device array of nchunks (begin, end, decay) int64 triples, each range inside one parameter
+     of p/m/v/g; decay 1 applies params->decay, 0 applies none (1). */
+  int (*adamw_update_chunks)(float* p, float* m, float* v, const float* g, const int64_t* chunks,
+                             int nchunks, const lshlab_cuda_adamw_params* params,
+                             const double* sum_sq, double max_norm);
 } lshlab_cuda_api_v1;
 
 typedef const void* (*lshlab_cuda_get_api_fn)(int abi_version);

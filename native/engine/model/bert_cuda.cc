@@ -68,6 +68,17 @@ CudaBert::CudaBert(const BertModel<float>& host, int device, int gemm_precision)
              Ly.h2_pre, Ly.mean2, Ly.rstd2, Ly.keep_attn, Ly.keep_ff);
   I.sum_sq.resize(1);
   I.sum_sq_work.resize(LSHLAB_CUDA_SUM_SQ_WORKSPACE);
+  // The update's chunks: each parameter cut into pieces of at most kChunk elements (one block
+  // each), so the whole model updates in one launch.
+  constexpr int64_t kChunk = 8192;
+  std::vector<int64_t> chunks;
+  for (const ParamInfo& pi : I.infos)
+    for (int64_t b = int64_t(pi.offset); b < int64_t(pi.offset + pi.size); b += kChunk)
+      chunks.insert(chunks.end(), {b, std::min(b + kChunk, int64_t(pi.offset + pi.size)), pi.decay ? 1 : 0});
+  I.adam_nchunks = int(chunks.size() / 3);
+  I.adam_chunks.bind(I.a);
+  I.adam_chunks.resize(chunks.size());
+  I.adam_chunks.upload(chunks.data(), chunks.size());
   for (auto& e : I.events) I.ok(I.a->event_create(&e), "event_create");
   upload_params(host.params());
 }
@@ -274,14 +285,11 @@ CudaStepResult CudaBert::train_step(const Batch& b, uint64_t seed, uint32_t step
        "sum_squares");
   // AdamW constants exactly as train/adamw.cc computes them for update number t.
   const double bc1 = 1.0 - std::pow(tc.beta1, double(t)), bc2 = 1.0 - std::pow(tc.beta2, double(t));
-  lshlab_cuda_adamw_params ap{1.f, float(tc.beta1), float(tc.beta2), float(lr / bc1),
-                              float(1.0 / std::sqrt(bc2)), float(tc.eps), 1.f};
-  for (const ParamInfo& pi : I.infos) {
-    ap.decay = pi.decay ? float(1.0 - lr * tc.weight_decay) : 1.0f;
-    I.ok(I.a->adamw_update_clipped(I.w(pi.offset), I.m.data() + pi.offset, I.v.data() + pi.offset,
-                                   I.g(pi.offset), int64_t(pi.size), &ap, I.sum_sq.data(),
-                                   tc.max_grad_norm), "adamw_update_clipped");
-  }
+  const lshlab_cuda_adamw_params ap{float(1.0 - lr * tc.weight_decay), float(tc.beta1), float(tc.beta2),
+                                    float(lr / bc1), float(1.0 / std::sqrt(bc2)), float(tc.eps), 1.f};
+  I.ok(I.a->adamw_update_chunks(I.params.data(), I.m.data(), I.v.data(), I.grads.data(), I.adam_chunks.data(),
+                                I.adam_nchunks, &ap, I.sum_sq.data(), tc.max_grad_norm),
+       "adamw_update_chunks");
   I.ok(I.a->event_record(I.events[3]), "event_record");
   CudaStepResult r;
   r.fr = I.head_result();  // the step's one synchronisation (the copies below find it done)

@@ -3,8 +3,10 @@
  * CUDA model (model/bert_cuda.h) does not care which variant runs. Each variant's CUDA side is a
  * CudaAttentionVariant (model/cuda_attention_variant.h) in its own file: exact (the fused
  * online-softmax kernels, with attention dropout; here), yoso and yoso-e, bert-lsh, reformer.
- * unsupported() names what has no CUDA kernel (YOSO-C's conv, head size above 128), and the
- * Trainer keeps such runs on the CPU.
+ * unsupported() names what has no CUDA kernel (a head size above the variant's kernels: 256
+ * for exact, yoso and yoso-e, 128 for bert-lsh and reformer), and the Trainer keeps such runs on the CPU. Each variant times its own stages on the device with
+ * events created once per layer (CudaStageTimes), read in counters() after the step's one
+ * synchronisation.
  * Shapes: qkv (B,T,3C), ctx (B,T,C), mask (B,T) or null; device pointers.
  */
 #pragma once
@@ -36,8 +38,10 @@ class CudaAttentionLayer {
                 DeviceArray<unsigned char>& workspace) {
     v_->backward(dqkv, dctx, qkv, ctx, mask, B, T, dropout, workspace);
   }
-  // The counters of the last forward (+ backward when `backward`), after the step synchronised.
-  // host_mask: the batch's (B,T) mask on the host, or null.
+  // The counters of the last forward (+ backward when `backward`), after the step synchronised:
+  // the kernels' counts read back, and the stage times of the layer's CUDA events
+  // (CudaStageTimes, model/cuda_attention_variant.h). host_mask: the batch's (B,T) mask on the
+  // host, or null.
   void counters(AttentionCounters& out, const int32_t* host_mask, int B, int T, bool backward) const {
     v_->counters(out, host_mask, B, T, backward);
   }

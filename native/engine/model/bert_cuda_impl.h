@@ -63,6 +63,8 @@ struct CudaBert::Impl {
   int64_t logits_count = 0;
   // Optimiser.
   DeviceArray<double> sum_sq, sum_sq_work;
+  DeviceArray<int64_t> adam_chunks;  // (begin, end, decay) per chunk: adamw_update_chunks
+  int adam_nchunks = 0;
   void* events[4] = {nullptr, nullptr, nullptr, nullptr};
 
   float* w(size_t off) { return params.data() + off; }

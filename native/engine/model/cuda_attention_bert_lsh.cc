@@ -6,7 +6,17 @@
  * collisions per head come from the kernels' integer counts, flops_hash is the CPU's formula.
  * flops_scores / softmax / values count what the kernels do (2 D per scored pair; the online
  * softmax and P V over every key under fill=zero, over the entries under fill=masked), which the
- * CPU's two paths count differently; the backward's flops are not counted (0), as yoso's.
+ * CPU's two paths count differently. flops_backward likewise counts these kernels' work, which
+ * neither CPU path's count describes (the CPU counts pairs with padded tokens too, and its
+ * dense-dropout and blocked paths count their gemms' slots): per scored pair 8 D + 4 (the logit
+ * recomputed from the forward's lse, dO.v, dq and dk, the softmax's few scalars) and per key the
+ * forward attended 2 D (P' dO into dV: every (row, key) slot under fill=zero, the scored pairs
+ * under fill=masked, as the forward's flops_values), so fill=masked with symmetric=none is
+ * exact's 10 D + 4 per pair. As in the forward's counts, a transposed-fill pair is counted once,
+ * though its mirrored entry also takes a dO.v and a dV update.
+ * Stage times (device events, model/cuda_attention_variant.h): the bert_lsh_forward entry, which
+ * draws, hashes, sorts (sorted path) and attends in one call, is time_scores_s; the backward
+ * entry is time_backward_s; time_hash_s, time_softmax_s and time_values_s stay 0.
  * The kernels pick their path: dense tiles, or with disjoint buckets (one hash, or combine=and)
  * the bucket-sorted kernels, O(colliding pairs + T D) per head for fill=masked and for fill=zero
  * (its zero logits through per-head sums of V and of c_i dO_i; with attention dropout fill=zero
@@ -22,8 +32,8 @@ namespace {
 class CudaBertLsh final : public CudaAttentionVariant {
  public:
   CudaBertLsh(const lshlab_cuda_api_v1* a, const BertConfig& cfg)
-      : a_(a), cfg_(bert_lsh_parse(cfg.attention_params)), H_(cfg.num_attention_heads),
-        D_(cfg.hidden_size / cfg.num_attention_heads) {
+      : CudaAttentionVariant(a), a_(a), cfg_(bert_lsh_parse(cfg.attention_params)),
+        H_(cfg.num_attention_heads), D_(cfg.hidden_size / cfg.num_attention_heads) {
     p_.bands = cfg_.bands;
     p_.table_size = cfg_.table_size;
     p_.num_hashes = cfg_.num_hashes;
@@ -44,21 +54,24 @@ class CudaBertLsh final : public CudaAttentionVariant {
     stats_.resize(2 * bht);
     codes_.resize(2 * bht * size_t(cfg_.num_hashes));
     counts_.resize(2 * size_t(H_));
+    times_.start(CudaStageTimes::kScores);
     ok(a_->bert_lsh_forward(ctx, stats_.data(), codes_.data(), nullptr, nullptr, counts_.data(),
                             ws.data(), qkv, mask, B, T, H_, D_, &p_, seed, step, site, dropout),
        "bert_lsh_forward");
+    times_.stop(CudaStageTimes::kScores);
   }
 
   void backward(float* dqkv, const float* dctx, const float* qkv, const float* ctx,
                 const int32_t* mask, int B, int T, const lshlab_cuda_dropout* dropout,
                 DeviceArray<unsigned char>& ws) override {
+    times_.start(CudaStageTimes::kBackward);
     ok(a_->bert_lsh_backward(dqkv, ws.data(), dctx, qkv, ctx, stats_.data(), codes_.data(), mask,
                              B, T, H_, D_, &p_, dropout),
        "bert_lsh_backward");
+    times_.stop(CudaStageTimes::kBackward);
   }
 
   void counters(AttentionCounters& k, const int32_t* mask, int B, int T, bool backward) const override {
-    (void)backward;
     k.reset(H_);
     std::vector<double> c(2 * size_t(H_), 0.0);
     counts_.download(c.data(), c.size());
@@ -75,6 +88,8 @@ class CudaBertLsh final : public CudaAttentionVariant {
     k.flops_scores = 2.0 * D_ * dots;
     k.flops_softmax = 5.0 * keys;
     k.flops_values = 2.0 * D_ * keys;
+    if (backward) k.flops_backward = (8.0 * D_ + 4.0) * dots + 2.0 * D_ * keys;
+    times_.read(k, backward);
   }
 
  private:

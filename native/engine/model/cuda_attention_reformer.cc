@@ -7,7 +7,11 @@
  * shape and the mask. Per (b,h), sorted chunk g of round r holds clamp(n_b - i c, 0, c) unpadded
  * query slots (i = g's chunk within the round; the padding bucket sorts last, so each round
  * starts with its n_b unpadded tokens), and a window's unpadded keys are the sum over its
- * chunks; in standard mode the one chunk holds n_b. Times are not measured (0), as yoso's.
+ * chunks; in standard mode the one chunk holds n_b. flops_backward is reformer_backward.cc's
+ * formula of the same quantities.
+ * Stage times (device events, model/cuda_attention_variant.h): the reformer_forward entry, which
+ * draws the rotations, hashes, sorts and attends the chunks in one call, is time_scores_s; the
+ * backward entry is time_backward_s; time_hash_s, time_softmax_s and time_values_s stay 0.
  * Shapes: qkv (B,T,3C), ctx (B,T,C), mask (B,T) or null; device pointers except host_mask.
  */
 #include <algorithm>
@@ -42,8 +46,8 @@ struct CountPlan {
 class CudaReformer final : public CudaAttentionVariant {
  public:
   CudaReformer(const lshlab_cuda_api_v1* a, const BertConfig& cfg)
-      : a_(a), rp_(ReformerParams::parse(cfg.attention_params)), H_(cfg.num_attention_heads),
-        D_(cfg.hidden_size / cfg.num_attention_heads) {
+      : CudaAttentionVariant(a), a_(a), rp_(ReformerParams::parse(cfg.attention_params)),
+        H_(cfg.num_attention_heads), D_(cfg.hidden_size / cfg.num_attention_heads) {
     p_ = lshlab_cuda_reformer_params{rp_.num_hashes, rp_.num_buckets, rp_.chunk_length,
                                      rp_.num_chunks_before, rp_.num_chunks_after};
     state_.bind(a);
@@ -56,9 +60,11 @@ class CudaReformer final : public CudaAttentionVariant {
     ok(a_->reformer_sizes(&st, &wb, B, T, H_, D_, &p_), "reformer_sizes");
     state_.resize(st);
     ws.resize(wb);
+    times_.start(CudaStageTimes::kScores);
     ok(a_->reformer_forward(ctx, state_.data(), nullptr, nullptr, ws.data(), qkv, mask, B, T, H_,
                             D_, &p_, seed, step, site, dropout),
        "reformer_forward");
+    times_.stop(CudaStageTimes::kScores);
   }
 
   void backward(float* dqkv, const float* dctx, const float* qkv, const float*, const int32_t* mask,
@@ -67,9 +73,11 @@ class CudaReformer final : public CudaAttentionVariant {
     size_t st = 0, wb = 0;
     ok(a_->reformer_sizes(&st, &wb, B, T, H_, D_, &p_), "reformer_sizes");
     ws.resize(wb);
+    times_.start(CudaStageTimes::kBackward);
     ok(a_->reformer_backward(dqkv, ws.data(), dctx, qkv, state_.data(), mask, B, T, H_, D_, &p_,
                              dropout),
        "reformer_backward");
+    times_.stop(CudaStageTimes::kBackward);
   }
 
   void counters(AttentionCounters& k, const int32_t* mask, int B, int T, bool backward) const override {
@@ -100,6 +108,7 @@ class CudaReformer final : public CudaAttentionVariant {
     k.flops_softmax = 5.0 * dots;
     k.flops_values = 2.0 * dots * D + (s.R > 1 ? 2.0 * BH * T * s.R * D : 0.0);
     if (backward) k.flops_backward = dots * (8.0 * D + 4.0) + 10.0 * BH * T * s.R * D;
+    times_.read(k, backward);
   }
 
  private:

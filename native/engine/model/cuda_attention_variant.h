@@ -9,6 +9,11 @@
  * Draws: (seed, step, site) are the AttentionCall's fields of the CPU model for this layer, so
  * a variant that hashes draws the CPU variant's hash functions. `dropout` is the attention
  * dropout of exact.cc's mask (p = 0 or null: none).
+ * Stage times (AttentionCounters' time_*) are device time, from CUDA events a variant records
+ * around its ABI calls (CudaStageTimes below). A variant's forward is one ABI entry that hashes,
+ * sorts and attends inside the library, so on CUDA time_scores_s is that whole fused entry:
+ * the hash, the bucket sort, the softmax and the values are in it, and time_hash_s,
+ * time_softmax_s and time_values_s stay 0 (time_values_s is YOSO-C's conv, a kernel of its own).
  */
 #pragma once
 #include <cstdint>
@@ -22,8 +27,39 @@
 
 namespace lshlab {
 
+// Device time per stage of one layer's attention: a start and an end CUDA event per stage,
+// recorded on the library's one stream (event_record enqueues the event behind the work queued
+// before it, so nothing waits), read with event_elapsed_ms in counters(), after the step's one
+// synchronisation: the events are complete by then and the read waits for nothing. The events
+// are created once per layer and destroyed with it.
+//   kScores    the forward's fused attention entry (hash, sort, scores, softmax, values)
+//   kValues    YOSO-C's conv of V, after it
+//   kBackward  the backward's entries
+class CudaStageTimes {
+ public:
+  enum Stage { kScores, kValues, kBackward, kStages };
+  explicit CudaStageTimes(const lshlab_cuda_api_v1* a);
+  ~CudaStageTimes();
+  CudaStageTimes(const CudaStageTimes&) = delete;
+  CudaStageTimes& operator=(const CudaStageTimes&) = delete;
+  // Around a stage's launches. start(kScores) begins a forward: the previous call's stages are
+  // forgotten (a stage that has not run since reads 0).
+  void start(Stage s);
+  void stop(Stage s);
+  // time_scores_s and time_values_s of this forward, and time_backward_s when `backward`.
+  void read(AttentionCounters& k, bool backward) const;
+
+ private:
+  const lshlab_cuda_api_v1* a_;
+  void* ev_[kStages][2] = {};
+  bool ran_[kStages] = {};
+  double seconds(Stage s) const;
+  void release();
+};
+
 class CudaAttentionVariant {
  public:
+  explicit CudaAttentionVariant(const lshlab_cuda_api_v1* a) : times_(a) {}
   virtual ~CudaAttentionVariant() = default;
   // workspace: scratch shared by every layer (nothing kept in it between calls); grow it here.
   virtual void forward(float* ctx, const float* qkv, const int32_t* mask, int B, int T,
@@ -42,6 +78,9 @@ class CudaAttentionVariant {
   virtual void bind_parameters(const std::vector<float*>& data, const std::vector<float*>& grad) {
     (void)data; (void)grad;
   }
+
+ protected:
+  CudaStageTimes times_;  // the layer's stage events; counters() reads them
 };
 
 // Each variant's file: why cfg cannot run on CUDA ("" when it can), and the layer's state.
