@@ -141,8 +141,8 @@ int reformer_backward(float* dqkv, void* workspace, const float* dctx, const flo
                       const lshlab_cuda_reformer_params* params, const lshlab_cuda_dropout* dropout);
 
 // ---- GEMM precision (gemm_lt.cc) ----
-// mode 0 = fp32, 1 = tf32, 2 = bf16, per host thread (backend/cuda_abi.h); emulation/gemm_host.cc
-// rounds the operands to bf16 in mode 2 and ignores tf32.
+// mode 0 = fp32, 1 = tf32, 2 = bf16, per host thread (backend/cuda_abi.h); in the emulation
+// gemm_lt.cc runs on emulation/cublasLt.h, which rounds TF32 and reads bf16 as the library does.
 int gemm_set_precision(int mode);
 // bf16_convert.cu (mode 2): dst (rows,cols) ld ldd = bf16 bits of src, round to nearest even;
 // d (M,N) ld ldd += bias[n] (the bias when cuBLASLt has no bias epilogue for bf16 operands).

@@ -1,7 +1,7 @@
 /*
  * bf16_convert.cu: the two small kernels behind --precision bf16 (gemm_lt.cc's mode 2), kept
- * apart from the GEMM because gemm_lt.cc is host code (no kernels) and the emulation replaces
- * it wholesale with a host loop:
+ * apart from the GEMM because gemm_lt.cc is host code (no kernels; the emulation compiles it
+ * against its host cuBLASLt, emulation/cublasLt.h):
  *
  *   f32_to_bf16_2d: dst (rows, cols) ld ldd = bf16(src (rows, cols) ld lds), round to nearest
  *                   even: the GEMM operands of an autocast-style bf16 GEMM, packed densely into

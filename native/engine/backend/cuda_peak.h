@@ -11,8 +11,8 @@
  * doubled while the median call is shorter than 20 ms and n < 8192 (about 0.75 GiB of
  * operands at 8192); at each n two untimed calls, then the median of 5 calls between device
  * events; the peak is the best n. FLOPs = 2 n^3. A size whose buffers cannot be allocated ends
- * the search (the best smaller size stands). In the host emulation the GEMM is a host loop, so
- * the search stops at n = 512 and the figure means nothing (it only exercises the code).
+ * the search (the best smaller size stands). In the host emulation the GEMM runs on a host
+ * cuBLASLt, so the search stops at n = 512 and the figure means nothing (it only exercises the code).
  */
 #pragma once
 #include <string>
