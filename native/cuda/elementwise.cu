@@ -156,10 +156,6 @@ int adamw_update_clipped(float* p, float* m, float* v, const float* g, int64_t n
   return check_launch("adamw_clipped_kernel");
 }
 
-}  // namespace lshlab_cuda
-
-namespace lshlab_cuda {
-
 int adamw_update_chunks(float* p, float* m, float* v, const float* g, const int64_t* chunks,
                         int nchunks, const lshlab_cuda_adamw_params* params, const double* sum_sq,
                         double max_norm) {
