@@ -19,6 +19,7 @@
 #include "core/cpu_info.h"
 #include "core/threadpool.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/peak.h"
 #include "test_registry.h"
 
 using namespace lshlab;
@@ -203,6 +204,35 @@ LSHLAB_TEST("gemm/force_kernel_errors") {
   LSHLAB_EXPECT(std::string(gemm_kernel_name()) == "portable");
   gemm_force_kernel("");
   LSHLAB_EXPECT(std::string(gemm_kernel_name()) != "");
+}
+
+// The fraction-of-peak yardstick runs the GEMM's own vector width: an AVX2 loop under the
+// AVX-512 kernel halves the peak on CPUs with two 512-bit FMA units (Zen 5: 260 vs 520 GFLOP/s
+// on 2 threads), overstating the fraction twofold.
+LSHLAB_TEST("gemm/peak_yardstick_matches_the_kernel_width") {
+  Restore r;
+  const CpuInfo& ci = cpu_info();
+  if (!(ci.avx2 && ci.fma)) {
+    LSHLAB_EXPECT(measure_peak_fma(1, 0.01).isa == "scalar");
+    return;
+  }
+  gemm_force_kernel("avx2");
+  const PeakResult narrow = measure_peak_fma(1, 0.01);
+  LSHLAB_EXPECT(narrow.isa == "avx2" && narrow.gflops > 0);
+  gemm_force_kernel("");
+  const bool wide = std::string(gemm_kernel_name()) == "avx512";
+  LSHLAB_EXPECT(measure_peak_fma(1, 0.01).isa == (wide ? "avx512" : "avx2"));
+  bool threw = false;
+  try { measure_peak_fma(1, 0.01, "avx1024"); } catch (const Error&) { threw = true; }
+  LSHLAB_EXPECT(threw);
+  if (!ci.avx512f) {
+    threw = false;
+    try { measure_peak_fma(1, 0.01, "avx512"); } catch (const Error&) { threw = true; }
+    LSHLAB_EXPECT(threw);
+  } else {
+    const PeakResult w = measure_peak_fma(1, 0.01, "avx512");
+    LSHLAB_EXPECT(w.isa == "avx512" && w.gflops > 0);
+  }
 }
 
 LSHLAB_TEST("threadpool/every_task_once_repeatedly") {

@@ -5,6 +5,7 @@
  * dev machine (Zen 3 has none): it is validated against gemm_reference where such a CPU exists.
  */
 #include "ops/cpu/gemm_driver.h"
+#include "ops/cpu/vecmath.h"
 
 #if defined(__AVX512F__) && defined(__FMA__)
 #include <immintrin.h>
@@ -61,8 +62,19 @@ struct Avx512Kernel {
     }
   }
 
+  // Bias 16 wide, then GELU through vecmath's vectorised erf-GELU (libm's scalar erff here
+  // cost ~3% of a BERT-tiny training step on a 2-thread Zen 5).
   static void epilogue_row(float* c, float* pre, const float* bias, int n, bool gelu) {
-    epilogue_row_scalar(c, pre, bias, n, gelu);
+    if (bias) {
+      int j = 0;
+      for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(c + j, _mm512_add_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(bias + j)));
+      for (; j < n; j++) c[j] += bias[j];
+    }
+    if (gelu) {
+      if (pre) std::memcpy(pre, c, sizeof(float) * static_cast<size_t>(n));
+      vec_gelu_forward(c, c, n);
+    }
   }
 };
 
