@@ -94,6 +94,9 @@ class TrainerObject : public Napi::ObjectWrap<TrainerObject> {
           o.Set("gradNorm", stats->grad_norm);
           o.Set("lr", stats->lr);
           o.Set("seconds", stats->seconds);
+          o.Set("forwardS", stats->forward_s);
+          o.Set("backwardS", stats->backward_s);
+          o.Set("optimizerS", stats->optimizer_s);
           o.Set("tokens", static_cast<double>(stats->tokens));
           o.Set("predictions", static_cast<double>(stats->predictions));
           o.Set("correct", static_cast<double>(stats->correct));

@@ -112,6 +112,11 @@ export interface StepStats {
   gradNorm: number;
   lr: number;
   seconds: number;
+  /** The step's parts (seconds): forward (with the loss), backward, optimizer (norm, clip,
+   *  AdamW). On CUDA they come from device events; absent from engines built before them. */
+  forwardS?: number;
+  backwardS?: number;
+  optimizerS?: number;
   tokens: number;
   predictions: number;
   correct: number;

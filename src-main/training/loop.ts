@@ -120,6 +120,11 @@ export async function trainingLoop(d: LoopDeps): Promise<void> {
       predictions: stats.predictions,
       correct: stats.correct,
     };
+    if (stats.forwardS !== undefined) {
+      msg.forwardS = stats.forwardS;
+      msg.backwardS = stats.backwardS ?? 0;
+      msg.optimizerS = stats.optimizerS ?? 0;
+    }
     const att = attentionOf(stats);
     if (att) msg.attention = att;
     d.emit(msg);

@@ -56,10 +56,18 @@ export function pointsOfStep(m: StepMessage, time = Date.now()): MetricPoint[] {
     p('train/epoch', m.epoch),
   ];
   if (m.predictions > 0) out.push(p('train/accuracy', m.correct / m.predictions));
+  if (m.forwardS !== undefined) {
+    out.push(p('train/forward_s', m.forwardS), p('train/backward_s', m.backwardS ?? 0), p('train/optimizer_s', m.optimizerS ?? 0));
+  }
   const a = m.attention;
   if (a) {
     out.push(p('attn/dot_products', a.dotProducts), p('attn/density', a.density));
     if (a.collisions !== undefined) out.push(p('attn/collisions', a.collisions));
+    // Stage times: only the stages a variant times (a CPU variant times hash/scores/softmax/
+    // values; CUDA fuses hash and softmax into scores), so absent stages write no zeros.
+    for (const [stage, s] of Object.entries(a.timeS ?? {})) {
+      if (Number.isFinite(s) && s > 0) out.push(p(`attn/time/${stage}_s`, s));
+    }
     (a.layers ?? []).forEach((l, i) => {
       out.push(p(`attn/layer${i}/density`, l.density));
       (l.headDensity ?? []).forEach((d, h) => out.push(p(`attn/layer${i}/head${h}/density`, d)));

@@ -12,6 +12,8 @@ export interface AttentionCounts {
   pairs: number;
   density: number;
   collisions?: number;
+  /** Seconds per attention stage, summed over layers (native/engine/attention/attention.h). */
+  timeS?: { hash: number; scores: number; softmax: number; values: number; backward: number };
   layers?: Array<{ dotProducts: number; pairs: number; density: number; collisions?: number; headDensity?: number[] }>;
 }
 
@@ -32,6 +34,10 @@ export interface StepMessage {
   stepS: number;
   /** Engine seconds of the step itself. */
   computeS: number;
+  /** Its parts in seconds, when the engine reports them. */
+  forwardS?: number;
+  backwardS?: number;
+  optimizerS?: number;
   tokens: number;
   samples: number;
   predictions: number;

@@ -20,6 +20,11 @@ test('a run finishes with metrics, an evaluation, a checkpoint and an environmen
     assert.equal(row.lastStep, 12);
     const keys = lab.store.metrics.keys(row.id);
     for (const k of ['train/loss', 'train/lr', 'train/grad_norm', 'train/tokens_per_s', 'train/step_s']) assert.ok(keys.includes(k), k);
+    // The engine's step parts and the CPU variant's timed attention stages reach the store.
+    for (const k of ['train/forward_s', 'train/backward_s', 'train/optimizer_s', 'attn/time/scores_s', 'attn/time/backward_s']) {
+      assert.ok(keys.includes(k), k);
+      assert.ok(lab.store.metrics.history(row.id, k).every((p) => p.value >= 0 && p.value < 60), k);
+    }
     const loss = lab.store.metrics.history(row.id, 'train/loss');
     assert.deepEqual(loss.map((p) => p.step), Array.from({ length: 12 }, (_, i) => i + 1));
     assert.ok(loss.every((p) => Number.isFinite(p.value)));
