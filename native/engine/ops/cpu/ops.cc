@@ -199,8 +199,8 @@ double cross_entropy_forward_backward(T* dlogits, const T* logits, const int32_t
         continue;
       }
       const T mx = vec_max(l, V);
-      int arg = 0;
-      while (l[arg] != mx) arg++;
+      // The first maximum is the prediction; a NaN row has none (and counts as a miss).
+      const int64_t arg = vec_index_of(l, V, mx);
       double s = 0;
       if (d) {
         s = vec_exp_shift_sum(d, l, V, mx);  // d holds exp(l - max) for now
@@ -210,8 +210,7 @@ double cross_entropy_forward_backward(T* dlogits, const T* logits, const int32_t
       rl[n] = double(mx) + std::log(s) - double(l[y]);
       rh[n] = arg == y;
       if (d) {
-        const T k = T(inv / s);
-        for (int v = 0; v < V; v++) d[v] *= k;
+        vec_scale(d, V, T(inv / s));
         d[y] -= T(inv);
       }
     }

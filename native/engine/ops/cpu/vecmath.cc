@@ -43,6 +43,28 @@ double vec_max(const double* x, int64_t n) {
   return m;
 }
 
+int64_t vec_index_of(const float* x, int64_t n, float v) {
+  if (use_avx2()) return vecmath_detail::index_of_avx2(x, n, v);
+  int64_t i = 0;
+  while (i < n && x[i] != v) i++;
+  return i;
+}
+
+int64_t vec_index_of(const double* x, int64_t n, double v) {
+  int64_t i = 0;
+  while (i < n && x[i] != v) i++;
+  return i;
+}
+
+void vec_scale(float* x, int64_t n, float k) {
+  if (use_avx2()) return vecmath_detail::scale_avx2(x, n, k);
+  for (int64_t i = 0; i < n; i++) x[i] *= k;
+}
+
+void vec_scale(double* x, int64_t n, double k) {
+  for (int64_t i = 0; i < n; i++) x[i] *= k;
+}
+
 void vec_gelu_forward(float* out, const float* x, int64_t n) {
   if (use_avx2()) return vecmath_detail::gelu_forward_avx2(out, x, n);
   for (int64_t i = 0; i < n; i++) out[i] = x[i] * vecmath_detail::normal_cdf(x[i]);

@@ -19,6 +19,14 @@ double vec_exp_shift_sum(double* out, const double* x, int64_t n, double shift);
 float vec_max(const float* x, int64_t n);
 double vec_max(const double* x, int64_t n);
 
+// First i with x[i] == v, or n when there is none (v NaN, or not an element).
+int64_t vec_index_of(const float* x, int64_t n, float v);
+int64_t vec_index_of(const double* x, int64_t n, double v);
+
+// x[i] *= k.
+void vec_scale(float* x, int64_t n, float k);
+void vec_scale(double* x, int64_t n, double k);
+
 // erf-GELU forward (out may alias x) and backward (dx = dout * gelu'(x), dx may alias dout).
 void vec_gelu_forward(float* out, const float* x, int64_t n);
 void vec_gelu_forward(double* out, const double* x, int64_t n);
@@ -29,6 +37,8 @@ namespace vecmath_detail {
 // The AVX2 implementations (defined in vecmath_avx2.cc, compiled with -mavx2 -mfma).
 double exp_shift_sum_avx2(float* out, const float* x, int64_t n, float shift);
 float max_avx2(const float* x, int64_t n);
+int64_t index_of_avx2(const float* x, int64_t n, float v);
+void scale_avx2(float* x, int64_t n, float k);
 void gelu_forward_avx2(float* out, const float* x, int64_t n);
 void gelu_backward_avx2(float* dx, const float* dout, const float* x, int64_t n);
 }  // namespace vecmath_detail

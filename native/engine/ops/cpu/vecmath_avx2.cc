@@ -90,6 +90,24 @@ float max_avx2(const float* x, int64_t n) {
   return m;
 }
 
+int64_t index_of_avx2(const float* x, int64_t n, float v) {
+  const __m256 t = _mm256_set1_ps(v);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), t, _CMP_EQ_OQ));
+    if (hit) return i + __builtin_ctz(unsigned(hit));
+  }
+  while (i < n && x[i] != v) i++;
+  return i;
+}
+
+void scale_avx2(float* x, int64_t n, float k) {
+  const __m256 kv = _mm256_set1_ps(k);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), kv));
+  for (; i < n; i++) x[i] *= k;
+}
+
 void gelu_forward_avx2(float* out, const float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {

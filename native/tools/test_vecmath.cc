@@ -1,0 +1,60 @@
+/*
+ * test_vecmath.cc: the vectorised helpers behind cross-entropy (vec_index_of, vec_scale) on
+ * every tail length, and cross_entropy_forward_backward's prediction and gradient: the first
+ * maximum wins, the gradient matches a float64 softmax, and a NaN row (a diverged model) reads
+ * nothing past its row and counts as a miss.
+ */
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "ops/cpu/ops.h"
+#include "ops/cpu/vecmath.h"
+#include "test_registry.h"
+
+using namespace lshlab;
+
+LSHLAB_TEST("ops/vec_index_of_and_vec_scale_every_tail") {
+  for (int n = 1; n <= 37; n++) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) x[size_t(i)] = float(i % 5);
+    for (int v = 0; v < 6; v++) {
+      int64_t want = n;
+      for (int i = 0; i < n; i++) if (x[size_t(i)] == float(v)) { want = i; break; }
+      LSHLAB_EXPECT(vec_index_of(x.data(), n, float(v)) == want);
+    }
+    LSHLAB_EXPECT(vec_index_of(x.data(), n, std::numeric_limits<float>::quiet_NaN()) == n);
+    std::vector<float> y = x;
+    vec_scale(y.data(), n, 0.5f);
+    for (int i = 0; i < n; i++) LSHLAB_EXPECT(y[size_t(i)] == x[size_t(i)] * 0.5f);
+  }
+}
+
+LSHLAB_TEST("ops/cross_entropy_first_maximum_gradient_and_nan_row") {
+  const int N = 3, V = 21;
+  // One spare row of sentinels after the last row: a search running past row 2 would find 9.
+  std::vector<float> l(size_t(N + 1) * V, 9.f), d(size_t(N) * V, -1.f);
+  for (int v = 0; v < V; v++) {
+    l[size_t(v)] = std::sin(0.7f * float(v));
+    l[size_t(V + v)] = float(v % 4);  // maximum 3 first at v = 3, repeated
+    l[size_t(2 * V + v)] = std::numeric_limits<float>::quiet_NaN();
+  }
+  const int32_t targets[N] = {4, 3, 0};
+  int64_t correct = -1, counted = -1;
+  const double loss = cross_entropy_forward_backward<float>(d.data(), l.data(), targets, N, V, -100,
+                                                            1.0, &correct, &counted);
+  LSHLAB_EXPECT(counted == 3);
+  LSHLAB_EXPECT(correct == 1);  // row 1: the first maximum (v = 3) is the target
+  LSHLAB_EXPECT(std::isnan(loss));
+  for (int n = 0; n < 2; n++) {
+    double mx = -1e30, s = 0;
+    for (int v = 0; v < V; v++) mx = std::max(mx, double(l[size_t(n * V + v)]));
+    for (int v = 0; v < V; v++) s += std::exp(double(l[size_t(n * V + v)]) - mx);
+    for (int v = 0; v < V; v++) {
+      const double p = std::exp(double(l[size_t(n * V + v)]) - mx) / s;
+      const double want = (p - (v == targets[n] ? 1.0 : 0.0)) / 3.0;
+      LSHLAB_EXPECT(std::fabs(double(d[size_t(n * V + v)]) - want) < 1e-6);
+    }
+  }
+}
