@@ -2,13 +2,14 @@
  * test_vecmath.cc: the vectorised helpers behind cross-entropy (vec_index_of, vec_scale) on
  * every tail length, and cross_entropy_forward_backward's prediction and gradient: the first
  * maximum wins, the gradient matches a float64 softmax, and a NaN row (a diverged model) reads
- * nothing past its row and counts as a miss.
+ * nothing past its row and counts as a miss; dropout masks against the Philox stream.
  */
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
+#include "core/philox.h"
 #include "ops/cpu/ops.h"
 #include "ops/cpu/vecmath.h"
 #include "test_registry.h"
@@ -56,5 +57,39 @@ LSHLAB_TEST("ops/cross_entropy_first_maximum_gradient_and_nan_row") {
       const double want = (p - (v == targets[n] ? 1.0 : 0.0)) / 3.0;
       LSHLAB_EXPECT(std::fabs(double(d[size_t(n * V + v)]) - want) < 1e-6);
     }
+  }
+}
+
+// dropout_mask (8 Philox blocks per AVX2 step where the CPU has AVX2, scalar otherwise) against
+// the stream's definition, element by element: keep[i] = (philox_u32(seed, Dropout, step,
+// (site << 36) + i) >> 8) >= p 2^24; every tail length, p = 0 and 1, a seed with high bits.
+LSHLAB_TEST("ops/dropout_mask_is_the_philox_stream_and_apply_scales") {
+  const uint64_t seeds[2] = {42, 0xF00DFACE12345678ull};
+  const double ps[4] = {0.0, 0.1, 0.5, 1.0};
+  for (uint64_t seed : seeds)
+    for (double p : ps)
+      for (int64_t n : {1, 3, 31, 32, 33, 95, 4099}) {
+        const uint32_t step = 7, site = 3;
+        std::vector<uint8_t> keep(static_cast<size_t>(n) + 1, 2);
+        dropout_mask(keep.data(), n, p, seed, step, site);
+        const uint32_t threshold = uint32_t(p * 16777216.0);
+        bool same = keep[static_cast<size_t>(n)] == 2;  // nothing written past n
+        for (int64_t i = 0; i < n; i++) {
+          const uint32_t u = philox_u32(seed, uint32_t(Stream::Dropout), step, (uint64_t(site) << 36) + uint64_t(i));
+          same = same && keep[static_cast<size_t>(i)] == ((u >> 8) >= threshold ? 1 : 0);
+        }
+        LSHLAB_EXPECT(same);
+      }
+  const int64_t n = 37;
+  std::vector<uint8_t> keep(static_cast<size_t>(n));
+  dropout_mask(keep.data(), n, 0.5, 9, 1, 0);
+  std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; i++) x[static_cast<size_t>(i)] = float(i) - 10.5f;
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  dropout_forward<float>(y.data(), x.data(), keep.data(), 0.5, n);
+  for (int64_t i = 0; i < n; i++) {
+    const float want = keep[static_cast<size_t>(i)] ? x[static_cast<size_t>(i)] * 2.f : 0.f;
+    const float got = y[static_cast<size_t>(i)];
+    LSHLAB_EXPECT(std::isnan(want) ? std::isnan(got) : got == want && !std::signbit(got) == !std::signbit(want));
   }
 }

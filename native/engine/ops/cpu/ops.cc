@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
+#include "core/cpu_info.h"
 #include "core/philox.h"
 #include "core/threadpool.h"
 #include "ops/cpu/vecmath.h"
@@ -108,11 +110,38 @@ void tanh_backward(T* dx, const T* dout, const T* out, int64_t n) {
 }
 
 // ---------------------------------------------------------------------------------------------
+namespace dropout_detail {  // dropout_avx2.cc
+void dropout_mask_avx2(uint8_t* keep, int64_t n, int64_t b0, int64_t b1, uint64_t base,
+                       uint32_t stream, uint32_t step, uint32_t threshold, uint64_t seed);
+void dropout_apply_avx2(float* out, const float* x, const uint8_t* keep, float scale, int64_t b,
+                        int64_t e);
+}  // namespace dropout_detail
+
+namespace {
+bool dropout_avx2() {
+  static const bool yes = cpu_info().avx2;
+  return yes;
+}
+template <typename T>
+void dropout_apply(T* out, const T* x, const uint8_t* keep, double p, int64_t n) {
+  const T scale = T(1.0 / (1.0 - p));
+  parallel_rows(n, 32768, [&](int64_t b, int64_t e) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (dropout_avx2()) return dropout_detail::dropout_apply_avx2(out, x, keep, scale, b, e);
+    }
+    for (int64_t i = b; i < e; i++) out[i] = keep[i] ? x[i] * scale : T(0);
+  });
+}
+}  // namespace
+
 void dropout_mask(uint8_t* keep, int64_t n, double p, uint64_t seed, uint32_t step, uint32_t site) {
   // Element i uses Philox counter index (site << 36) + i: sites never overlap below 2^36 elements.
   const uint64_t base = uint64_t(site) << 36;
   const uint32_t threshold = uint32_t(p * 16777216.0);  // compare 24-bit uniforms exactly
   parallel_rows((n + 3) / 4, 4096, [&](int64_t b, int64_t e) {
+    if (dropout_avx2())
+      return dropout_detail::dropout_mask_avx2(keep, n, b, e, base, uint32_t(Stream::Dropout), step,
+                                               threshold, seed);
     for (int64_t blk = b; blk < e; blk++) {
       const uint64_t idx = base + uint64_t(blk) * 4;
       uint32_t ctr[4] = {uint32_t(idx >> 2), uint32_t(idx >> 34), uint32_t(Stream::Dropout), step};
@@ -127,18 +156,12 @@ void dropout_mask(uint8_t* keep, int64_t n, double p, uint64_t seed, uint32_t st
 
 template <typename T>
 void dropout_forward(T* out, const T* x, const uint8_t* keep, double p, int64_t n) {
-  const T scale = T(1.0 / (1.0 - p));
-  parallel_rows(n, 32768, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) out[i] = keep[i] ? x[i] * scale : T(0);
-  });
+  dropout_apply(out, x, keep, p, n);
 }
 
 template <typename T>
 void dropout_backward(T* dx, const T* dout, const uint8_t* keep, double p, int64_t n) {
-  const T scale = T(1.0 / (1.0 - p));
-  parallel_rows(n, 32768, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) dx[i] = keep[i] ? dout[i] * scale : T(0);
-  });
+  dropout_apply(dx, dout, keep, p, n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,12 +248,20 @@ double cross_entropy_forward_backward(T* dlogits, const T* logits, const int32_t
 // ---------------------------------------------------------------------------------------------
 template <typename T>
 void bias_backward(T* db, const T* dout, int N, int C, int ld) {
-  // Column blocks in parallel (wide outputs such as the MLM decoder bias); each block is summed
-  // row by row so the access stays sequential within a row.
-  parallel_rows(C, 2048, [&](int64_t c0, int64_t c1) {
-    for (int n = 0; n < N; n++) {
-      const T* r = dout + int64_t(n) * ld;
-      for (int64_t c = c0; c < c1; c++) db[c] += r[c];
+  // Column blocks in parallel; each column is summed row by row onto its db entry (the order
+  // the CPU engine always used, independent of the thread count). A 64-column block keeps its
+  // running sums in a local array the compiler vectorises (db itself may alias nothing, but the
+  // compiler cannot know that), and 64-column tasks spread even C = 128 over two threads.
+  parallel_rows(C, 64, [&](int64_t c0, int64_t c1) {
+    for (int64_t cb = c0; cb < c1; cb += 64) {
+      const int64_t w = std::min<int64_t>(64, c1 - cb);
+      T acc[64];
+      for (int64_t j = 0; j < w; j++) acc[j] = db[cb + j];
+      for (int n = 0; n < N; n++) {
+        const T* r = dout + int64_t(n) * ld + cb;
+        for (int64_t j = 0; j < w; j++) acc[j] += r[j];
+      }
+      for (int64_t j = 0; j < w; j++) db[cb + j] = acc[j];
     }
   });
 }
