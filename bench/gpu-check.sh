@@ -8,12 +8,14 @@
 # --device cuda --scaling`) and its PyTorch peers (bench/pytorch_attention_gpu.py: SDPA fp32/bf16,
 # Reformer, the YOSO authors' kernels), the training step's PyTorch peers
 # (bench/pytorch_bert_mlm_gpu.py: stock and equal-work), the parity tests again under
-# compute-sanitizer memcheck and racecheck, the kernel harness (`bench-cuda --json`), and the
-# CPU suite (`lshlab-native test`) last.
+# compute-sanitizer memcheck and racecheck, the kernel harness (`bench-cuda --json`), the CPU
+# step at 2 threads and at every core against the equal-work peer, and the CPU suite
+# (`lshlab-native test`) last.
 #
 # Output in OUTDIR: results.jsonl (one JSON object per step: step, status ok|failed|timeout|
 # skipped, rc, seconds, detail), <step>.log (each step's full output), info.json, bench-cuda.jsonl,
-# bench-train.jsonl (lshlab's lines, then PyTorch's), attention-scaling.jsonl (likewise).
+# bench-train.jsonl (lshlab's lines, then PyTorch's), attention-scaling.jsonl (likewise),
+# cpu-threads.jsonl (the CPU step at 2 threads and at every core, with the equal-work peer).
 # Every step has a timeout and the script goes on after a failure; the whole run stays within
 # GPU_CHECK_BUDGET_S seconds (default 450, under the 8 minutes one device call may take) by
 # shrinking the last steps' timeouts. Exit status: 0 when no step failed (skips are not
@@ -222,6 +224,17 @@ if [ "$CUDA_AVAILABLE" = True ]; then
     --min-n 512 --max-n 1048576 --max-call-ms 30000 --variant-budget-s 130
   grep '^{' "$OUT/yoso-1m.log" >>"$OUT/attention-scaling.jsonl" 2>/dev/null
 fi
+# Many-core CPU (issue 10): the GPU machine's cores are the only many-core CPU this project gets.
+# lshlab's CPU step at 2 threads and at every core, each against the equal-work PyTorch peer at
+# the same thread count (the fraction of peak uses the widest FMA the GEMM runs).
+CPU_ALL="$(nproc)"
+step cpu-threads 90 bash -c 'for t in 2 "$1"; do
+    "$0" bench-train --threads "$t" --seq 128 --batch 32 --steps 10 --json || exit 1
+    if python3 -c "import torch, transformers" 2>/dev/null; then
+      python3 bench/pytorch_bert_mlm.py --peer equal-work --attn sdpa --threads "$t" --steps 5 || exit 1
+    fi
+  done' "$DRIVER" "$CPU_ALL"
+grep '^{' "$OUT/cpu-threads.log" >"$OUT/cpu-threads.jsonl" 2>/dev/null
 step test-cpu 180 "$DRIVER" test
 
 echo "[gpu-check] done in $(($(date +%s) - START))s; results in $RESULTS" >&2

@@ -21,7 +21,7 @@ static void usage() {
                "  check [prefix]              run the float64 gradient checks\n"
                "  bench-gemm --m M --n N --k K [--openblas] [--json]\n"
                "  bench-train --seq T --batch B [--steps S] [--json]\n"
-               "  bench-peak [--json]         measured peak fp32 FMA throughput\n"
+               "  bench-peak [--json] [--isa avx2|avx512]  measured peak fp32 FMA throughput (default: the GEMM's width)\n"
                "  dump-reference --task mlm|classification|qa --out DIR [--seed S]\n"
                "  init-from --from SRC --task T --batch FILE --out DIR [--seed S] [--num-labels N]\n"
                "  dump-attention --variant V --out FILE [--param k=v ...] [--seq T ...]\n"
