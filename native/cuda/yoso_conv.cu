@@ -8,11 +8,16 @@
  *             dw[h,k]      += float(sum_{t,d} dctx[b,t,h,d] mask[b,s] v[b,s,h,d]), b in order
  *
  * Shapes: qkv (B,T,3C) with V at columns 2C + h*D; ctx, dctx (B,T,C); dqkv (B,T,3C), only its V
- * part touched; mask (B,T) or null; w, dw (H,W); workspace (B*H*W) doubles.
+ * part touched; mask (B,T) or null; w, dw (H,W); workspace (B*H*kDwChunks*W) doubles.
  * The forward and dv kernels are one thread per output element, the taps in the CPU's order.
- * dw has no atomics: one block per (b, h, k) sums its T*D products in double with a fixed tree
- * into workspace, then one thread per (h, k) adds the B partials in batch order, each rounded to
- * float as the CPU adds them, so a step repeats bit for bit.
+ * dw has no atomics and reads dctx and V about once: a block per (b, h, chunk, 64 taps) stages
+ * 32-row tiles of dctx and of V (with the taps' halo) in shared memory, 32 head dims at a time,
+ * and sums the products of its taps in double (warp k sums tap k: lanes over dims, rows in
+ * order, then a fixed shuffle tree); chunk c takes the row tiles c, c + kDwChunks, ... Then one
+ * thread per (h, k) sums the chunks in order per batch row, rounds to float and adds the rows in
+ * batch order as the CPU does, so a step repeats bit for bit. (The first version ran one block
+ * per (b, h, k) over all T*D products: every tap re-read dctx and V, W times the traffic, about
+ * 1 TB at n = 2^20 with W = 65.)
  */
 #include "backend.h"
 
@@ -66,40 +71,67 @@ conv_dv_kernel(float* dqkv, const float* dctx, const int32_t* mask, const float*
   *dv = acc;
 }
 
-__device__ __forceinline__ double block_sum(double v) {
-  __shared__ double sh[kThreads];
-  sh[threadIdx.x] = v;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (int(threadIdx.x) < half) sh[threadIdx.x] += sh[threadIdx.x + half];
-    __syncthreads();
-  }
-  return sh[0];
-}
+constexpr int kDwChunks = LSHLAB_CUDA_YOSO_CONV_CHUNKS;  // row-tile chunks per (b, h)
+constexpr int kRows = 32, kTaps = 64, kDims = 32;           // a block's tile: rows, taps, dims
+static_assert(kThreads == 256, "conv_dw_partial_kernel: 8 warps share the taps");
 
-// One block per (b, h, k): workspace[(b*H + h)*W + k] = sum_{t,d} dctx[b,t,h,d] (V*mask)[b,s,h,d].
+// workspace[((b*H + h)*kDwChunks + c)*W + k] = sum over the row tiles of chunk c and all d of
+// dctx[b,t,h,d] (V*mask)[b,t+k-pad,h,d], for the taps k of block's tap tile.
 __global__ void __launch_bounds__(kThreads)
 conv_dw_partial_kernel(double* part, const float* dctx, const float* qkv, const int32_t* mask,
                        int T, int H, int D, int W) {
-  const int k = int(blockIdx.x % W), bh = int(blockIdx.x / W), b = bh / H, h = bh % H;
-  const int64_t C = int64_t(H) * D, pad = W / 2;
+  __shared__ float g_s[kRows][kDims];
+  __shared__ float v_s[kRows + kTaps - 1][kDims];
+  __shared__ double part_s[kTaps];
+  const int tap_tiles = (W + kTaps - 1) / kTaps;
+  int64_t rest = blockIdx.x;
+  const int kt = int(rest % tap_tiles);
+  rest /= tap_tiles;
+  const int c = int(rest % kDwChunks), bh = int(rest / kDwChunks), b = bh / H, h = bh % H;
+  const int k0 = kt * kTaps, kn = W - k0 < kTaps ? W - k0 : kTaps, pad = W / 2;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t C = int64_t(H) * D;
   const int32_t* mk = mask ? mask + int64_t(b) * T : nullptr;
   const float* g = dctx + int64_t(b) * T * C + h * D;
   const float* v = qkv + int64_t(b) * T * 3 * C + 2 * C + h * D;
-  double acc = 0.0;
-  for (int64_t e = threadIdx.x; e < int64_t(T) * D; e += kThreads) {
-    const int t = int(e / D), d = int(e % D), s = int(t + k - pad);
-    if (tap_ok(mk, s, T)) acc += double(g[int64_t(t) * C + d]) * double(v[int64_t(s) * 3 * C + d]);
-  }
-  const double total = block_sum(acc);
-  if (threadIdx.x == 0) part[blockIdx.x] = total;
+  if (int(threadIdx.x) < kTaps) part_s[threadIdx.x] = 0.0;
+  for (int64_t t0 = int64_t(c) * kRows; t0 < T; t0 += int64_t(kDwChunks) * kRows)
+    for (int d0 = 0; d0 < D; d0 += kDims) {
+      __syncthreads();  // the previous tile's readers are done (and part_s is zeroed)
+      for (int e = threadIdx.x; e < kRows * kDims; e += kThreads) {
+        const int r = e / kDims, dd = e % kDims;
+        const int64_t t = t0 + r;
+        g_s[r][dd] = t < T && d0 + dd < D ? g[t * C + d0 + dd] : 0.f;
+      }
+      for (int e = threadIdx.x; e < (kRows + kn - 1) * kDims; e += kThreads) {
+        const int r = e / kDims, dd = e % kDims;
+        const int64_t s = t0 + r + k0 - pad;
+        const bool in = s >= 0 && s < T && (!mk || mk[s]) && d0 + dd < D;
+        v_s[r][dd] = in ? v[s * 3 * C + d0 + dd] : 0.f;
+      }
+      __syncthreads();
+      for (int k = warp; k < kn; k += kThreads / 32) {
+        double acc = 0.0;
+        for (int r = 0; r < kRows; r++) acc += double(g_s[r][lane]) * double(v_s[r + k][lane]);
+        for (int o = 16; o > 0; o /= 2) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+        if (lane == 0) part_s[k] += acc;  // tap k belongs to this warp alone
+      }
+    }
+  __syncthreads();
+  if (int(threadIdx.x) < kn) part[(int64_t(bh) * kDwChunks + c) * W + k0 + threadIdx.x] = part_s[threadIdx.x];
 }
 
 __global__ void conv_dw_final_kernel(float* dw, const double* part, int B, int H, int W) {
   const int i = int(blockIdx.x * blockDim.x + threadIdx.x);  // h * W + k
   if (i >= H * W) return;
+  const int h = i / W, k = i % W;
   float acc = dw[i];
-  for (int b = 0; b < B; b++) acc += float(part[int64_t(b) * H * W + i]);
+  for (int b = 0; b < B; b++) {
+    const double* p = part + (int64_t(b) * H + h) * kDwChunks * W + k;
+    double s = 0.0;
+    for (int c = 0; c < kDwChunks; c++) s += p[int64_t(c) * W];
+    acc += float(s);
+  }
   dw[i] = acc;
 }
 
@@ -132,7 +164,9 @@ int yoso_conv_backward(float* dqkv, float* dw, double* workspace, const float* d
   conv_dv_kernel<<<unsigned(ceil_div(n, kThreads)), kThreads, 0, stream()>>>(
       dqkv, dctx, mask, w, B, T, H, D, W);
   if (int rc = check_launch("conv_dv_kernel")) return rc;
-  conv_dw_partial_kernel<<<unsigned(int64_t(B) * H * W), kThreads, 0, stream()>>>(
+  const int64_t blocks = int64_t(B) * H * kDwChunks * ((W + kTaps - 1) / kTaps);
+  if (blocks > 0x7fffffff) return fail(1, "yoso_conv_backward", "too many batch rows x heads for one grid");
+  conv_dw_partial_kernel<<<unsigned(blocks), kThreads, 0, stream()>>>(
       workspace, dctx, qkv, mask, T, H, D, W);
   if (int rc = check_launch("conv_dw_partial_kernel")) return rc;
   conv_dw_final_kernel<<<unsigned(ceil_div(int64_t(H) * W, kThreads)), kThreads, 0, stream()>>>(

@@ -4,7 +4,7 @@
  * the forward's addition to ctx, the backward's addition to the V part of dqkv (the Q and K
  * parts untouched), and the weight gradient added to what dw held; with padding, W = 1, 3, 9,
  * W larger than T, head sizes 160 and 256 (the conv has no head-size limit: one thread per
- * element, flat grids), and bit-for-bit repeats. The whole YOSO-C layer (hash + conv) in training is
+ * element, flat grids), the weight gradient's row, tap and dim tiles, and bit-for-bit repeats. The whole YOSO-C layer (hash + conv) in training is
  * checked by test_cuda_train.cc. Skipped with the loader's reason without CUDA.
  */
 #include <cstdio>
@@ -51,7 +51,7 @@ bool check_case(const Api& a, const Case& c, unsigned seed) {
   DeviceBuffer<float> d_qkv(a, qkv), d_ctx(a, ctx0), d_dctx(a, dctx), d_dqkv(a, dqkv0), d_w(a, w),
       d_dw(a, dw0);
   DeviceBuffer<int32_t> d_mask(a, mask);
-  DeviceBuffer<double> work(a, size_t(c.B) * c.H * c.W);
+  DeviceBuffer<double> work(a, size_t(c.B) * c.H * LSHLAB_CUDA_YOSO_CONV_CHUNKS * c.W);
   ok(a, a.yoso_conv_forward(d_ctx.get(), d_qkv.get(), d_mask.get(), d_w.get(), c.B, c.T, c.H, c.D, c.W), "yoso_conv_forward");
   ok(a, a.yoso_conv_backward(d_dqkv.get(), d_dw.get(), work.get(), d_dctx.get(), d_qkv.get(),
                              d_mask.get(), d_w.get(), c.B, c.T, c.H, c.D, c.W), "yoso_conv_backward");
@@ -80,7 +80,10 @@ bool check_case(const Api& a, const Case& c, unsigned seed) {
 LSHLAB_TEST("cuda/yoso conv (YOSO-C): forward, dV and dW match a float64 reference") {
   CUDA_TEST_API(a);
   const Case cases[] = {{2, 13, 3, 8, 3, true}, {1, 5, 2, 5, 9, false}, {3, 16, 2, 7, 1, true},
-                        {2, 33, 4, 16, 5, true}, {2, 9, 3, 256, 5, true}, {3, 4, 2, 160, 7, true}};
+                        {2, 33, 4, 16, 5, true}, {2, 9, 3, 256, 5, true}, {3, 4, 2, 160, 7, true},
+                        // dW's tiling: two row tiles in chunk 0 (T > 32 rows x 64 chunks), three
+                        // tap tiles (W > 2 x 64), two dim slices with a ragged one (D = 40).
+                        {2, 2085, 1, 40, 131, true}};
   unsigned seed = 11;
   for (const Case& c : cases) LSHLAB_EXPECT(check_case(a, c, seed += 10));
 }

@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* yoso_conv_backward's weight gradient sums each (batch row, head) in this many row chunks. */
+#define LSHLAB_CUDA_YOSO_CONV_CHUNKS 64
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -248,8 +251,8 @@ typedef struct lshlab_cuda_api_v1 {
   /* YOSO-C's depthwise conv of V * mask (conv_window W, odd), added after yoso/yoso-e: ctx (B,T,C)
      += sum_k w[h,k] mask[b,s] V[b,s,h,:], s = t + k - W/2 (attention/yoso.h). Backward: the V part
      of dqkv (B,T,3C) += the transpose on unpadded keys; dw (H,W) += the weight gradient, summed
-     per batch row in float64 (workspace: B*H*W doubles) and added in batch order. Call after
-     yoso_backward / yoso_e_backward, which overwrite dqkv. */
+     per batch row in float64 (workspace: B*H*LSHLAB_CUDA_YOSO_CONV_CHUNKS*W doubles) and added
+     in batch order. Call after yoso_backward / yoso_e_backward, which overwrite dqkv. */
   int (*yoso_conv_forward)(float* ctx, const float* qkv, const int32_t* mask, const float* w,
                            int B, int T, int H, int D, int W);
   int (*yoso_conv_backward)(float* dqkv, float* dw, double* workspace, const float* dctx,

@@ -80,7 +80,7 @@ class CudaYoso final : public CudaAttentionVariant {
                            yo_.exact_backward), "yoso_backward");
     }
     if (const int W = yo_.conv_window) {  // after the overwrite of dqkv: the conv adds to dV
-      conv_work_.resize(size_t(B) * H_ * W);
+      conv_work_.resize(size_t(B) * H_ * LSHLAB_CUDA_YOSO_CONV_CHUNKS * W);
       ok(a_->yoso_conv_backward(dqkv, conv_g_, conv_work_.data(), dctx, qkv, mask, conv_w_, B, T,
                                 H_, D_, W), "yoso_conv_backward");
     }
