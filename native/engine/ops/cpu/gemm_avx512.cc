@@ -1,8 +1,9 @@
 /*
  * gemm_avx512.cc: the AVX-512F float GEMM kernel (compiled with -mavx512f ... -mfma; only
  * called after cpu_info() reports AVX-512F with OS-enabled ZMM state). A 12x32 micro-kernel on
- * the shared loop nest of gemm_driver.h. Not tuned on real AVX-512 hardware by this project's
- * dev machine (Zen 3 has none): it is validated against gemm_reference where such a CPU exists.
+ * the shared loop nest of gemm_driver.h, reading row-major A in place where it can. Measured on
+ * an AMD EPYC with full-width 512-bit FMA (docs/benchmarks.md: 80-90% of its AVX-512 peak on the
+ * training step's shapes); validated against gemm_reference (test gemm/).
  */
 #include "ops/cpu/gemm_driver.h"
 #include "ops/cpu/vecmath.h"
@@ -21,20 +22,42 @@ struct Avx512Kernel {
   // kc 256: B sliver 256x32x4 = 32 KiB (L1 on Intel is 48 KiB); A block 120x256x4 = 120 KiB.
   static constexpr int MC = 120, KC = 256, NC = 4064;
 
+  static constexpr bool kDirectA = true;  // has micro_direct()
+
+  // Packed A: sliver k-major, MR floats per k.
   static void micro(int kc, const float* pa, const float* pb, float* c, int ldc, float alpha,
                     float beta, int mr, int nr) {
     __m512 acc[MR][2];
+    kloop(kc, pa, 1, MR, pb, acc);
+    store(acc, c, ldc, alpha, beta, mr, nr);
+  }
+  // Unpacked row-major A (rows lda apart), all MR rows valid: for N = 128 products packing A
+  // costs a large share of the FMAs; twelve sequential row streams read in place do not.
+  static void micro_direct(int kc, const float* a, long lda, const float* pb, float* c, int ldc,
+                           float alpha, float beta, int mr, int nr) {
+    __m512 acc[MR][2];
+    kloop(kc, a, lda, 1, pb, acc);
+    store(acc, c, ldc, alpha, beta, mr, nr);
+  }
+
+  // A(i, k) at a[i * rs + k * ks].
+  static inline void kloop(int kc, const float* a, long rs, long ks, const float* pb,
+                           __m512 (&acc)[MR][2]) {
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    for (int k = 0; k < kc; k++, pa += MR, pb += NR) {
+    for (int k = 0; k < kc; k++, a += ks, pb += NR) {
       const __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
 #pragma GCC unroll 12
       for (int i = 0; i < MR; i++) {
-        const __m512 a = _mm512_set1_ps(pa[i]);
-        acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-        acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        const __m512 av = _mm512_set1_ps(a[i * rs]);
+        acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+        acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
       }
     }
+  }
+
+  static inline void store(const __m512 (&acc)[MR][2], float* c, int ldc, float alpha, float beta,
+                           int mr, int nr) {
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     if (mr == MR && nr == NR) {
 #pragma GCC unroll 12
