@@ -4,12 +4,14 @@
  * maximum wins, the gradient matches a float64 softmax, and a NaN row (a diverged model) reads
  * nothing past its row and counts as a miss; dropout masks against the Philox stream.
  */
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "core/philox.h"
+#include "core/cpu_info.h"
 #include "ops/cpu/ops.h"
 #include "ops/cpu/vecmath.h"
 #include "test_registry.h"
@@ -92,4 +94,38 @@ LSHLAB_TEST("ops/dropout_mask_is_the_philox_stream_and_apply_scales") {
     const float got = y[static_cast<size_t>(i)];
     LSHLAB_EXPECT(std::isnan(want) ? std::isnan(got) : got == want && !std::signbit(got) == !std::signbit(want));
   }
+}
+
+// The AVX-512 and AVX2 forms of vecmath compute the same polynomials in the same order: equal
+// bits per element (only exp_shift_sum's double sum is ordered differently), and GELU within
+// 1e-6 of float64 erf.
+LSHLAB_TEST("ops/vecmath_avx512_equals_avx2_per_element") {
+  const CpuInfo& ci = cpu_info();
+  if (!(ci.avx512f && ci.avx2 && ci.fma && vecmath_detail::have_avx512())) {
+    LSHLAB_SKIP("this CPU (or build) has no AVX-512F: only the AVX2 and portable forms run here");
+  }
+  const int64_t n = 1000 + 13;  // a tail for both widths
+  std::vector<float> x(static_cast<size_t>(n)), dout(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; i++) {
+    x[static_cast<size_t>(i)] = -12.f + 24.f * float(i) / float(n) + (i % 7 == 0 ? 0.37f : 0.f);
+    dout[static_cast<size_t>(i)] = std::cos(0.1f * float(i));
+  }
+  std::vector<float> a(x.size()), b(x.size());
+  vecmath_detail::gelu_forward_avx2(a.data(), x.data(), n);
+  vecmath_detail::gelu_forward_avx512(b.data(), x.data(), n);
+  LSHLAB_EXPECT(a == b);
+  double worst = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const double v = x[static_cast<size_t>(i)];
+    worst = std::max(worst, std::fabs(double(b[static_cast<size_t>(i)]) - 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)))));
+  }
+  LSHLAB_EXPECT(worst < 1e-5);  // |x| up to 12: 1e-5 absolute is ~1 float ulp at the top
+  vecmath_detail::gelu_backward_avx2(a.data(), dout.data(), x.data(), n);
+  vecmath_detail::gelu_backward_avx512(b.data(), dout.data(), x.data(), n);
+  LSHLAB_EXPECT(a == b);
+  const double s2 = vecmath_detail::exp_shift_sum_avx2(a.data(), x.data(), n, 3.f);
+  const double s5 = vecmath_detail::exp_shift_sum_avx512(b.data(), x.data(), n, 3.f);
+  LSHLAB_EXPECT(a == b);
+  LSHLAB_EXPECT(std::fabs(s2 - s5) <= 1e-12 * s2);
+  LSHLAB_EXPECT(vecmath_detail::max_avx2(x.data(), n) == vecmath_detail::max_avx512(x.data(), n));
 }

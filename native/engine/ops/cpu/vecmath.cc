@@ -15,9 +15,14 @@ bool use_avx2() {
   static const bool yes = cpu_info().avx2 && cpu_info().fma;
   return yes;
 }
+bool use_avx512() {
+  static const bool yes = cpu_info().avx512f && cpu_info().fma && vecmath_detail::have_avx512();
+  return yes;
+}
 }  // namespace
 
 double vec_exp_shift_sum(float* out, const float* x, int64_t n, float shift) {
+  if (use_avx512()) return vecmath_detail::exp_shift_sum_avx512(out, x, n, shift);
   if (use_avx2()) return vecmath_detail::exp_shift_sum_avx2(out, x, n, shift);
   double s = 0;
   for (int64_t i = 0; i < n; i++) { out[i] = vecmath_detail::expf_poly(x[i] - shift); s += out[i]; }
@@ -31,6 +36,7 @@ double vec_exp_shift_sum(double* out, const double* x, int64_t n, double shift) 
 }
 
 float vec_max(const float* x, int64_t n) {
+  if (use_avx512()) return vecmath_detail::max_avx512(x, n);
   if (use_avx2()) return vecmath_detail::max_avx2(x, n);
   float m = x[0];
   for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
@@ -66,6 +72,7 @@ void vec_scale(double* x, int64_t n, double k) {
 }
 
 void vec_gelu_forward(float* out, const float* x, int64_t n) {
+  if (use_avx512()) return vecmath_detail::gelu_forward_avx512(out, x, n);
   if (use_avx2()) return vecmath_detail::gelu_forward_avx2(out, x, n);
   for (int64_t i = 0; i < n; i++) out[i] = x[i] * vecmath_detail::normal_cdf(x[i]);
 }
@@ -75,6 +82,7 @@ void vec_gelu_forward(double* out, const double* x, int64_t n) {
 }
 
 void vec_gelu_backward(float* dx, const float* dout, const float* x, int64_t n) {
+  if (use_avx512()) return vecmath_detail::gelu_backward_avx512(dx, dout, x, n);
   if (use_avx2()) return vecmath_detail::gelu_backward_avx2(dx, dout, x, n);
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];

@@ -1,7 +1,8 @@
 /*
  * vecmath.h: vectorised float kernels for the element-wise hot spots of a training step: the
- * exponentials of softmax/cross-entropy rows and erf-GELU. An AVX2+FMA version (vecmath_avx2.cc)
- * is chosen at run time when the CPU has it, a portable one (vecmath.cc) otherwise. Both use the
+ * exponentials of softmax/cross-entropy rows and erf-GELU. An AVX-512 (vecmath_avx512.cc) or
+ * AVX2+FMA version (vecmath_avx2.cc) is chosen at run time when the CPU has it, a portable one
+ * (vecmath.cc) otherwise. Both use the
  * same polynomial approximations (exp: Cephes-style range reduction, ~1 ulp; erfc: Numerical
  * Recipes' Chebyshev fit, relative error < 1.2e-7), so results do not depend on the kernel beyond
  * rounding. The double overloads call libm: gradient checks see exact functions.
@@ -41,6 +42,12 @@ int64_t index_of_avx2(const float* x, int64_t n, float v);
 void scale_avx2(float* x, int64_t n, float k);
 void gelu_forward_avx2(float* out, const float* x, int64_t n);
 void gelu_backward_avx2(float* dx, const float* dout, const float* x, int64_t n);
+// The AVX-512F implementations (vecmath_avx512.cc); have_avx512() is false where not compiled.
+bool have_avx512();
+double exp_shift_sum_avx512(float* out, const float* x, int64_t n, float shift);
+float max_avx512(const float* x, int64_t n);
+void gelu_forward_avx512(float* out, const float* x, int64_t n);
+void gelu_backward_avx512(float* dx, const float* dout, const float* x, int64_t n);
 }  // namespace vecmath_detail
 
 }  // namespace lshlab
