@@ -2,7 +2,8 @@
  * test_vecmath.cc: the vectorised helpers behind cross-entropy (vec_index_of, vec_scale) on
  * every tail length, and cross_entropy_forward_backward's prediction and gradient: the first
  * maximum wins, the gradient matches a float64 softmax, and a NaN row (a diverged model) reads
- * nothing past its row and counts as a miss; dropout masks against the Philox stream.
+ * nothing past its row and counts as a miss; dropout masks against the Philox stream; the
+ * AVX-512 forms of vecmath and AdamW against the AVX2 and scalar ones.
  */
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "core/cpu_info.h"
 #include "ops/cpu/ops.h"
 #include "ops/cpu/vecmath.h"
+#include "train/adamw_kernel.h"
 #include "test_registry.h"
 
 using namespace lshlab;
@@ -128,4 +130,25 @@ LSHLAB_TEST("ops/vecmath_avx512_equals_avx2_per_element") {
   LSHLAB_EXPECT(a == b);
   LSHLAB_EXPECT(std::fabs(s2 - s5) <= 1e-12 * s2);
   LSHLAB_EXPECT(vecmath_detail::max_avx2(x.data(), n) == vecmath_detail::max_avx512(x.data(), n));
+}
+
+// AdamW 16 wide (adamw_avx512.cc) against the scalar loop: the same bits, tails included.
+LSHLAB_TEST("train/adamw_avx512_equals_the_scalar_update") {
+  if (!(cpu_info().avx512f && adamw_detail::have_avx512()))
+    LSHLAB_SKIP("this CPU (or build) has no AVX-512F: AdamW runs the scalar loop only");
+  const size_t n = 1000 + 7;
+  std::vector<float> p(n), g(n), m(n), v(n);
+  for (size_t i = 0; i < n; i++) {
+    p[i] = std::sin(0.3f * float(i));
+    g[i] = std::cos(0.7f * float(i)) * (i % 5 == 0 ? 1e-4f : 1.f);
+    m[i] = 0.01f * std::sin(float(i));
+    v[i] = 1e-4f * float(i % 13);
+  }
+  const adamw_detail::AdamWConsts k{0.7f, 0.9999f, 0.9f, 0.999f, 1e-3f, 1.2f, 1e-8f};
+  std::vector<float> p2 = p, m2 = m, v2 = v;
+  for (int rep = 0; rep < 3; rep++) {
+    adamw_detail::update_scalar(p.data(), g.data(), m.data(), v.data(), n, k);
+    adamw_detail::update_avx512(p2.data(), g.data(), m2.data(), v2.data(), n, k);
+  }
+  LSHLAB_EXPECT(p == p2 && m == m2 && v == v2);
 }

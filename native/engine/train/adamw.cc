@@ -8,7 +8,9 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cpu_info.h"
 #include "core/threadpool.h"
+#include "train/adamw_kernel.h"
 
 namespace lshlab {
 
@@ -58,8 +60,11 @@ void adamw_update(ParamSet<float>& ps, AdamWState& st, const TrainConfig& tc, do
   const float gs = float(grad_scale);
   ThreadPool& pool = ThreadPool::global();
   const size_t chunk = 1 << 16;
+  // 16 wide where the CPU has AVX-512F: the same float operations per element (adamw_kernel.h).
+  static const bool wide = cpu_info().avx512f && adamw_detail::have_avx512();
   for (const auto& pi : ps.infos) {
     const float decay = pi.decay ? float(1.0 - lr * tc.weight_decay) : 1.0f;
+    const adamw_detail::AdamWConsts k{gs, decay, b1, b2, step_size, inv_sqrt_bc2, eps};
     float* p = ps.data.data() + pi.offset;
     const float* g = ps.grad.data() + pi.offset;
     float* m = st.m.data() + pi.offset;
@@ -67,14 +72,8 @@ void adamw_update(ParamSet<float>& ps, AdamWState& st, const TrainConfig& tc, do
     const int tasks = int((pi.size + chunk - 1) / chunk);
     auto run = [&](int t) {
       const size_t b = size_t(t) * chunk, e = std::min(pi.size, b + chunk);
-      for (size_t i = b; i < e; i++) {
-        const float gi = g[i] * gs;
-        p[i] *= decay;
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        const float denom = std::sqrt(v[i]) * inv_sqrt_bc2 + eps;
-        p[i] -= step_size * m[i] / denom;
-      }
+      if (wide) adamw_detail::update_avx512(p + b, g + b, m + b, v + b, e - b, k);
+      else adamw_detail::update_scalar(p + b, g + b, m + b, v + b, e - b, k);
     };
     if (tasks > 1) pool.parallel_for(tasks, run); else run(0);
   }
