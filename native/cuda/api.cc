@@ -147,6 +147,12 @@ int event_record(void* event) {
   clear_error();
   return check(cudaEventRecord(static_cast<cudaEvent_t>(event), stream()), "cudaEventRecord");
 }
+thread_local void* g_stage_mark = nullptr;  // per host thread, as the device and precision
+int stage_mark_once(void* event) {
+  clear_error();
+  g_stage_mark = event;
+  return 0;
+}
 int event_elapsed_ms(float* ms, void* start, void* end) {
   clear_error();
   if (int rc = check(cudaEventSynchronize(static_cast<cudaEvent_t>(end)), "cudaEventSynchronize"))
@@ -222,12 +228,23 @@ lshlab_cuda_api_v1 make_api() {
   a.gemm_set_precision = &lshlab_cuda::gemm_set_precision;
   a.mem_get_info = &mem_get_info;
   a.adamw_update_chunks = &lshlab_cuda::adamw_update_chunks;
+  a.stage_mark_once = &stage_mark_once;
   return a;
 }
 
 const lshlab_cuda_api_v1 g_api_v1 = make_api();
 
 }  // namespace
+
+void* take_stage_mark() {
+  void* m = g_stage_mark;
+  g_stage_mark = nullptr;
+  return m;
+}
+int record_stage_mark(void* mark) {
+  return mark ? check(cudaEventRecord(static_cast<cudaEvent_t>(mark), stream()), "cudaEventRecord") : 0;
+}
+
 }  // namespace lshlab_cuda
 
 extern "C" LSHLAB_CUDA_EXPORT const void* lshlab_cuda_get_api(int abi_version) {

@@ -31,6 +31,12 @@ int check_launch(const char* kernel);
 void clear_error();
 const char* last_error();
 
+// The stage mark (ABI stage_mark_once): an attention forward entry takes it at its start (so a
+// mark never outlives the call it was meant for) and records it on the stream once its buckets
+// are ready, splitting the entry's device time into hashing and the rest. Null: nothing to do.
+void* take_stage_mark();
+int record_stage_mark(void* mark);
+
 // Ceil division for grid sizes.
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

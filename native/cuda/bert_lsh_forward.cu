@@ -215,6 +215,7 @@ int bert_lsh_forward(float* ctx, float* stats, int32_t* codes, float* planes, in
                      uint64_t seed, uint32_t step, uint32_t site, const lshlab_cuda_dropout* dropout) {
   using namespace attn;
   clear_error();
+  void* mark = take_stage_mark();
   blsh::Opt o{};
   if (int rc = blsh::check_args("bert_lsh_forward", B, T, H, D, params, &o)) return rc;
   if (site >= 4096 || B > 65536 || H > 65536)
@@ -234,9 +235,11 @@ int bert_lsh_forward(float* ctx, float* stats, int32_t* codes, float* planes, in
   if (blsh::use_sorted(o, T, D, drop.on)) {  // disjoint buckets (fill=zero: no dropout)
     blsh::Sorted st{};
     if (int rc = blsh::sort_rows(&st, ws + blsh::sorted_offset(o, B, T, H, D), codes, s, o)) return rc;
+    if (int rc = record_stage_mark(mark)) return rc;  // buckets hashed and sorted
     if (int rc = blsh::sorted_forward(ctx, stats, rowcount, st, qkv, mask, s, o, drop)) return rc;
-  } else if (int rc = blsh::dense_forward(ctx, stats, rowcount, qkv, codes, mask, s, o, drop)) {
-    return rc;
+  } else {
+    if (int rc = record_stage_mark(mark)) return rc;  // codes ready: the dense kernels compare them
+    if (int rc = blsh::dense_forward(ctx, stats, rowcount, qkv, codes, mask, s, o, drop)) return rc;
   }
   const auto counts_kernel = blsh::bert_lsh_counts_kernel;
   counts_kernel<<<unsigned(H), kThreads, 0, stream()>>>(counts, rowcount, stats + bh * T, s);

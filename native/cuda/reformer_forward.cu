@@ -226,6 +226,7 @@ int reformer_forward(float* ctx, void* state, float* rotations, int32_t* buckets
                      const lshlab_cuda_reformer_params* params, uint64_t seed, uint32_t step,
                      uint32_t site, const lshlab_cuda_dropout* dropout) {
   clear_error();
+  void* mark = take_stage_mark();
   if (B <= 0 || T <= 0 || H <= 0) return 0;
   Plan p;
   if (int rc = make_plan(&p, "reformer_forward", B, T, H, D, params)) return rc;
@@ -240,6 +241,7 @@ int reformer_forward(float* ctx, void* state, float* rotations, int32_t* buckets
     if (int rc = hash_buckets(keys, idx, buckets, qkv, mask, rot, p)) return rc;
     if (int rc = sort_slots(st, keys, idx, workspace, p)) return rc;
   }
+  if (int rc = record_stage_mark(mark)) return rc;  // hashed and sorted (standard mode: nothing to hash)
   const DropoutKeep drop = make_dropout_keep(dropout);
   const size_t smem =
       sizeof(float) * (3 * kTile * (D + 1) + kTile * 33 + 2 * kTile + (drop.on ? kTile * 33 : 0));

@@ -199,6 +199,7 @@ int yoso_forward(float* ctx, float* ynrm, int32_t* qcode, int32_t* kcode, float*
                  int B, int T, int H, int D, int tau, int num_hash, uint64_t seed, uint32_t step,
                  uint32_t site) {
   clear_error();
+  void* mark = take_stage_mark();
   const Shape s{B, T, H, D, num_hash, tau};
   if (B <= 0 || T <= 0 || H <= 0) return 0;
   if (int rc = yoso_check("yoso_forward", s)) return rc;
@@ -206,6 +207,7 @@ int yoso_forward(float* ctx, float* ynrm, int32_t* qcode, int32_t* kcode, float*
   const Plan p = make_plan(s);
   if (int rc = draw_planes(planes, s, seed, step, site)) return rc;
   if (int rc = hash_codes(qcode, kcode, qkv, planes, s)) return rc;
+  if (int rc = record_stage_mark(mark)) return rc;  // the codes are ready; sorting is per chunk below
   int64_t* counts = collisions ? static_cast<int64_t*>(workspace) : nullptr;
   const Chunk w = carve(workspace, p);
   const int BH = int(s.BH());

@@ -348,6 +348,16 @@ typedef struct lshlab_cuda_api_v1 {
   int (*adamw_update_chunks)(float* p, float* m, float* v, const float* g, const int64_t* chunks,
                              int nchunks, const lshlab_cuda_adamw_params* params,
                              const double* sum_sq, double max_norm);
+
+  /* Stage mark: the next yoso_forward, bert_lsh_forward or reformer_forward on this host thread
+     records `event` (from event_create) on the stream once its buckets are ready: after drawing
+     the hash functions and hashing, and after the bucket sort where the kernels sort before
+     attending (bert-lsh's sorted path, reformer); yoso sorts inside its attention loop, so its
+     mark follows the hash codes; reformer's standard mode (no hashing) records it at once. The
+     entry takes the mark when it starts (one use; NULL cancels) and records nothing when it has
+     no work (B, T or H = 0) or fails first. With event_record around the entry this splits its
+     device time into hashing (time_hash_s) and attention (time_scores_s). */
+  int (*stage_mark_once)(void* event);
 } lshlab_cuda_api_v1;
 
 typedef const void* (*lshlab_cuda_get_api_fn)(int abi_version);

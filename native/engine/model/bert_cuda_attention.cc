@@ -16,6 +16,7 @@ CudaStageTimes::CudaStageTimes(const lshlab_cuda_api_v1* a) : a_(a) {
   try {
     for (auto& pair : ev_)
       for (void*& e : pair) cuda_ok(*a_, a_->event_create(&e), "event_create");
+    cuda_ok(*a_, a_->event_create(&mark_), "event_create");
   } catch (...) {
     release();  // the events made so far
     throw;
@@ -28,13 +29,21 @@ void CudaStageTimes::release() {
   for (auto& pair : ev_)
     for (void*& e : pair)
       if (e) { a_->event_destroy(e); e = nullptr; }
+  if (mark_) { a_->event_destroy(mark_); mark_ = nullptr; }
 }
 
 void CudaStageTimes::start(Stage s) {
-  if (s == kScores)
+  if (s == kScores) {
     for (bool& r : ran_) r = false;
+    marked_ = false;
+  }
   ran_[s] = false;
   cuda_ok(*a_, a_->event_record(ev_[s][0]), "event_record");
+}
+
+void CudaStageTimes::mark_hash() {
+  cuda_ok(*a_, a_->stage_mark_once(mark_), "stage_mark_once");
+  marked_ = true;
 }
 
 void CudaStageTimes::stop(Stage s) {
@@ -50,7 +59,15 @@ double CudaStageTimes::seconds(Stage s) const {
 }
 
 void CudaStageTimes::read(AttentionCounters& k, bool backward) const {
+  k.time_hash_s = 0;
   k.time_scores_s = seconds(kScores);
+  if (marked_ && ran_[kScores]) {  // split at the library's mark: hashing, then attention
+    float h = 0, a = 0;
+    cuda_ok(*a_, a_->event_elapsed_ms(&h, ev_[kScores][0], mark_), "event_elapsed_ms");
+    cuda_ok(*a_, a_->event_elapsed_ms(&a, mark_, ev_[kScores][1]), "event_elapsed_ms");
+    k.time_hash_s = double(h) / 1e3;
+    k.time_scores_s = double(a) / 1e3;
+  }
   k.time_values_s = seconds(kValues);
   if (backward) k.time_backward_s = seconds(kBackward);
 }

@@ -14,9 +14,10 @@
  * under fill=masked, as the forward's flops_values), so fill=masked with symmetric=none is
  * exact's 10 D + 4 per pair. As in the forward's counts, a transposed-fill pair is counted once,
  * though its mirrored entry also takes a dO.v and a dV update.
- * Stage times (device events, model/cuda_attention_variant.h): the bert_lsh_forward entry, which
- * draws, hashes, sorts (sorted path) and attends in one call, is time_scores_s; the backward
- * entry is time_backward_s; time_hash_s, time_softmax_s and time_values_s stay 0.
+ * Stage times (device events, model/cuda_attention_variant.h): the bert_lsh_forward entry draws,
+ * hashes, sorts (sorted path) and attends in one call; up to the library's mark (codes ready,
+ * and sorted on the sorted path) is time_hash_s, the rest time_scores_s; the backward entry is
+ * time_backward_s; time_softmax_s and time_values_s stay 0.
  * The kernels pick their path: dense tiles, or with disjoint buckets (one hash, or combine=and)
  * the bucket-sorted kernels, O(colliding pairs + T D) per head for fill=masked and for fill=zero
  * (its zero logits through per-head sums of V and of c_i dO_i; with attention dropout fill=zero
@@ -55,6 +56,7 @@ class CudaBertLsh final : public CudaAttentionVariant {
     codes_.resize(2 * bht * size_t(cfg_.num_hashes));
     counts_.resize(2 * size_t(H_));
     times_.start(CudaStageTimes::kScores);
+    if (B > 0 && T > 0) times_.mark_hash();
     ok(a_->bert_lsh_forward(ctx, stats_.data(), codes_.data(), nullptr, nullptr, counts_.data(),
                             ws.data(), qkv, mask, B, T, H_, D_, &p_, seed, step, site, dropout),
        "bert_lsh_forward");

@@ -9,9 +9,10 @@
  * starts with its n_b unpadded tokens), and a window's unpadded keys are the sum over its
  * chunks; in standard mode the one chunk holds n_b. flops_backward is reformer_backward.cc's
  * formula of the same quantities.
- * Stage times (device events, model/cuda_attention_variant.h): the reformer_forward entry, which
- * draws the rotations, hashes, sorts and attends the chunks in one call, is time_scores_s; the
- * backward entry is time_backward_s; time_hash_s, time_softmax_s and time_values_s stay 0.
+ * Stage times (device events, model/cuda_attention_variant.h): the reformer_forward entry draws
+ * the rotations, hashes, sorts and attends the chunks in one call; up to the library's mark (the
+ * slots sorted; in standard mode only the key scales) is time_hash_s, the rest time_scores_s;
+ * the backward entry is time_backward_s; time_softmax_s and time_values_s stay 0.
  * Shapes: qkv (B,T,3C), ctx (B,T,C), mask (B,T) or null; device pointers except host_mask.
  */
 #include <algorithm>
@@ -61,6 +62,7 @@ class CudaReformer final : public CudaAttentionVariant {
     state_.resize(st);
     ws.resize(wb);
     times_.start(CudaStageTimes::kScores);
+    if (B > 0 && T > 0) times_.mark_hash();
     ok(a_->reformer_forward(ctx, state_.data(), nullptr, nullptr, ws.data(), qkv, mask, B, T, H_,
                             D_, &p_, seed, step, site, dropout),
        "reformer_forward");

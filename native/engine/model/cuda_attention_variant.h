@@ -10,10 +10,12 @@
  * a variant that hashes draws the CPU variant's hash functions. `dropout` is the attention
  * dropout of exact.cc's mask (p = 0 or null: none).
  * Stage times (AttentionCounters' time_*) are device time, from CUDA events a variant records
- * around its ABI calls (CudaStageTimes below). A variant's forward is one ABI entry that hashes,
- * sorts and attends inside the library, so on CUDA time_scores_s is that whole fused entry:
- * the hash, the bucket sort, the softmax and the values are in it, and time_hash_s,
- * time_softmax_s and time_values_s stay 0 (time_values_s is YOSO-C's conv, a kernel of its own).
+ * around its ABI calls (CudaStageTimes below). A hashing variant's forward is one ABI entry that
+ * hashes, sorts and attends inside the library; the library records a mark event inside it once
+ * the buckets are ready (ABI stage_mark_once), so time_hash_s is the entry up to the mark
+ * (drawing the hash functions, hashing, and the bucket sort where it precedes the attention:
+ * bert-lsh's sorted path, reformer) and time_scores_s the rest (scores, softmax and values,
+ * fused). time_softmax_s stays 0; time_values_s is YOSO-C's conv, a kernel of its own.
  */
 #pragma once
 #include <cstdint>
@@ -46,13 +48,18 @@ class CudaStageTimes {
   // forgotten (a stage that has not run since reads 0).
   void start(Stage s);
   void stop(Stage s);
+  // Between start(kScores) and a hashing variant's forward entry: the entry records the hash
+  // mark (ABI stage_mark_once). Call it only when the entry has work (B, T, H > 0).
+  void mark_hash();
   // time_scores_s and time_values_s of this forward, and time_backward_s when `backward`.
   void read(AttentionCounters& k, bool backward) const;
 
  private:
   const lshlab_cuda_api_v1* a_;
   void* ev_[kStages][2] = {};
+  void* mark_ = nullptr;  // recorded by the library inside the forward entry
   bool ran_[kStages] = {};
+  bool marked_ = false;
   double seconds(Stage s) const;
   void release();
 };

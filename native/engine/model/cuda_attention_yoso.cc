@@ -4,10 +4,11 @@
  * needs (codes, hyperplanes, the output norms), and counters equal to YosoAttention's.
  * YOSO-C (conv_window > 0) adds the depthwise conv of V * mask (yoso_conv.cu) with the weights
  * the CUDA model binds from its flat buffers.
- * Stage times (device events, model/cuda_attention_variant.h): the yoso_forward / yoso_e_forward
- * entry, which normalises, hashes, sorts and cumulates (or scores and sums) in one call, is
- * time_scores_s; YOSO-C's conv is time_values_s; the backward entries (the conv's too) are
- * time_backward_s. time_hash_s and time_softmax_s stay 0: the hash runs inside the forward entry.
+ * Stage times (device events, model/cuda_attention_variant.h): the yoso_forward entry normalises,
+ * hashes, sorts and cumulates in one call: up to the library's mark (hash codes ready) is
+ * time_hash_s, the rest (the per-chunk bucket sorts, sums and gathers) time_scores_s; yoso-e's
+ * entry (no hashing) is time_scores_s alone; YOSO-C's conv is time_values_s; the backward
+ * entries (the conv's too) are time_backward_s; time_softmax_s stays 0.
  * flops_backward is the CPU's count (yoso.cc, yoso_lsh.cc) of the same gradient: per (b, h),
  * 12 T D through the three normalisations; yoso-e 8 T^2 D + 2 T^2 for W, dQn, dKn, dV; yoso
  * 2 T m D + T D for dV's bucket sums, plus per colliding (query, key, hash) triple 6 D
@@ -58,6 +59,7 @@ class CudaYoso final : public CudaAttentionVariant {
     planes_.resize(size_t(B) * H_ * m * yo_.tau * D_);
     collisions_.resize(size_t(H_));
     times_.start(CudaStageTimes::kScores);
+    if (B > 0 && T > 0) times_.mark_hash();
     ok(a_->yoso_forward(ctx, ynrm_.data(), qcode_.data(), kcode_.data(), planes_.data(),
                         collisions_.data(), ws.data(), qkv, mask, B, T, H_, D_, yo_.tau,
                         yo_.num_hash, seed, step, site), "yoso_forward");
