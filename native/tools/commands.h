@@ -14,6 +14,7 @@ int cmd_init_from(int argc, char** argv);        // lshlab-native init-from --fr
 int cmd_bench_peak(int argc, char** argv);
 int cmd_bench_attention(int argc, char** argv);   // lshlab-native bench-attention [--paper-table1|--sweep|--scaling|--collisions] ...
 int cmd_dump_attention(int argc, char** argv);   // lshlab-native dump-attention --variant V --out FILE        // lshlab-native bench-peak [--json]   // lshlab-native dump-reference --task T --out DIR
+int cmd_optimizer_trace(int argc, char** argv);  // lshlab-native optimizer-trace --spec FILE [--out FILE] | --layout TASK
 int cmd_info(int argc, char** argv);             // lshlab-native info [--json]
 int cmd_bench_cuda(int argc, char** argv);       // lshlab-native bench-cuda [--json] [--quick]
 int cmd_bench_attention_cuda(int argc, char** argv);  // bench-attention --device cuda --scaling (via cmd_bench_attention)

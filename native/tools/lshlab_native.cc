@@ -23,6 +23,7 @@ static void usage() {
                "  bench-train --seq T --batch B [--steps S] [--json]\n"
                "  bench-peak [--json] [--isa avx2|avx512]  measured peak fp32 FMA throughput (default: the GEMM's width)\n"
                "  dump-reference --task mlm|classification|qa --out DIR [--seed S]\n"
+               "  optimizer-trace --spec FILE [--out FILE] | --layout TASK  the optimiser step as JSON (reference tests)\n"
                "  init-from --from SRC --task T --batch FILE --out DIR [--seed S] [--num-labels N]\n"
                "  dump-attention --variant V --out FILE [--param k=v ...] [--seq T ...]\n"
                "  bench-attention [--paper-table1|--sweep|--scaling|--collisions] [--variant V --seq T ...] [--json] [--csv FILE]\n"
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
     if (cmd == "bench-peak") return cmd_bench_peak(n, args);
     if (cmd == "dump-attention") return cmd_dump_attention(n, args);
     if (cmd == "bench-attention") return cmd_bench_attention(n, args);
+    if (cmd == "optimizer-trace") return cmd_optimizer_trace(n, args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -2,7 +2,8 @@
 # run.sh: the Hugging Face reference suite. Sets up the reference venv (scripts/setup-python.sh),
 # then runs every test/reference/test_hf_*.py in it (BERT models against transformers' BertFor*,
 # YOSO against transformers' YOSO, Reformer against transformers' LSHSelfAttention, fine-tuning
-# initialisation from folders transformers wrote), each of
+# initialisation from folders transformers wrote, the optimiser step against torch.optim.AdamW,
+# clip_grad_norm_ and transformers' schedule and weight-decay rule), each of
 # which ends with `N passed, N failed`, and prints the totals as its own last line.
 # A dev/test tool only: lshlab never needs Python at run time.
 #
