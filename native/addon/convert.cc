@@ -40,7 +40,7 @@ const std::vector<std::pair<const char*, const char*>>& train_fields() {
   static const std::vector<std::pair<const char*, const char*>> f = {
       {"weightDecay", "weight_decay"}, {"warmupSteps", "warmup_steps"},
       {"totalSteps", "total_steps"},   {"maxGradNorm", "max_grad_norm"},
-      {"cudaDevice", "cuda_device"},
+      {"cudaDevice", "cuda_device"},   {"cudaGraphs", "cuda_graphs"},
   };
   return f;
 }
@@ -235,6 +235,7 @@ lshlab::TrainConfig read_train_config(Napi::Env env, Napi::Value v, const std::s
   c.seed = r.get_uint64("seed", c.seed);
   c.cuda_device = int(r.get_int64("cudaDevice", c.cuda_device, -1));
   c.precision = r.get_string("precision", c.precision);  // the Trainer checks it (and the device)
+  c.cuda_graphs = r.get_bool("cudaGraphs", c.cuda_graphs);
   r.finish();
   if (c.total_steps > 0 && c.warmup_steps > c.total_steps)
     throw Napi::RangeError::New(env, what + ".warmupSteps (" + std::to_string(c.warmup_steps) +
@@ -300,6 +301,7 @@ Napi::Object train_config_to_js(Napi::Env env, const lshlab::TrainConfig& c) {
     o.Set("seed", Napi::BigInt::New(env, c.seed));
   if (c.cuda_device >= 0) o.Set("cudaDevice", c.cuda_device);
   o.Set("precision", c.precision);
+  o.Set("cudaGraphs", c.cuda_graphs);
   return o;
 }
 

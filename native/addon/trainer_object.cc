@@ -94,9 +94,15 @@ class TrainerObject : public Napi::ObjectWrap<TrainerObject> {
           o.Set("gradNorm", stats->grad_norm);
           o.Set("lr", stats->lr);
           o.Set("seconds", stats->seconds);
-          o.Set("forwardS", stats->forward_s);
-          o.Set("backwardS", stats->backward_s);
-          o.Set("optimizerS", stats->optimizer_s);
+          // A CUDA graph step is timed only as a whole (deviceS): no parts rather than zeros.
+          if (!stats->cuda_graph) {
+            o.Set("forwardS", stats->forward_s);
+            o.Set("backwardS", stats->backward_s);
+            o.Set("optimizerS", stats->optimizer_s);
+          } else {
+            o.Set("cudaGraph", true);
+          }
+          if (stats->device_s > 0) o.Set("deviceS", stats->device_s);
           o.Set("tokens", static_cast<double>(stats->tokens));
           o.Set("predictions", static_cast<double>(stats->predictions));
           o.Set("correct", static_cast<double>(stats->correct));

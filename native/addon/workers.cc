@@ -135,7 +135,8 @@ Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
       });
 }
 
-// benchTrain({seq, batch, steps, warmup, seed, model?, cudaDevice?, precision?}) -> Promise<BenchTrainResult>
+// benchTrain({seq, batch, steps, warmup, seed, model?, cudaDevice?, precision?, cudaGraphs?})
+//   -> Promise<BenchTrainResult>
 Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   FieldReader r(env, info.Length() > 0 ? info[0] : env.Undefined(), "benchTrain options");
@@ -146,6 +147,7 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   const uint64_t seed = r.get_uint64("seed", 42);
   const int cuda_device = r.get_int("cudaDevice", -1, -1, 1 << 10);
   const std::string precision = r.get_string("precision", "fp32");  // bench_train checks it
+  const bool cuda_graphs = r.get_bool("cudaGraphs", true);
   lshlab::BertConfig cfg = read_bert_config(env, r.raw("model"), "benchTrain options.model");
   r.finish();
   if (T > cfg.max_position_embeddings)
@@ -155,8 +157,8 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
   auto res = std::make_shared<lshlab::BenchTrainResult>();
   return queue_promise(
       env, "lshlab.benchTrain",
-      [res, cfg, B, T, steps, warmup, seed, cuda_device, precision] {
-        *res = lshlab::bench_train(cfg, B, T, steps, warmup, seed, cuda_device, precision);
+      [res, cfg, B, T, steps, warmup, seed, cuda_device, precision, cuda_graphs] {
+        *res = lshlab::bench_train(cfg, B, T, steps, warmup, seed, cuda_device, precision, cuda_graphs);
       },
       [res](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
@@ -180,6 +182,9 @@ Napi::Value BenchTrain(const Napi::CallbackInfo& info) {
         o.Set("peakTf32Gflops", res->peak_tf32_gflops);
         o.Set("peakBf16Gflops", res->peak_bf16_gflops);  // 0 unless the run is bf16 on CUDA
         o.Set("peakMemoryBytes", static_cast<double>(res->peak_memory_bytes));
+        o.Set("cudaGraphs", res->cuda_graphs);
+        o.Set("cudaGraphSteps", res->cuda_graph_steps);
+        o.Set("deviceS", res->device_s);
         return o;
       });
 }

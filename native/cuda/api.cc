@@ -54,6 +54,7 @@ size_t smem_optin_bytes() {
 int check_launch(const char* kernel) { return check(cudaGetLastError(), kernel); }
 
 cudaStream_t stream() {
+  if (cudaStream_t s = capture_stream()) return s;  // this thread captures a graph (graph.cu)
   std::call_once(g_stream_once, [] {
     g_stream_error = cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking);
   });
@@ -229,6 +230,16 @@ lshlab_cuda_api_v1 make_api() {
   a.mem_get_info = &mem_get_info;
   a.adamw_update_chunks = &lshlab_cuda::adamw_update_chunks;
   a.stage_mark_once = &stage_mark_once;
+  a.attention_forward_bf16 = &lshlab_cuda::attention_forward_bf16;
+  a.attention_backward_bf16 = &lshlab_cuda::attention_backward_bf16;
+  // ---- the capturable step (graph.cu) ----
+  a.set_step_constants = &lshlab_cuda::set_step_constants;
+  a.adamw_update_chunks_device = &lshlab_cuda::adamw_update_chunks_device;
+  a.cross_entropy_forward_backward_device = &lshlab_cuda::cross_entropy_forward_backward_device;
+  a.graph_capture_begin = &lshlab_cuda::graph_capture_begin;
+  a.graph_capture_end = &lshlab_cuda::graph_capture_end;
+  a.graph_launch = &lshlab_cuda::graph_launch;
+  a.graph_destroy = &lshlab_cuda::graph_destroy;
   return a;
 }
 

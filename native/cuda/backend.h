@@ -19,7 +19,18 @@
 namespace lshlab_cuda {
 
 // The library's stream (created on first use, non-blocking); every op runs on it, in order.
+// While this host thread captures a graph (graph.cu), its capture stream instead.
 cudaStream_t stream();
+
+// ---- the capturable step (graph.cu) ----
+// This host thread's capture stream while it captures (graph_capture_begin .. _end), else null.
+cudaStream_t capture_stream();
+// This host thread's device step constants (ABI set_step_constants), or null: dropout masks
+// read seed and step from them when set (dropout.cuh).
+const lshlab_cuda_step_constants* step_constants();
+// Library-owned scratch that a captured graph may point at (gemm_lt.cc's bf16 operands) was
+// reallocated: graphs captured before are stale (graph_launch then launches nothing).
+void bump_scratch_generation();
 
 // Records a message for last_error() and returns `code` (which must be non-zero).
 int fail(int code, const char* what, const char* detail);
@@ -79,6 +90,17 @@ int adamw_update_clipped(float* p, float* m, float* v, const float* g, int64_t n
 int adamw_update_chunks(float* p, float* m, float* v, const float* g, const int64_t* chunks,
                         int nchunks, const lshlab_cuda_adamw_params* params, const double* sum_sq,
                         double max_norm);
+int adamw_update_chunks_device(float* p, float* m, float* v, const float* g, const int64_t* chunks,
+                               int nchunks, const lshlab_cuda_step_constants* constants,
+                               const double* sum_sq, double max_norm);
+int cross_entropy_forward_backward_device(float* losses, int32_t* correct, float* dlogits,
+                                          const float* logits, const int32_t* targets, int N,
+                                          int V, int ignore, const float* dscale);
+int set_step_constants(const lshlab_cuda_step_constants* device_constants);
+int graph_capture_begin();
+int graph_capture_end(void** graph);
+int graph_launch(void* graph, int* launched);
+int graph_destroy(void* graph);
 int gemm(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
          const float* B, int ldb, float beta, float* C, int ldc, const float* bias, int gelu,
          float* pre_gelu);
@@ -87,6 +109,12 @@ int attention_forward(float* ctx, float* lse, const float* qkv, const int32_t* m
 int attention_backward(float* dqkv, float* delta, const float* dctx, const float* qkv,
                        const float* ctx, const float* lse, const int32_t* mask, int B, int T,
                        int H, int D, const lshlab_cuda_dropout* dropout);
+// The same on bf16 tensor cores (attention_bf16_forward.cu, attention_bf16_backward.cu), D 64 or 128.
+int attention_forward_bf16(float* ctx, float* lse, const float* qkv, const int32_t* mask, int B,
+                           int T, int H, int D, const lshlab_cuda_dropout* dropout);
+int attention_backward_bf16(float* dqkv, float* delta, const float* dctx, const float* qkv,
+                            const float* ctx, const float* lse, const int32_t* mask, int B, int T,
+                            int H, int D, const lshlab_cuda_dropout* dropout);
 // The rest of the training step: embeddings.cu, dropout.cu, reduce.cu, elementwise.cu.
 int embeddings_forward(float* out, const int32_t* ids, const int32_t* types, const float* wte,
                        const float* wpe, const float* wtt, int B, int T, int C);

@@ -5,7 +5,9 @@
  *   correct[n] = argmax(logits[n,:]) == targets[n]  (first maximum, as ops/cpu/ops.cc)
  *   dlogits[n,:] = (softmax(logits[n,:]) - onehot(targets[n])) * dscale  (zero row if ignored)
  * Shapes: logits, dlogits (N,V); targets, losses, correct (N). dlogits may alias logits.
- * The mean over counted rows is the caller's (it knows the targets): dscale = scale / counted.
+ * The mean over counted rows is the caller's (it knows the targets): dscale = scale / counted,
+ * by value or (the _device form) read from device memory when the kernel runs, so a captured
+ * step with a padded, fixed row count replays with this batch's count.
  *
  * One block per row: a block reduction for (max, first argmax), one for the sum of exp, then
  * the gradient. Reads the row three times; fine for V = 30522 (the row stays in L2), not tuned.
@@ -57,7 +59,7 @@ __device__ float block_sum(float x, float* shared /* [32] */) {
 
 __global__ void cross_entropy_kernel(float* losses, int32_t* correct, float* dlogits,
                                      const float* logits, const int32_t* targets, int V,
-                                     int ignore, float dscale) {
+                                     int ignore, float dscale, const float* dev_dscale) {
   __shared__ MaxArg s_arg[32];
   __shared__ float s_sum[32];
   const int64_t row = blockIdx.x;
@@ -73,6 +75,7 @@ __global__ void cross_entropy_kernel(float* losses, int32_t* correct, float* dlo
     }
     return;
   }
+  if (dev_dscale) dscale = *dev_dscale;
   const float ly = l[y];  // read before any thread overwrites the row (dlogits may alias)
   MaxArg best{-FLT_MAX, V};
   for (int v = threadIdx.x; v < V; v += blockDim.x) best = better(best, MaxArg{l[v], v});
@@ -100,7 +103,19 @@ int cross_entropy_forward_backward(float* losses, int32_t* correct, float* dlogi
   if (N <= 0) return 0;
   if (V <= 0) return fail(1, "cross_entropy_forward_backward", "V must be positive");
   cross_entropy_kernel<<<unsigned(N), kThreads, 0, stream()>>>(losses, correct, dlogits, logits,
-                                                               targets, V, ignore, dscale);
+                                                               targets, V, ignore, dscale, nullptr);
+  return check_launch("cross_entropy_kernel");
+}
+
+int cross_entropy_forward_backward_device(float* losses, int32_t* correct, float* dlogits,
+                                          const float* logits, const int32_t* targets, int N,
+                                          int V, int ignore, const float* dscale) {
+  clear_error();
+  if (N <= 0) return 0;
+  if (V <= 0) return fail(1, "cross_entropy_forward_backward_device", "V must be positive");
+  if (!dscale) return fail(1, "cross_entropy_forward_backward_device", "dscale is NULL");
+  cross_entropy_kernel<<<unsigned(N), kThreads, 0, stream()>>>(losses, correct, dlogits, logits,
+                                                               targets, V, ignore, 0.f, dscale);
   return check_launch("cross_entropy_kernel");
 }
 

@@ -12,7 +12,8 @@
  *                  computed on the device (sum_sq from sum_squares, reduce.cu), so the step
  *                  needs no host round trip; a non-finite norm leaves p, m, v untouched.
  *   adamw_update_chunks: adamw_update_clipped over a table of (begin, end, decay) chunks, the
- *                  whole model in one launch (the training step's update).
+ *                  whole model in one launch (the training step's update); _device reads the
+ *                  constants from device memory (a captured step replays with this step's lr).
  * erff/expf/sqrtf are the accurate device functions (no fast-math): parity with the CPU's
  * vectorised erf/exp is checked in the driver's cuda/ tests.
  */
@@ -105,9 +106,12 @@ __global__ void adamw_clipped_kernel(float* p, float* m, float* v, const float* 
 
 // One block per chunk (begin, end, decay) of chunks (nchunks, 3): every parameter of a model
 // in one launch, instead of one small launch per LayerNorm vector and bias.
+// dev_a non-null: the constants are read from there (device memory) instead of `a`.
 __global__ void adamw_chunks_kernel(float* p, float* m, float* v, const float* g,
                                     const int64_t* chunks, lshlab_cuda_adamw_params a,
-                                    const double* sum_sq, double max_norm) {
+                                    const lshlab_cuda_adamw_params* dev_a, const double* sum_sq,
+                                    double max_norm) {
+  if (dev_a) a = *dev_a;
   const float gs = clip_scale(sum_sq, max_norm);
   if (gs != gs) return;
   const int64_t* c = chunks + 3 * int64_t(blockIdx.x);
@@ -161,8 +165,20 @@ int adamw_update_chunks(float* p, float* m, float* v, const float* g, const int6
                         double max_norm) {
   clear_error();
   if (nchunks <= 0) return 0;
-  adamw_chunks_kernel<<<unsigned(nchunks), kThreads, 0, stream()>>>(p, m, v, g, chunks, *params, sum_sq,
-                                                                   max_norm);
+  adamw_chunks_kernel<<<unsigned(nchunks), kThreads, 0, stream()>>>(p, m, v, g, chunks, *params, nullptr,
+                                                                   sum_sq, max_norm);
+  return check_launch("adamw_chunks_kernel");
+}
+
+int adamw_update_chunks_device(float* p, float* m, float* v, const float* g, const int64_t* chunks,
+                               int nchunks, const lshlab_cuda_step_constants* constants,
+                               const double* sum_sq, double max_norm) {
+  clear_error();
+  if (nchunks <= 0) return 0;
+  if (!constants) return fail(1, "adamw_update_chunks_device", "constants is NULL");
+  const lshlab_cuda_adamw_params unused{};
+  adamw_chunks_kernel<<<unsigned(nchunks), kThreads, 0, stream()>>>(p, m, v, g, chunks, unused,
+                                                                   &constants->adamw, sum_sq, max_norm);
   return check_launch("adamw_chunks_kernel");
 }
 

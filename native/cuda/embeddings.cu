@@ -11,7 +11,9 @@
  * rows_segment_sum is the embedding backward without atomics: the host groups the batch's rows
  * by the table row they hit (token id, position, token type), so each table row is owned by one
  * group, summed in k order (deterministic) and added once. The targets of one call must be
- * distinct (two groups writing one row would race). Layout for all four: one block row per
+ * distinct (two groups writing one row would race); an empty group writes nothing, so a caller
+ * may launch a fixed number of groups (a captured step's fixed shape). A negative row index is a
+ * padding row: gather writes zeros, scatter skips it. Layout for all four: one block row per
  * output row (grid.x), threads along C (grid.y strips of 128 columns): coalesced row reads.
  */
 #include "backend.h"
@@ -43,21 +45,23 @@ __global__ void rows_segment_sum_kernel(float* table, const int32_t* target, con
   const int g = blockIdx.x;
   const int c = blockIdx.y * kThreads + threadIdx.x;
   if (c >= C) return;
+  const int begin = offsets[g], end = offsets[g + 1];
+  if (begin == end) return;  // an empty (padding) group: its target is not read
   float acc = 0.f;
-  for (int k = offsets[g]; k < offsets[g + 1]; k++) acc += src[int64_t(rows[k]) * C + c];
+  for (int k = begin; k < end; k++) acc += src[int64_t(rows[k]) * C + c];
   table[int64_t(target[g]) * C + c] += acc;
 }
 
 __global__ void gather_rows_kernel(float* out, const float* src, const int32_t* rows, int C) {
   const int64_t r = blockIdx.x;
   const int c = blockIdx.y * kThreads + threadIdx.x;
-  if (c < C) out[r * C + c] = src[int64_t(rows[r]) * C + c];
+  if (c < C) out[r * C + c] = rows[r] >= 0 ? src[int64_t(rows[r]) * C + c] : 0.f;
 }
 
 __global__ void scatter_rows_kernel(float* dst, const float* src, const int32_t* rows, int C) {
   const int64_t r = blockIdx.x;
   const int c = blockIdx.y * kThreads + threadIdx.x;
-  if (c < C) dst[int64_t(rows[r]) * C + c] = src[r * C + c];
+  if (c < C && rows[r] >= 0) dst[int64_t(rows[r]) * C + c] = src[r * C + c];
 }
 
 }  // namespace

@@ -118,6 +118,7 @@ int grow_scratch(Bf16Scratch& s, size_t bytes) {
   if (s.p) {
     if (int rc = check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize(bf16 scratch)")) return rc;
     if (int rc = check(cudaFree(s.p), "cudaFree(bf16 scratch)")) return rc;
+    bump_scratch_generation();  // graphs captured with the old buffer must not replay (graph.cu)
     s.p = nullptr;
     s.bytes = 0;
   }

@@ -1,6 +1,6 @@
 /*
  * cmd_bench_attention_cuda.cc: `lshlab-native bench-attention --device cuda --scaling [--json]
- * [--variants exact,yoso,yoso-e,...] [--min-n 512] [--max-n 262144] [--quick]`: the attention
+ * [--variants exact,exact-bf16,yoso,yoso-e,...] [--min-n 512] [--max-n 262144] [--quick]`: the attention
  * scaling sweep on a CUDA device (issue 11). Batch 4, 8 heads, head size 64 (--batch --heads
  * --head-dim), n = 512, 1024, ... doubling to --max-n. Per variant configuration:
  *   1. validate at the smallest n against the CPU variant (make_attention<float>, same inputs, same
@@ -15,7 +15,8 @@
  * meminfo_delta_bytes, the drop in cudaMemGetInfo's free bytes from before those allocations to
  * after the timed calls (catches anything the library allocates itself; rounded to pages).
  * Variants (cuda_attention_runs.h) are found by ABI field presence: a library without a
- * variant's entries gets a line saying so.
+ * variant's entries gets a line saying so. exact-bf16 (the bf16 tensor-core kernels) is validated
+ * against the CPU's exact on bf16-rounded inputs and fails its line above its bound (1e-2).
  * Without a usable device: one line saying why, exit 0. Output: one line (JSON with --json) per
  * (configuration, n), fields bench, device, gpu, variant, params, n, B, H, D, fwd_ms, fwdbwd_ms,
  * peak_bytes, rel_err, reproduce (or skipped / error instead of the times).
@@ -24,6 +25,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -106,7 +109,7 @@ int cmd_bench_attention_cuda(int argc, char** argv) {
     if (spec.empty()) continue;
     const Variant* v = nullptr;
     for (const Variant& x : variants()) if (name == x.name) v = &x;
-    if (!v) throw std::invalid_argument("--variants: unknown variant '" + name + "' (exact, yoso, yoso-e, bert-lsh, reformer)");
+    if (!v) throw std::invalid_argument("--variants: unknown variant '" + name + "' (exact, exact-bf16, yoso, yoso-e, bert-lsh, reformer)");
     AttentionParams p;
     for (size_t c = spec.find(':'); c != std::string::npos;) {
       size_t e = spec.find(':', c + 1), eq = spec.find('=', c);
@@ -185,7 +188,15 @@ int cmd_bench_attention_cuda(int argc, char** argv) {
         fill_random(a, dctx.get(), dctx.size(), 2, validate ? &hd : nullptr);
         Run r = v.make(a, Io{qkv.get(), ctx.get(), dctx.get(), dqkv.get()}, s, p);
         if (validate) {  // the CPU variant on the same inputs and draws
-          auto cpu = make_attention<float>(v.name, p);
+          auto cpu = make_attention<float>(v.cpu ? v.cpu : v.name, p);
+          if (v.bf16_inputs)  // the inputs as the bf16 kernels see them (round to nearest even)
+            for (auto* h : {&hq, &hd})
+              for (float& x : *h) {
+                uint32_t u;
+                std::memcpy(&u, &x, sizeof u);
+                u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+                std::memcpy(&x, &u, sizeof x);
+              }
           AttentionCall call;
           call.B = B; call.T = n; call.H = H; call.D = D; call.training = true;
           call.seed = kSeed; call.step = kStep; call.site = kSite;
@@ -194,8 +205,13 @@ int cmd_bench_attention_cuda(int argc, char** argv) {
           cpu->backward(c_dqkv.data(), hd.data(), hq.data(), nullptr, call);
           ctx.poison(); dqkv.poison();  // NaN: an element the device did not write fails
           r.fwd(); r.bwd();
-          o.set("rel_err", rel_error(ctx.download(), to_double(c_ctx)));
-          o.set("rel_err_dqkv", rel_error(dqkv.download(), to_double(c_dqkv)));
+          const double e_ctx = rel_error(ctx.download(), to_double(c_ctx)), e_dqkv = rel_error(dqkv.download(), to_double(c_dqkv));
+          o.set("rel_err", e_ctx);
+          o.set("rel_err_dqkv", e_dqkv);
+          if (v.tol > 0) {
+            o.set("rel_err_bound", v.tol);
+            if (!(e_ctx <= v.tol && e_dqkv <= v.tol)) throw std::runtime_error("validation failed: rel_err above its bound");
+          }
         } else {
           o.set("rel_err", nullptr);
         }

@@ -6,7 +6,9 @@
  * runs the GEMMs on TF32 tensor cores, `--precision bf16` with bf16 operands (CUDA only). On
  * CUDA the yardstick is cuBLASLt's measured square-GEMM peak on the same GPU, fp32 and TF32,
  * and bf16 for a bf16 run (backend/cuda_peak.h), and the device memory
- * the steps held is reported; on the CPU it is the measured FMA peak, as before.
+ * the steps held is reported; on the CPU it is the measured FMA peak, as before. On CUDA the
+ * step replays as a CUDA graph where it can (`--cuda-graphs on`, the default; off runs every
+ * step eagerly, to measure what graphs buy): a graph step is timed only as a whole.
  */
 #include <cstdio>
 #include <stdexcept>
@@ -36,9 +38,11 @@ int cmd_bench_train(int argc, char** argv) {
   long long seed;
   bool json;
   std::string model, precision;
+  bool cuda_graphs = true;
   try {
     DriverArgs a(argc, argv,
-                 {"--seq", "--batch", "--steps", "--warmup", "--seed", "--device", "--model", "--precision"},
+                 {"--seq", "--batch", "--steps", "--warmup", "--seed", "--device", "--model", "--precision",
+                  "--cuda-graphs"},
                  {"--json"});
     T = int(a.integer("--seq", 128, 1, 512));
     B = int(a.integer("--batch", 32, 1, 4096));
@@ -52,6 +56,10 @@ int cmd_bench_train(int argc, char** argv) {
     precision = a.str("--precision", "fp32");
     if (precision != "fp32" && precision != "tf32" && precision != "bf16")
       throw std::invalid_argument("--precision must be fp32, tf32 or bf16 (got '" + precision + "')");
+    const std::string graphs = a.str("--cuda-graphs", "on");
+    if (graphs != "on" && graphs != "off")
+      throw std::invalid_argument("--cuda-graphs must be on or off (got '" + graphs + "')");
+    cuda_graphs = graphs == "on";
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "error: bench-train: %s\n", e.what());
     return 2;
@@ -65,7 +73,7 @@ int cmd_bench_train(int argc, char** argv) {
   }
   lshlab::BenchTrainResult r;
   try {
-    r = lshlab::bench_train(cfg, B, T, steps, warmup, uint64_t(seed), device, precision);
+    r = lshlab::bench_train(cfg, B, T, steps, warmup, uint64_t(seed), device, precision, cuda_graphs);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: bench-train: %s\n", e.what());
     return 1;
@@ -77,10 +85,12 @@ int cmd_bench_train(int argc, char** argv) {
     // peak_* as the CPU reports them; on CUDA also both precisions' peaks and device memory.
     std::string cuda_fields;
     if (device >= 0) {
-      char buf[320];
+      char buf[480];
       std::snprintf(buf, sizeof buf, ", \"peak_fp32_gflops\": %.2f, \"peak_tf32_gflops\": %.2f, \"peak_bf16_gflops\": %.2f, "
-                    "\"peak_memory_bytes\": %lld",
-                    r.peak_fp32_gflops, r.peak_tf32_gflops, r.peak_bf16_gflops, (long long)r.peak_memory_bytes);
+                    "\"peak_memory_bytes\": %lld, \"cuda_graphs\": %s, \"cuda_graph_steps\": %d, "
+                    "\"device_step_ms\": %.4f",
+                    r.peak_fp32_gflops, r.peak_tf32_gflops, r.peak_bf16_gflops, (long long)r.peak_memory_bytes,
+                    r.cuda_graphs ? "true" : "false", r.cuda_graph_steps, 1e3 * r.device_s);
       cuda_fields = buf;
     }
     std::printf("{\"model\": \"%s\", \"seq\": %d, \"batch\": %d, \"steps\": %d, \"seconds\": %.6f, "
@@ -104,8 +114,14 @@ int cmd_bench_train(int argc, char** argv) {
                   r.peak_gflops, device >= 0 ? r.peak_isa.c_str() : "FMA");
     std::printf("), loss %.4f, gemm %s, %s (%s)\n", r.final_loss, r.gemm_kernel.c_str(),
                 r.device.c_str(), device_name.c_str());
-    std::printf("  per step: forward %.1f ms, backward %.1f ms, optimizer %.1f ms\n", 1e3 * r.forward_s,
-                1e3 * r.backward_s, 1e3 * r.optimizer_s);
+    if (r.cuda_graph_steps < r.steps)
+      std::printf("  per step%s: forward %.1f ms, backward %.1f ms, optimizer %.1f ms\n",
+                  r.cuda_graph_steps > 0 ? " (eager steps)" : "", 1e3 * r.forward_s, 1e3 * r.backward_s,
+                  1e3 * r.optimizer_s);
+    if (device >= 0)
+      std::printf("  device time per step %.2f ms; %d of %d timed steps ran as a CUDA graph%s\n",
+                  1e3 * r.device_s, r.cuda_graph_steps, r.steps,
+                  r.cuda_graphs ? " (a graph is timed only as a whole)" : " (--cuda-graphs off)");
     if (device >= 0)
       std::printf("  precision %s; cuBLASLt peak fp32 %.1f GFLOP/s, tf32 %.1f GFLOP/s, bf16 %.1f GFLOP/s (0: not "
                   "measured, run not bf16); device memory held %.1f MiB\n",

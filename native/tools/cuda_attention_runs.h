@@ -5,6 +5,8 @@
  * presence test on the ABI table (struct_size and a non-null entry, so a library built before
  * the entry existed, or one that leaves it NULL, is reported rather than called), a maker, the
  * configurations it runs by default, and its cost in n. Adding a variant = a maker and a row.
+ * exact-bf16 is exact attention on the bf16 tensor-core kernels (--precision bf16), validated
+ * against the CPU's exact on bf16-rounded inputs within its stated bound.
  * The calls use no mask, no dropout and the draws (seed 1234, step 5, site 7) that the CPU check
  * gives its variant. Host-side only (no CUDA header).
  */
@@ -55,6 +57,16 @@ inline Run make_exact(const Api& a, const Io& io, const Shape& s, const lshlab::
   float* delta = r.alloc<float>(a, size_t(s.B) * s.H * s.T, true);
   r.fwd = [=, &a] { ok(a, a.attention_forward(io.ctx, lse, io.qkv, nullptr, s.B, s.T, s.H, s.D, nullptr), "attention_forward"); };
   r.bwd = [=, &a] { ok(a, a.attention_backward(io.dqkv, delta, io.dctx, io.qkv, io.ctx, lse, nullptr, s.B, s.T, s.H, s.D, nullptr), "attention_backward"); };
+  return r;
+}
+
+// The bf16 tensor-core kernels (attention_forward_bf16; --precision bf16): D 64 or 128.
+inline Run make_exact_bf16(const Api& a, const Io& io, const Shape& s, const lshlab::AttentionParams&) {
+  Run r;
+  float* lse = r.alloc<float>(a, size_t(s.B) * s.H * s.T);
+  float* delta = r.alloc<float>(a, size_t(s.B) * s.H * s.T, true);
+  r.fwd = [=, &a] { ok(a, a.attention_forward_bf16(io.ctx, lse, io.qkv, nullptr, s.B, s.T, s.H, s.D, nullptr), "attention_forward_bf16"); };
+  r.bwd = [=, &a] { ok(a, a.attention_backward_bf16(io.dqkv, delta, io.dctx, io.qkv, io.ctx, lse, nullptr, s.B, s.T, s.H, s.D, nullptr), "attention_backward_bf16"); };
   return r;
 }
 
@@ -123,12 +135,22 @@ struct Variant {
   Maker make;
   std::vector<lshlab::AttentionParams> defaults;   // configurations run when named without parameters
   const char* cost;                                // time in n (B, H, D fixed)
+  // Validation: the CPU variant (nullptr: name), whether it gets bf16-rounded qkv and dctx (the
+  // bf16 kernels' inputs as they see them), and the rel_err bound of ctx and dqkv (0: reported
+  // only, as for the variants computing in fp32, which sit at ~1e-7).
+  const char* cpu = nullptr;
+  bool bf16_inputs = false;
+  double tol = 0;
 };
 
 inline const std::vector<Variant>& variants() {
   static const std::vector<Variant> v = {
       {"exact", [](const Api& a) { return bool(LSHLAB_ABI_HAS(a, attention_forward) && LSHLAB_ABI_HAS(a, attention_backward)); },
        make_exact, {{}}, "O(n^2)"},
+      // bf16 rounds P and dS before their products (FlashAttention's numerics): ~1e-3 from the
+      // float reference on the rounded inputs (test_cuda_attention_bf16.cc); bound 1e-2.
+      {"exact-bf16", [](const Api& a) { return bool(LSHLAB_ABI_HAS(a, attention_forward_bf16) && LSHLAB_ABI_HAS(a, attention_backward_bf16)); },
+       make_exact_bf16, {{}}, "O(n^2)", "exact", true, 1e-2},
       {"yoso", [](const Api& a) { return bool(LSHLAB_ABI_HAS(a, yoso_forward) && LSHLAB_ABI_HAS(a, yoso_backward)); }, make_yoso,
        {{{"tau", "9"}, {"num_hash", "64"}}, {{"tau", "8"}, {"num_hash", "32"}}}, "O(n m)"},  // CPU defaults; the paper's
       {"yoso-e", [](const Api& a) { return bool(LSHLAB_ABI_HAS(a, yoso_e_forward) && LSHLAB_ABI_HAS(a, yoso_e_backward)); },

@@ -88,8 +88,7 @@ double rel(double got, double ref) { return std::fabs(got - ref) / std::max(1e-1
 // Ten masked-LM steps on the device at `precision` against the fp32 CPU Trainer: loss and
 // gradient norm of every step within `tol` relative, the final weights within `wtol`. The
 // largest errors seen are printed (they are the measured figures in the header).
-bool steps_match_cpu(const char* precision, double tol, double wtol) {
-  const BertConfig cfg = tiny_mlm();
+bool steps_match_cpu(const char* precision, double tol, double wtol, const BertConfig& cfg = tiny_mlm()) {
   TrainConfig tc;
   tc.lr = 3e-3;
   tc.warmup_steps = 2;
@@ -232,6 +231,16 @@ LSHLAB_TEST("cuda/train bf16: 10 masked-LM steps match the fp32 CPU Trainer with
   CUDA_TEST_API(a);
   (void)a;
   LSHLAB_EXPECT(steps_match_cpu("bf16", kBf16Tol, kBf16WeightTol));
+}
+
+// Head size 64: exact attention runs the bf16 tensor-core kernels too (at 16 above it stays fp32).
+LSHLAB_TEST("cuda/train bf16: 10 masked-LM steps with bf16 exact attention (D 64) match the fp32 CPU Trainer") {
+  CUDA_TEST_API(a);
+  (void)a;
+  BertConfig cfg = tiny_mlm();
+  cfg.hidden_size = 128;
+  cfg.intermediate_size = 128;
+  LSHLAB_EXPECT(steps_match_cpu("bf16", kBf16Tol, kBf16WeightTol, cfg));
 }
 
 LSHLAB_TEST("cuda/train bf16: mode 2 GEMMs equal a reference on bf16-rounded operands, not fp32") {

@@ -79,6 +79,8 @@ export const runSpecFields = z.strictObject({
   device: z.string().regex(DEVICE_REQUEST_RE, `a device is ${DEVICE_REQUEST_HELP}`).optional(),
   /** GEMM precision: fp32 (default), tf32 or bf16 (CUDA only, checked against the device at start). */
   precision: z.enum(PRECISIONS).optional(),
+  /** CUDA: replay steps as CUDA graphs where they can (default true). */
+  cudaGraphs: z.boolean().optional(),
 });
 export type RunSpecInput = z.input<typeof runSpecFields>;
 

@@ -103,6 +103,20 @@ export function precisionFlag(value: string | undefined, command: string): Preci
   return value as Precision;
 }
 
+/** `--cuda-graphs on|off` of train, demo and bench train: replay CUDA steps as graphs (default on). */
+export const CUDA_GRAPHS_FLAG = {
+  type: 'string',
+  metavar: 'on|off',
+  description: 'CUDA only: replay each training step as a CUDA graph where it can (on, the default; same results bit for bit, the step is then timed only as a whole) or run every step eagerly (off)',
+} as const;
+
+/** The --cuda-graphs value as a boolean (a usage error naming the flag), or undefined when not given. */
+export function cudaGraphsFlag(value: string | undefined, command: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'on' && value !== 'off') throw new UsageError(`invalid value for --cuda-graphs: '${value}' (expected on or off)`, command);
+  return value === 'on';
+}
+
 /** The --device value, checked (a usage error naming the flag), or undefined when not given. */
 export function deviceFlag(value: string | undefined, command: string): string | undefined {
   if (value !== undefined && !DEVICE_REQUEST_RE.test(value))

@@ -43,6 +43,8 @@ export interface TrainConfig {
   cudaDevice?: number;
   /** GEMM precision (default fp32); tf32 and bf16 need cudaDevice (the engine refuses them on the CPU). */
   precision?: 'fp32' | 'tf32' | 'bf16';
+  /** CUDA: replay the step as a CUDA graph where it can (default true; same results bit for bit). */
+  cudaGraphs?: boolean;
 }
 
 /** One batch, row-major (batchSize, seqLen) Int32Arrays. The engine copies what it needs. */
@@ -117,6 +119,10 @@ export interface StepStats {
   forwardS?: number;
   backwardS?: number;
   optimizerS?: number;
+  /** CUDA: the step ran as a CUDA graph; it is timed only as a whole (deviceS), so the parts are absent. */
+  cudaGraph?: boolean;
+  /** CUDA: device time of the whole step in seconds (events around it); absent on the CPU. */
+  deviceS?: number;
   tokens: number;
   predictions: number;
   correct: number;
@@ -199,6 +205,8 @@ export interface BenchTrainOptions {
   cudaDevice?: number;
   /** GEMM precision of the steps (default fp32); tf32 and bf16 need cudaDevice. */
   precision?: 'fp32' | 'tf32' | 'bf16';
+  /** CUDA: let steps run as CUDA graphs (default true); false times every step's parts. */
+  cudaGraphs?: boolean;
 }
 
 export interface BenchTrainResult {
@@ -210,7 +218,8 @@ export interface BenchTrainResult {
   finalLoss: number;
   threads: number;
   gemmKernel: string;
-  /** Mean seconds per timed step in forward, backward and the optimiser (norm, clip, AdamW). */
+  /** Mean seconds per timed eager step in forward, backward and the optimiser (norm, clip, AdamW);
+   *  CUDA graph steps are timed only as a whole (deviceS). */
   forwardS: number;
   backwardS: number;
   optimizerS: number;
@@ -230,6 +239,11 @@ export interface BenchTrainResult {
   peakBf16Gflops?: number;
   /** CUDA: device bytes the run held after the timed steps (cudaMemGetInfo, minus before); -1 on the CPU. */
   peakMemoryBytes?: number;
+  /** CUDA: whether steps could run as CUDA graphs, how many timed steps did, and the mean device
+   *  seconds of a timed step (0 on the CPU; absent from older engines). */
+  cudaGraphs?: boolean;
+  cudaGraphSteps?: number;
+  deviceS?: number;
 }
 
 /** benchAttention options (native/addon/bench_attention.cc); absent fields take the CLI's defaults. */

@@ -125,6 +125,7 @@ export async function trainingLoop(d: LoopDeps): Promise<void> {
       msg.backwardS = stats.backwardS ?? 0;
       msg.optimizerS = stats.optimizerS ?? 0;
     }
+    if (stats.deviceS !== undefined) msg.deviceS = stats.deviceS;
     const att = attentionOf(stats);
     if (att) msg.attention = att;
     d.emit(msg);

@@ -59,6 +59,7 @@ export function pointsOfStep(m: StepMessage, time = Date.now()): MetricPoint[] {
   if (m.forwardS !== undefined) {
     out.push(p('train/forward_s', m.forwardS), p('train/backward_s', m.backwardS ?? 0), p('train/optimizer_s', m.optimizerS ?? 0));
   }
+  if (m.deviceS !== undefined) out.push(p('train/device_s', m.deviceS));
   const a = m.attention;
   if (a) {
     out.push(p('attn/dot_products', a.dotProducts), p('attn/density', a.density));

@@ -38,6 +38,8 @@ export interface StepMessage {
   forwardS?: number;
   backwardS?: number;
   optimizerS?: number;
+  /** CUDA: device seconds of the whole step (a CUDA graph step has only this, no parts). */
+  deviceS?: number;
   tokens: number;
   samples: number;
   predictions: number;

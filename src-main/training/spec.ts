@@ -61,6 +61,8 @@ export interface RunSpec {
   device?: string;
   /** GEMM precision: fp32 (default), tf32 or bf16 (CUDA only; checked against the device when the run starts). */
   precision?: Precision;
+  /** CUDA: replay steps as CUDA graphs where they can (default true; bit-identical results). */
+  cudaGraphs?: boolean;
   tags?: string[];
   notes?: string;
 }
@@ -145,6 +147,8 @@ export function validateSpec(s: RunSpec): RunSpec {
     const problem = typeof s.precision === 'string' ? precisionProblem(s.precision) : `must be a string, got ${JSON.stringify(s.precision)}`;
     if (problem) throw new SpecError('precision', problem);
   }
+  if (s.cudaGraphs !== undefined && typeof s.cudaGraphs !== 'boolean')
+    throw new SpecError('cudaGraphs', `must be true or false, got ${JSON.stringify(s.cudaGraphs)}`);
   if (s.task === 'qa' && (!posInt(s.docStride) || s.docStride >= m.maxSeqLen))
     throw new SpecError('docStride', `must be a positive integer below maxSeqLen, got ${s.docStride}`);
   return s;
@@ -187,6 +191,7 @@ export function trainConfigOf(s: RunSpec, totalSteps: number): TrainConfig {
     ...(s.device?.startsWith('cuda:') ? { cudaDevice: Number(s.device.slice(5)) } : {}),
     // Only a non-default precision is sent, so fp32 runs give the engine what they always did.
     ...(s.precision !== undefined && s.precision !== 'fp32' ? { precision: s.precision } : {}),
+    ...(s.cudaGraphs === false ? { cudaGraphs: false } : {}),
   };
 }
 

@@ -39,6 +39,14 @@ test('the step parts and the timed attention stages become points', () => {
   assert.equal(k.get('attn/density'), 0.5);
 });
 
+test('a CUDA graph step records its device time and no parts', () => {
+  // The engine omits forwardS/backwardS/optimizerS on a graph step (timed only as a whole).
+  const k = keys(step({ deviceS: 0.004 }));
+  assert.equal(k.get('train/device_s'), 0.004);
+  assert.equal(k.has('train/forward_s'), false);
+  assert.equal(keys(step()).has('train/device_s'), false);
+});
+
 test('MetricWriter writes in batches of maxPoints and on flush', () => {
   const batches: MetricPoint[][] = [];
   const store = { metrics: { append: (_run: number, b: MetricPoint[]) => void batches.push(b) } } as unknown as LabStore;

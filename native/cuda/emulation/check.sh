@@ -33,7 +33,7 @@ cp "$CUDA_DIR/backend.h" "$WORK/gen/"
 export LSHLAB_CUDA_LIBRARY="$WORK/liblshlab_cuda_emulated.so"
 "$DRIVER" info | grep -E '^(cuda|device)'
 passed=0 failed=0
-for prefix in cuda/loader cuda/layernorm cuda/gelu cuda/cross_entropy cuda/adamw cuda/attention cuda/train_ops cuda/gemm cuda/yoso cuda/bert_lsh cuda/reformer "cuda/train "; do
+for prefix in cuda/loader cuda/layernorm cuda/gelu cuda/cross_entropy cuda/adamw cuda/attention cuda/train_ops cuda/gemm cuda/yoso cuda/bert_lsh cuda/reformer "cuda/train " cuda/graph; do
   out="$("$DRIVER" test "$prefix" 2>&1)" || true
   printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed, ' || true  # no test lines: grep fails
   line="$(printf '%s\n' "$out" | tail -n 1)"

@@ -168,11 +168,16 @@ inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasL
   return CUBLAS_STATUS_SUCCESS;
 }
 
+inline void run_matmul(const emu_lt::Problem& p, const emu_lt::Desc& dd, const emu_lt::Layout& la,
+                       const emu_lt::Layout& lb, const emu_lt::Layout& lc, const emu_lt::Layout& ld,
+                       float al, float be, const void* A, const void* B, const void* C, void* D,
+                       void* workspace, uint64_t ws_bytes);
+
 inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d, const void* alpha, const void* A,
                                      cublasLtMatrixLayout_t adesc, const void* B, cublasLtMatrixLayout_t bdesc,
                                      const void* beta, const void* C, cublasLtMatrixLayout_t cdesc, void* D,
                                      cublasLtMatrixLayout_t ddesc, const cublasLtMatmulAlgo_t* algo, void* workspace,
-                                     size_t workspace_bytes, cudaStream_t) {
+                                     size_t workspace_bytes, cudaStream_t stream) {
   using namespace emu_lt;
   const char* fn = "cublasLtMatmul";
   if (!is_live(h)) return refuse(CUBLAS_STATUS_NOT_INITIALIZED, fn, "the handle is NULL or not live");
@@ -246,7 +251,26 @@ inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
   for (int i = 0; i < 4; i++)
     if (algo->data[4] && ptr[i] && (i != 2 || reads_c) && overlap(workspace, algo->data[4], ptr[i], bytes[i]))
       return refuse(CUBLAS_STATUS_INVALID_VALUE, fn, "the workspace overlaps %c", "ABCD"[i]);
-  if (algo->data[4]) std::memset(workspace, 0xA5, size_t(algo->data[4]));  // as split-K partials would
+  // The product runs on the stream: now, or when a captured graph replays (stream capture,
+  // cuda_runtime_api.h), so it keeps copies of the descriptors (the caller destroys them).
+  const Desc dd = *d;
+  const Layout la = *adesc, lb = *bdesc, lc = *cdesc, ld = *ddesc;
+  const uint64_t ws_bytes = algo->data[4];
+  emu::stream_op(stream, [=] { run_matmul(p, dd, la, lb, lc, ld, al, be, A, B, C, D, workspace, ws_bytes); });
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+// The arithmetic of cublasLtMatmul, after its checks (descriptors by value).
+inline void run_matmul(const emu_lt::Problem& p, const emu_lt::Desc& dd, const emu_lt::Layout& la,
+                       const emu_lt::Layout& lb, const emu_lt::Layout& lc, const emu_lt::Layout& ld,
+                       float al, float be, const void* A, const void* B, const void* C, void* D,
+                       void* workspace, uint64_t ws_bytes) {
+  using namespace emu_lt;
+  const Desc* d = &dd;
+  const Layout *adesc = &la, *bdesc = &lb, *cdesc = &lc, *ddesc = &ld;
+  const bool with_bias = d->epilogue == CUBLASLT_EPILOGUE_BIAS;
+  const bool reads_c = be != 0.f;
+  if (ws_bytes) std::memset(workspace, 0xA5, size_t(ws_bytes));  // as split-K partials would
   // op(A) dense column-major (m x k), op(B) as n rows of k, rounded to TF32 if asked.
   const uint64_t m = p.m, n = p.n, k = p.k;
   const bool tf32 = d->compute == CUBLAS_COMPUTE_32F_FAST_TF32;
@@ -277,5 +301,4 @@ inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
       out[i + j * ddesc->ld] = t;
     }
   }
-  return CUBLAS_STATUS_SUCCESS;
 }

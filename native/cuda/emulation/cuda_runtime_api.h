@@ -34,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #define __global__
@@ -303,19 +304,129 @@ inline cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   *free_bytes = used < *total_bytes ? *total_bytes - used : 0;
   return cudaSuccess;
 }
-inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { std::memcpy(d, s, n); return 0; }
-inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { std::memset(d, v, n); return 0; }
-inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return 0; }
-inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { *s = nullptr; return 0; }
-inline cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = new std::chrono::steady_clock::time_point(); return 0; }
-inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete static_cast<std::chrono::steady_clock::time_point*>(e); return 0; }
-inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) { *static_cast<std::chrono::steady_clock::time_point*>(e) = std::chrono::steady_clock::now(); return 0; }
-inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return 0; }
-inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
-  *ms = std::chrono::duration<float, std::milli>(*static_cast<std::chrono::steady_clock::time_point*>(b) -
-                                                 *static_cast<std::chrono::steady_clock::time_point*>(a)).count();
+// ---- stream capture (CUDA graphs; native/cuda/graph.cu) ----
+// While a stream captures, what is enqueued on it (launches, async device copies and memsets) is
+// recorded, not run, with its arguments copied by value as a real graph keeps kernel parameters
+// (translate.py builds each launch's argument tuple at the launch); cudaGraphLaunch replays the
+// records in order. What a GPU refuses inside a capture invalidates it here too (a synchronise of
+// the capturing stream, a host copy), and cudaStreamEndCapture then fails.
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1, cudaStreamCaptureModeRelaxed = 2
+};
+constexpr cudaError_t cudaErrorStreamCaptureUnsupported = 900, cudaErrorStreamCaptureInvalidated = 901;
+namespace emu {
+struct Capture {
+  std::vector<std::function<void()>> nodes;
+  std::string invalid;  // why the capture was invalidated ("" while valid)
+};
+inline std::mutex capture_mutex;
+inline std::map<cudaStream_t, std::shared_ptr<Capture>>& captures() {
+  static std::map<cudaStream_t, std::shared_ptr<Capture>> c;
+  return c;
+}
+inline std::shared_ptr<Capture> capture_of(cudaStream_t s) {
+  std::lock_guard<std::mutex> l(capture_mutex);
+  auto it = captures().find(s);
+  return it == captures().end() ? nullptr : it->second;
+}
+// Runs op now, or records it when s captures.
+inline void stream_op(cudaStream_t s, std::function<void()> op) {
+  if (auto c = capture_of(s)) c->nodes.push_back(std::move(op));
+  else op();
+}
+// An operation a capture may not contain: the capture is invalidated (as on a GPU).
+inline cudaError_t refuse_in_capture(cudaStream_t s, const char* what) {
+  auto c = capture_of(s);
+  if (!c) return cudaSuccess;
+  if (c->invalid.empty()) c->invalid = what;
+  std::fprintf(stderr, "emulation: %s inside a stream capture invalidates it\n", what);
+  return cudaErrorStreamCaptureUnsupported;
+}
+}  // namespace emu
+inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind kind, cudaStream_t st) {
+  if (kind != cudaMemcpyDeviceToDevice)
+    if (cudaError_t e = emu::refuse_in_capture(st, "a host copy (cudaMemcpyAsync)")) return e;
+  emu::stream_op(st, [d, s, n] { std::memcpy(d, s, n); });
   return 0;
 }
+inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
+  emu::stream_op(st, [d, v, n] { std::memset(d, v, n); });
+  return 0;
+}
+inline cudaError_t cudaStreamSynchronize(cudaStream_t s) { return emu::refuse_in_capture(s, "cudaStreamSynchronize"); }
+// Distinct handles, so a capture stream is told apart from the library's stream.
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { *s = new int(0); return 0; }
+using emu_time = std::chrono::steady_clock::time_point;
+inline cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = new emu_time(); return 0; }
+inline cudaError_t cudaEventDestroy(cudaEvent_t e) { delete static_cast<emu_time*>(e); return 0; }
+// Inside a capture an event record is no node (it only orders streams in the capture): the event
+// then holds no time, and reading one fails, as it does on a GPU.
+inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  *static_cast<emu_time*>(e) = emu::capture_of(s) ? emu_time::max() : std::chrono::steady_clock::now();
+  return 0;
+}
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return 0; }
+inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+  const emu_time ta = *static_cast<emu_time*>(a), tb = *static_cast<emu_time*>(b);
+  if (ta == emu_time::max() || tb == emu_time::max()) {
+    std::fprintf(stderr, "emulation: cudaEventElapsedTime on an event recorded only inside a stream capture\n");
+    return 400;  // cudaErrorInvalidResourceHandle
+  }
+  *ms = std::chrono::duration<float, std::milli>(tb - ta).count();
+  return 0;
+}
+struct EmuGraph { std::vector<std::function<void()>> nodes; };
+struct EmuGraphExec { std::vector<std::function<void()>> nodes; };
+typedef EmuGraph* cudaGraph_t;
+typedef EmuGraphExec* cudaGraphExec_t;
+inline cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+  if (s == nullptr) return cudaErrorStreamCaptureUnsupported;  // the legacy stream cannot capture
+  std::lock_guard<std::mutex> l(emu::capture_mutex);
+  if (emu::captures().count(s)) return cudaErrorStreamCaptureUnsupported;
+  emu::captures()[s] = std::make_shared<emu::Capture>();
+  return 0;
+}
+inline cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g) {
+  *g = nullptr;
+  std::shared_ptr<emu::Capture> c;
+  {
+    std::lock_guard<std::mutex> l(emu::capture_mutex);
+    auto it = emu::captures().find(s);
+    if (it == emu::captures().end()) return 1;  // cudaErrorInvalidValue: not capturing
+    c = it->second;
+    emu::captures().erase(it);
+  }
+  if (!c->invalid.empty()) return cudaErrorStreamCaptureInvalidated;
+  *g = new EmuGraph{std::move(c->nodes)};
+  return 0;
+}
+inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long) {
+  *e = new EmuGraphExec{g->nodes};
+  return 0;
+}
+inline cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
+  emu::stream_op(s, [e] { for (const auto& node : e->nodes) node(); });
+  return 0;
+}
+inline cudaError_t cudaGraphDestroy(cudaGraph_t g) { delete g; return 0; }
+inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { delete e; return 0; }
+namespace emu {
+// A launch as translate.py writes it: the arguments are already evaluated into `args` (copied, as
+// CUDA copies kernel parameters), so a launch recorded in a capture replays with these values.
+template <typename K, typename Args>
+inline void launch(const void* kernel, const char* name, dim3 g, dim3 b, size_t smem, cudaStream_t s,
+                   K k, Args args) {
+  auto body = [k, args] { std::apply(k, args); };
+  if (!capture_of(s)) return launch(kernel, name, g, b, smem, body);
+  const std::string why = launch_refusal(kernel, g, b, smem);  // refused at capture, as on a GPU
+  if (!why.empty()) {
+    std::fprintf(stderr, "emulation: a GPU would refuse the launch of %s: %s\n", name, why.c_str());
+    if (last_error == 0) last_error = 9;
+    return;
+  }
+  stream_op(s, [kernel, name, g, b, smem, body] { launch(kernel, name, g, b, smem, body); });
+}
+}  // namespace emu
 // Records the kernel's opt-in; one above the smallest target GPU's limit fails, as it would there.
 template <typename F>
 inline cudaError_t cudaFuncSetAttribute(F f, cudaFuncAttribute, int bytes) {

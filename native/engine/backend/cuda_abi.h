@@ -71,6 +71,23 @@ typedef struct lshlab_cuda_dropout {
 /* BERT-LSH options (attention/bert_lsh.h BertLshConfig): bands hyperplanes per hash function,
    bucket range table_size, num_hashes functions; flags 0/1: fill=masked (else zero),
    symmetric=none (else transposed-fill), combine=and (else or), reseed=fixed (else per-call). */
+/* The constants of one training step that change from step to step, in DEVICE memory, so a
+   captured step (CUDA graph, graph_capture_begin below) replays with this step's values: kernel
+   parameters are frozen at capture, device memory is read at run time. The engine writes the
+   struct with the batch's upload (one host-to-device copy per step). seed and step: the dropout
+   streams' (lshlab_cuda_dropout), read by every dropout mask while set_step_constants names the
+   struct; adamw: the update's constants (adamw_update_chunks_device; grad_scale unused); loss_scale:
+   the cross-entropy gradient scales of the step (cross_entropy_forward_backward_device: 1 / masked
+   rows for MLM, 0.5 / counted rows of start [0] and end [1] for QA). 8-byte aligned, 56 bytes. */
+typedef struct lshlab_cuda_step_constants {
+  uint64_t seed;
+  uint32_t step;
+  uint32_t reserved0;
+  lshlab_cuda_adamw_params adamw;
+  float loss_scale[2];
+  float reserved1;
+} lshlab_cuda_step_constants;
+
 typedef struct lshlab_cuda_bert_lsh_params {
   int bands, table_size, num_hashes;
   int fill_masked, symmetric_none, combine_and, reseed_fixed;
@@ -170,7 +187,8 @@ typedef struct lshlab_cuda_api_v1 {
      in [0, G): table[target[g]] += sum of src[rows[k]] for k in [offsets[g], offsets[g+1]),
      summed in k order, then added once. table (.,C), src (.,C), offsets (G+1). The targets of
      one call must be distinct (one group per table row). The host builds the groups (token
-     ids, positions, token types) from the batch it already holds. */
+     ids, positions, token types) from the batch it already holds. An empty group (offsets[g] ==
+     offsets[g+1]) writes nothing (its target is not read), so G may be a fixed bound. */
   int (*rows_segment_sum)(float* table, const int32_t* target, const int32_t* offsets,
                           const int32_t* rows, int G, const float* src, int C);
 
@@ -191,7 +209,8 @@ typedef struct lshlab_cuda_api_v1 {
   int (*tanh_backward)(float* dx, const float* dout, const float* out, int64_t n);
 
   /* Row gather and scatter, C columns each: gather out[r] = src[rows[r]] (out (R,C) dense);
-     scatter dst[rows[r]] = src[r] (overwrites; other dst rows untouched). Leading dims = C. */
+     scatter dst[rows[r]] = src[r] (overwrites; other dst rows untouched). Leading dims = C.
+     A negative rows[r] is a padding row: gather writes zeros to out[r], scatter skips src[r]. */
   int (*gather_rows)(float* out, const float* src, const int32_t* rows, int R, int C);
   int (*scatter_rows)(float* dst, const float* src, const int32_t* rows, int R, int C);
 
@@ -358,6 +377,58 @@ typedef struct lshlab_cuda_api_v1 {
      no work (B, T or H = 0) or fails first. With event_record around the entry this splits its
      device time into hashing (time_hash_s) and attention (time_scores_s). */
   int (*stage_mark_once)(void* event);
+
+  /* Exact attention on bf16 tensor cores (--precision bf16; PyTorch's autocast runs attention in
+     bf16 too): arguments, shapes, layout, masks, dropout and outputs exactly as
+     attention_forward / attention_backward (everything in memory stays fp32), with Q, K, V
+     (and dctx in the backward) rounded to bf16 (nearest even) as they are loaded, the
+     probabilities P (and dS in the backward) rounded to bf16 before their products, products on
+     tensor cores with fp32 accumulation; softmax, lse, delta and the outputs fp32. Head sizes
+     D = 64 and 128 only: another D fails naming it (attention_forward/_backward take it in fp32).
+     The backward needs the lse of attention_forward_bf16. */
+  int (*attention_forward_bf16)(float* ctx, float* lse, const float* qkv, const int32_t* mask,
+                                int B, int T, int H, int D, const struct lshlab_cuda_dropout* dropout);
+  int (*attention_backward_bf16)(float* dqkv, float* delta, const float* dctx, const float* qkv,
+                                 const float* ctx, const float* lse, const int32_t* mask, int B,
+                                 int T, int H, int D, const struct lshlab_cuda_dropout* dropout);
+
+  /* ---- a capturable training step (native/cuda/graph.cu; issue 10) ---- */
+
+  /* The step constants (a device pointer to lshlab_cuda_step_constants, or NULL) of this host
+     thread's next entries (per thread, like gemm_set_precision): while set, every dropout mask
+     (dropout_add_forward, attention_forward/_backward and their bf16 forms, bert_lsh and
+     reformer attention dropout) takes seed and step from the struct in device memory when the
+     kernel runs, ignoring lshlab_cuda_dropout's seed and step (p and site are still read from
+     it). NULL (the default) restores the by-value fields. The masks are the same bits either way
+     for the same values. The hash draws of yoso, bert-lsh and reformer stay by value. */
+  int (*set_step_constants)(const lshlab_cuda_step_constants* device_constants);
+  /* adamw_update_chunks with the AdamW constants read from device memory when the kernel runs
+     (constants->adamw; its grad_scale ignored: the clip coefficient comes from sum_sq). */
+  int (*adamw_update_chunks_device)(float* p, float* m, float* v, const float* g,
+                                    const int64_t* chunks, int nchunks,
+                                    const lshlab_cuda_step_constants* constants,
+                                    const double* sum_sq, double max_norm);
+  /* cross_entropy_forward_backward with dscale read from device memory (*dscale) when the kernel
+     runs: a padded row count can keep the launch shape fixed while the real count, and so the
+     scale, changes per batch (rows with target == ignore: loss 0, correct 0, zero gradient). */
+  int (*cross_entropy_forward_backward_device)(float* losses, int32_t* correct, float* dlogits,
+                                               const float* logits, const int32_t* targets,
+                                               int N, int V, int ignore, const float* dscale);
+  /* CUDA graphs. graph_capture_begin: this host thread's following entries are recorded, not
+     run (cudaStreamBeginCapture, relaxed mode, on a capture stream of this thread: other
+     threads' work is not captured), until graph_capture_end, which ends the capture and
+     instantiates it: *graph = the executable graph, or NULL with an error (the capture has ended
+     either way; nothing recorded ran). Inside a capture, no entry may allocate, synchronise or
+     copy to or from the host (memcpy_h2d/_d2h, synchronize, event_elapsed_ms fail or invalidate
+     the capture); event_record records nothing usable for timing. Kernel arguments are frozen at
+     capture: what changes per step must be read from device memory (set_step_constants).
+     graph_launch enqueues the graph on the library's stream (asynchronous) and sets *launched =
+     1, or *launched = 0 and launches nothing when library-owned scratch that the graph uses (the
+     bf16 GEMM operands) was reallocated since the capture: capture again. graph_destroy frees it. */
+  int (*graph_capture_begin)(void);
+  int (*graph_capture_end)(void** graph);
+  int (*graph_launch)(void* graph, int* launched);
+  int (*graph_destroy)(void* graph);
 } lshlab_cuda_api_v1;
 
 typedef const void* (*lshlab_cuda_get_api_fn)(int abi_version);

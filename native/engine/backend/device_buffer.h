@@ -5,7 +5,9 @@
  * into an lshlab::Error carrying the library's message ("cudaMalloc: out of memory (2)").
  */
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -16,6 +18,13 @@ namespace lshlab {
 
 inline void cuda_ok(const lshlab_cuda_api_v1& a, int rc, const char* what) {
   if (rc != 0) throw Error(std::string("CUDA ") + what + " failed: " + a.last_error());
+}
+
+// How many times any DeviceArray of the process has (re)allocated. A captured CUDA graph holds
+// raw device pointers (model/bert_cuda_graph.cc): it may replay only while this is unchanged.
+inline std::atomic<uint64_t>& device_array_growths() {
+  static std::atomic<uint64_t> n{0};
+  return n;
 }
 
 template <typename T>
@@ -43,6 +52,7 @@ class DeviceArray {
       release();
       void* p = nullptr;
       cuda_ok(*a_, a_->malloc(&p, n * sizeof(T)), "malloc");
+      device_array_growths()++;
       p_ = static_cast<T*>(p);
       cap_ = n;
     }

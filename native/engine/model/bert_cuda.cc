@@ -6,6 +6,7 @@
  */
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "core/common.h"
@@ -31,6 +32,13 @@ CudaBert::CudaBert(const BertModel<float>& host, int device, int gemm_precision)
     throw Error("CUDA device " + std::to_string(device) + " (" + st.devices[size_t(device)].name +
                 ") has compute capability below 8.0");
   I.ok(I.a->set_device(device), "set_device");
+  I.precision = gemm_precision;
+  // The capturable step's entries (graph.cu): a library built before them runs every step eagerly
+  // with the by-value constants.
+  I.device_steps = I.a->struct_size >= offsetof(lshlab_cuda_api_v1, graph_destroy) + sizeof(I.a->graph_destroy) &&
+                   I.a->set_step_constants && I.a->adamw_update_chunks_device &&
+                   I.a->cross_entropy_forward_backward_device && I.a->graph_capture_begin &&
+                   I.a->graph_capture_end && I.a->graph_launch && I.a->graph_destroy;
   I.cfg = host.config();
   I.infos = host.params().infos;
   I.total = host.params().total;
@@ -46,7 +54,7 @@ CudaBert::CudaBert(const BertModel<float>& host, int device, int gemm_precision)
   I.layers.resize(size_t(L));
   const int H = I.cfg.num_attention_heads, D = I.cfg.hidden_size / H;
   for (int l = 0; l < L; l++) {
-    I.attn.emplace_back(I.a, I.cfg);
+    I.attn.emplace_back(I.a, I.cfg, gemm_precision_);  // bf16 runs: bf16 exact attention
     // Variant-owned parameters (YOSO-C's conv) at the CPU layout's offsets in the device buffers.
     std::vector<float*> data, grad;
     for (const AttentionParamSpec& sp : attention_parameter_specs(I.cfg.attention, I.cfg.attention_params, H, D)) {
@@ -84,8 +92,10 @@ CudaBert::CudaBert(const BertModel<float>& host, int device, int gemm_precision)
 }
 
 CudaBert::~CudaBert() {
-  if (impl_ && impl_->a)
+  if (impl_ && impl_->a) {
     for (void* e : impl_->events) if (e) impl_->a->event_destroy(e);
+    for (auto& kv : impl_->graph.graphs) impl_->a->graph_destroy(kv.second.exec);
+  }
 }
 
 void CudaBert::upload_params(const ParamSet<float>& ps) { impl_->params.upload(ps.data.data(), ps.total); }
@@ -101,9 +111,10 @@ void CudaBert::download_optimizer(AdamWState& st) const {
 
 // Rows grouped by key (keys in [0, K), rows in ascending order within a key; rows whose key is
 // `skip` left out): the deterministic embedding-gradient sums (rows_segment_sum). `key` may
-// point into `st`: it is read completely before `st` grows.
+// point into `st`: it is read completely before `st` grows. Padded to g_cap groups (empty ones,
+// which write nothing) and N rows, so the layout and the launch depend on (N, g_cap) only.
 static CudaRowGroups append_groups(std::vector<int32_t>& st, const int32_t* key, int N, int K,
-                                   int skip) {
+                                   int skip, int g_cap) {
   std::vector<int32_t> count(size_t(K) + 1, 0);
   for (int n = 0; n < N; n++) if (key[n] != skip) count[size_t(key[n]) + 1]++;
   CudaRowGroups g;
@@ -113,7 +124,11 @@ static CudaRowGroups append_groups(std::vector<int32_t>& st, const int32_t* key,
   for (int k = 0; k < K; k++) count[size_t(k) + 1] += count[size_t(k)];  // start of each key
   std::vector<int32_t> rows(size_t(count[size_t(K)]));
   for (int n = 0; n < N; n++) if (key[n] != skip) rows[size_t(count[size_t(key[n])]++)] = n;
-  g.G = int(target.size());
+  LSHLAB_CHECK(int(target.size()) <= g_cap, "embedding row groups exceed their bound");
+  target.resize(size_t(g_cap), 0);
+  offsets.resize(size_t(g_cap) + 1, offsets.back());
+  rows.resize(size_t(N), 0);
+  g.G = g_cap;
   g.o_target = st.size(); st.insert(st.end(), target.begin(), target.end());
   g.o_offsets = st.size(); st.insert(st.end(), offsets.begin(), offsets.end());
   g.o_rows = st.size(); st.insert(st.end(), rows.begin(), rows.end());
@@ -127,8 +142,8 @@ void CudaBert::Impl::load_batch(const Batch& b) {
                "sequence length " + std::to_string(b.T) + " exceeds max_position_embeddings " +
                    std::to_string(cfg.max_position_embeddings));
   B = b.B; T = b.T; N = B * T;
-  staging.clear();
-  o_ids = 0;
+  staging.assign(kConstWords, 0);  // the step constants, written below once the head set its scales
+  o_ids = staging.size();
   staging.insert(staging.end(), b.input_ids, b.input_ids + N);
   for (int i = 0; i < N; i++)
     LSHLAB_CHECK(b.input_ids[i] >= 0 && b.input_ids[i] < cfg.vocab_size,
@@ -150,11 +165,14 @@ void CudaBert::Impl::load_batch(const Batch& b) {
   if (training) {
     std::vector<int32_t> tpos(static_cast<size_t>(N));
     for (int n = 0; n < N; n++) tpos[size_t(n)] = n % T;
-    word = append_groups(staging, staging.data() + o_ids, N, cfg.vocab_size, cfg.pad_token_id);
-    pos = append_groups(staging, tpos.data(), N, T, -1);
-    type = append_groups(staging, staging.data() + o_types, N, cfg.type_vocab_size, -1);
+    word = append_groups(staging, staging.data() + o_ids, N, cfg.vocab_size, cfg.pad_token_id,
+                         std::min(N, cfg.vocab_size));
+    pos = append_groups(staging, tpos.data(), N, T, -1, T);
+    type = append_groups(staging, staging.data() + o_types, N, cfg.type_vocab_size, -1,
+                         std::min(N, cfg.type_vocab_size));
   }
-  ints.upload(staging.data(), staging.size());
+  std::memcpy(staging.data(), &consts, sizeof consts);
+  ints.upload(staging.data(), staging.size());  // the batch and the step constants: one copy
 }
 
 void CudaBert::Impl::ensure_buffers() {
@@ -263,6 +281,40 @@ void CudaBert::Impl::encoder_backward() {
                              dev_ints(grp->o_rows), grp->G, dtmp, C), "rows_segment_sum");
 }
 
+// Everything of a step after the batch upload, on the device in stream order: the part a CUDA
+// graph captures (bert_cuda_graph.cc). timed: stage events between forward, backward and the
+// optimiser (not inside a capture: such events are no graph nodes).
+void CudaBert::Impl::step_body(bool timed) {
+  grads.zero();
+  encoder_forward();
+  head_forward(true);
+  if (timed) ok(a->event_record(events[1]), "event_record");
+  head_backward();
+  encoder_backward();
+  if (timed) ok(a->event_record(events[2]), "event_record");
+  ok(a->sum_squares(sum_sq.data(), grads.data(), int64_t(total), sum_sq_work.data()), "sum_squares");
+  if (device_steps)
+    ok(a->adamw_update_chunks_device(params.data(), m.data(), v.data(), grads.data(), adam_chunks.data(),
+                                     adam_nchunks, dev_consts(), sum_sq.data(), max_grad_norm),
+       "adamw_update_chunks_device");
+  else
+    ok(a->adamw_update_chunks(params.data(), m.data(), v.data(), grads.data(), adam_chunks.data(),
+                              adam_nchunks, &adam_host, sum_sq.data(), max_grad_norm),
+       "adamw_update_chunks");
+}
+
+// Sets this thread's device step constants for the step (ABI set_step_constants) and clears them
+// however the step ends, so later by-value callers on the thread are unaffected.
+struct StepConstantsScope {
+  const lshlab_cuda_api_v1* a;
+  bool on;
+  StepConstantsScope(const lshlab_cuda_api_v1* api, bool enabled, const lshlab_cuda_step_constants* c)
+      : a(api), on(enabled) {
+    if (on) cuda_ok(*a, a->set_step_constants(c), "set_step_constants");
+  }
+  ~StepConstantsScope() { if (on) a->set_step_constants(nullptr); }
+};
+
 CudaStepResult CudaBert::train_step(const Batch& b, uint64_t seed, uint32_t step,
                                     const TrainConfig& tc, double lr, int64_t t) {
   Impl& I = *impl_;
@@ -271,37 +323,40 @@ CudaStepResult CudaBert::train_step(const Batch& b, uint64_t seed, uint32_t step
   I.ok(I.a->set_device(device_), "set_device");
   I.ok(I.a->gemm_set_precision(gemm_precision_), "gemm_set_precision");
   I.training = true; I.seed = seed; I.step = step;
-  I.load_batch(b);
-  I.ensure_buffers();
-  I.grads.zero();
-  I.ok(I.a->event_record(I.events[0]), "event_record");
-  I.encoder_forward();
-  I.head_forward(true);
-  I.ok(I.a->event_record(I.events[1]), "event_record");
-  I.head_backward();
-  I.encoder_backward();
-  I.ok(I.a->event_record(I.events[2]), "event_record");
-  I.ok(I.a->sum_squares(I.sum_sq.data(), I.grads.data(), int64_t(I.total), I.sum_sq_work.data()),
-       "sum_squares");
   // AdamW constants exactly as train/adamw.cc computes them for update number t.
   const double bc1 = 1.0 - std::pow(tc.beta1, double(t)), bc2 = 1.0 - std::pow(tc.beta2, double(t));
-  const lshlab_cuda_adamw_params ap{float(1.0 - lr * tc.weight_decay), float(tc.beta1), float(tc.beta2),
-                                    float(lr / bc1), float(1.0 / std::sqrt(bc2)), float(tc.eps), 1.f};
-  I.ok(I.a->adamw_update_chunks(I.params.data(), I.m.data(), I.v.data(), I.grads.data(), I.adam_chunks.data(),
-                                I.adam_nchunks, &ap, I.sum_sq.data(), tc.max_grad_norm),
-       "adamw_update_chunks");
-  I.ok(I.a->event_record(I.events[3]), "event_record");
+  I.adam_host = lshlab_cuda_adamw_params{float(1.0 - lr * tc.weight_decay), float(tc.beta1), float(tc.beta2),
+                                         float(lr / bc1), float(1.0 / std::sqrt(bc2)), float(tc.eps), 1.f};
+  I.max_grad_norm = tc.max_grad_norm;
+  I.consts = lshlab_cuda_step_constants{};
+  I.consts.seed = seed;
+  I.consts.step = step;
+  I.consts.adamw = I.adam_host;
+  I.load_batch(b);  // the head adds its loss scales to I.consts; one upload with the batch
+  I.ensure_buffers();
+  const StepConstantsScope scope(I.a, I.device_steps, I.dev_consts());
   CudaStepResult r;
+  I.ok(I.a->event_record(I.events[0]), "event_record");
+  r.graph = I.run_step(tc.cuda_graphs);
+  I.ok(I.a->event_record(I.events[3]), "event_record");
   r.fr = I.head_result();  // the step's one synchronisation (the copies below find it done)
   double ss = 0;
   I.sum_sq.download(&ss, 1);
   r.grad_norm = std::sqrt(ss);
-  float ms[3] = {0, 0, 0};
-  for (int i = 0; i < 3; i++)
-    I.ok(I.a->event_elapsed_ms(&ms[i], I.events[i], I.events[i + 1]), "event_elapsed_ms");
-  r.forward_s = ms[0] / 1e3; r.backward_s = ms[1] / 1e3; r.optimizer_s = ms[2] / 1e3;
+  float total_ms = 0;
+  I.ok(I.a->event_elapsed_ms(&total_ms, I.events[0], I.events[3]), "event_elapsed_ms");
+  r.device_s = total_ms / 1e3;
+  if (!r.graph) {  // a graph is timed as a whole only (bert_cuda_graph.cc)
+    float ms[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++)
+      I.ok(I.a->event_elapsed_ms(&ms[i], I.events[i], I.events[i + 1]), "event_elapsed_ms");
+    r.forward_s = ms[0] / 1e3; r.backward_s = ms[1] / 1e3; r.optimizer_s = ms[2] / 1e3;
+  }
   return r;
 }
+
+std::string CudaBert::graph_unsupported() const { return impl_->graph_unsupported(); }
+int CudaBert::graph_captures() const { return impl_->graph.captures; }
 
 void CudaBert::attention_counters(std::vector<AttentionCounters>& out, const Batch& b,
                                   bool backward) const {
@@ -315,8 +370,10 @@ ForwardResult CudaBert::evaluate(const Batch& b, std::vector<float>* logits) {
   I.ok(I.a->set_device(device_), "set_device");
   I.ok(I.a->gemm_set_precision(gemm_precision_), "gemm_set_precision");
   I.training = false; I.seed = 0; I.step = 0;
+  I.consts = lshlab_cuda_step_constants{};
   I.load_batch(b);
   I.ensure_buffers();
+  for (CudaAttentionLayer& l : I.attn) l.set_timing(true);  // eager: stage times as usual
   I.encoder_forward();
   I.head_forward(false);
   ForwardResult fr = I.head_result();

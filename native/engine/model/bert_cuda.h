@@ -31,7 +31,9 @@ std::string cuda_training_unsupported(const BertConfig& cfg);
 struct CudaStepResult {
   ForwardResult fr;
   double grad_norm = 0;     // before clipping; NaN when the loss or a gradient was not finite
-  double forward_s = 0, backward_s = 0, optimizer_s = 0;  // device time of each part
+  double forward_s = 0, backward_s = 0, optimizer_s = 0;  // device time of each part (0 under a graph)
+  double device_s = 0;      // device time of the whole step
+  bool graph = false;       // replayed as a CUDA graph (model/bert_cuda_graph.cc)
 };
 
 class CudaBert {
@@ -51,8 +53,14 @@ class CudaBert {
   // Forward, backward, clipping and AdamW with learning rate lr as the update number t (1-based,
   // the CPU AdamWState::t after its increment). The update is skipped on the device when the
   // gradient norm is not finite.
+  // tc.cuda_graphs: capture the step as a CUDA graph and replay it where that is safe
+  // (model/bert_cuda_graph.cc); the results are the eager step's bit for bit.
   CudaStepResult train_step(const Batch& b, uint64_t seed, uint32_t step, const TrainConfig& tc,
                             double lr, int64_t t);
+  // Why this model's steps do not run as CUDA graphs ("" when they can or do), and how many
+  // graphs it has captured (one per key: batch shape, padded MLM rows, mask, labels).
+  std::string graph_unsupported() const;
+  int graph_captures() const;
   // Forward only, dropout off; logits copied out when asked (layout as BertModel::logits()).
   ForwardResult evaluate(const Batch& b, std::vector<float>* logits);
 

@@ -4,9 +4,13 @@
  * variant itself (the fused online-softmax kernels with attention dropout; the log-sum-exp rows
  * its backward needs; exact_tiled's counters, whose backward recomputes the probabilities as
  * these kernels do: 10 D + 4 flops per (query, key) slot). Exact times two stages: the fused
- * forward (time_scores_s) and the backward (time_backward_s), as exact_tiled on the CPU.
+ * forward (time_scores_s) and the backward (time_backward_s), as exact_tiled on the CPU. Under
+ * --precision bf16 exact runs the bf16 tensor-core kernels at head sizes 64 and 128 (same
+ * counters: the same pairs and products, on other arithmetic).
  */
 #include "model/bert_cuda_attention.h"
+
+#include <cstddef>
 
 #include "attention/exact.h"
 
@@ -38,6 +42,7 @@ void CudaStageTimes::start(Stage s) {
     marked_ = false;
   }
   ran_[s] = false;
+  if (!timing_) return;  // a graph step: timed as a whole only
   cuda_ok(*a_, a_->event_record(ev_[s][0]), "event_record");
 }
 
@@ -47,6 +52,7 @@ void CudaStageTimes::mark_hash() {
 }
 
 void CudaStageTimes::stop(Stage s) {
+  if (!timing_) return;
   cuda_ok(*a_, a_->event_record(ev_[s][1]), "event_record");
   ran_[s] = true;
 }
@@ -76,17 +82,24 @@ namespace {
 
 class CudaExact final : public CudaAttentionVariant {
  public:
-  CudaExact(const lshlab_cuda_api_v1* a, const BertConfig& cfg)
+  CudaExact(const lshlab_cuda_api_v1* a, const BertConfig& cfg, int precision)
       : CudaAttentionVariant(a), a_(a), H_(cfg.num_attention_heads),
         D_(cfg.hidden_size / cfg.num_attention_heads) {
     lse_.bind(a); delta_.bind(a);
+    // bf16 (autocast-style, as PyTorch runs attention under autocast) where the library has the
+    // bf16 kernels and the head size is theirs; fp32 kernels otherwise (fp32 and tf32 runs too).
+    bf16_ = precision == 2 && (D_ == 64 || D_ == 128) && a->struct_size >= offsetof(lshlab_cuda_api_v1, attention_backward_bf16) + sizeof(a->attention_backward_bf16) &&
+            a->attention_forward_bf16 && a->attention_backward_bf16;
   }
   void forward(float* ctx, const float* qkv, const int32_t* mask, int B, int T,
                const lshlab_cuda_dropout* dropout, uint64_t, uint32_t, uint32_t,
                DeviceArray<unsigned char>&) override {
     lse_.resize(size_t(B) * H_ * T);
     times_.start(CudaStageTimes::kScores);
-    ok(a_->attention_forward(ctx, lse_.data(), qkv, mask, B, T, H_, D_, dropout), "attention_forward");
+    if (bf16_)
+      ok(a_->attention_forward_bf16(ctx, lse_.data(), qkv, mask, B, T, H_, D_, dropout), "attention_forward_bf16");
+    else
+      ok(a_->attention_forward(ctx, lse_.data(), qkv, mask, B, T, H_, D_, dropout), "attention_forward");
     times_.stop(CudaStageTimes::kScores);
   }
   void backward(float* dqkv, const float* dctx, const float* qkv, const float* ctx,
@@ -94,10 +107,16 @@ class CudaExact final : public CudaAttentionVariant {
                 DeviceArray<unsigned char>&) override {
     delta_.resize(size_t(B) * H_ * T);
     times_.start(CudaStageTimes::kBackward);
-    ok(a_->attention_backward(dqkv, delta_.data(), dctx, qkv, ctx, lse_.data(), mask, B, T, H_, D_,
-                              dropout), "attention_backward");
+    if (bf16_)
+      ok(a_->attention_backward_bf16(dqkv, delta_.data(), dctx, qkv, ctx, lse_.data(), mask, B, T, H_, D_,
+                                     dropout), "attention_backward_bf16");
+    else
+      ok(a_->attention_backward(dqkv, delta_.data(), dctx, qkv, ctx, lse_.data(), mask, B, T, H_, D_,
+                                dropout), "attention_backward");
     times_.stop(CudaStageTimes::kBackward);
   }
+  // No host work between launches, dropout from the device step constants: capturable.
+  bool capturable() const override { return true; }
   void counters(AttentionCounters& k, const int32_t* mask, int B, int T, bool backward) const override {
     k.reset(H_);
     exact_tiled::set_forward_counters(k, mask, B, T, H_, D_);
@@ -108,14 +127,16 @@ class CudaExact final : public CudaAttentionVariant {
  private:
   const lshlab_cuda_api_v1* a_;
   int H_, D_;
+  bool bf16_ = false;  // the bf16 tensor-core kernels (attention_forward_bf16 / _backward_bf16)
   DeviceArray<float> lse_, delta_;
   void ok(int rc, const char* what) const { cuda_ok(*a_, rc, what); }
 };
 
 }  // namespace
 
-std::unique_ptr<CudaAttentionVariant> make_cuda_exact(const lshlab_cuda_api_v1* a, const BertConfig& cfg) {
-  return std::make_unique<CudaExact>(a, cfg);
+std::unique_ptr<CudaAttentionVariant> make_cuda_exact(const lshlab_cuda_api_v1* a, const BertConfig& cfg,
+                                                      int precision) {
+  return std::make_unique<CudaExact>(a, cfg, precision);
 }
 
 // The largest head size a variant's CUDA kernels take (0: a variant without CUDA kernels).
@@ -141,10 +162,10 @@ std::string CudaAttentionLayer::unsupported(const BertConfig& cfg) {
   return "attention '" + cfg.attention + "' has no CUDA kernels (exact, yoso, yoso-e, bert-lsh and reformer do)";
 }
 
-CudaAttentionLayer::CudaAttentionLayer(const lshlab_cuda_api_v1* a, const BertConfig& cfg) {
+CudaAttentionLayer::CudaAttentionLayer(const lshlab_cuda_api_v1* a, const BertConfig& cfg, int precision) {
   const std::string why = unsupported(cfg);
   if (!why.empty()) throw Error("cannot run attention on CUDA: " + why);
-  if (cfg.attention == "exact") v_ = make_cuda_exact(a, cfg);
+  if (cfg.attention == "exact") v_ = make_cuda_exact(a, cfg, precision);
   else if (cfg.attention == "bert-lsh") v_ = make_cuda_bert_lsh(a, cfg);
   else if (cfg.attention == "reformer") v_ = make_cuda_reformer(a, cfg);
   else v_ = make_cuda_yoso(a, cfg);

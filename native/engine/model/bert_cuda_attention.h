@@ -24,7 +24,10 @@ class CudaAttentionLayer {
   // Why cfg's attention cannot run on CUDA ("" when it can).
   static std::string unsupported(const BertConfig& cfg);
 
-  CudaAttentionLayer(const lshlab_cuda_api_v1* a, const BertConfig& cfg);
+  // precision: the run's gemm_set_precision mode (0 fp32, 1 tf32, 2 bf16); exact attention runs
+  // on the bf16 tensor-core kernels in mode 2 at head sizes 64 and 128 (cuda_abi.h
+  // attention_forward_bf16), on the fp32 kernels otherwise; the other variants ignore it.
+  CudaAttentionLayer(const lshlab_cuda_api_v1* a, const BertConfig& cfg, int precision = 0);
 
   // workspace: scratch shared by every layer (nothing kept between calls), grown here as needed.
   void forward(float* ctx, const float* qkv, const int32_t* mask, int B, int T,
@@ -48,13 +51,18 @@ class CudaAttentionLayer {
   void bind_parameters(const std::vector<float*>& data, const std::vector<float*>& grad) {
     v_->bind_parameters(data, grad);
   }
+  // CUDA graphs (model/bert_cuda_graph.cc): whether the variant may be captured, and its stage
+  // timing (off for graph steps).
+  bool capturable() const { return v_->capturable(); }
+  void set_timing(bool on) { v_->set_timing(on); }
 
  private:
   std::unique_ptr<CudaAttentionVariant> v_;
 };
 
 // The exact and yoso/yoso-e variants (bert_cuda_attention.cc, cuda_attention_yoso.cc).
-std::unique_ptr<CudaAttentionVariant> make_cuda_exact(const lshlab_cuda_api_v1* a, const BertConfig& cfg);
+std::unique_ptr<CudaAttentionVariant> make_cuda_exact(const lshlab_cuda_api_v1* a, const BertConfig& cfg,
+                                                      int precision = 0);
 std::string cuda_yoso_unsupported(const BertConfig& cfg);
 std::unique_ptr<CudaAttentionVariant> make_cuda_yoso(const lshlab_cuda_api_v1* a, const BertConfig& cfg);
 

@@ -5,9 +5,16 @@
  *   qa:             linear to interleaved (start, end) logits -> CE(start), CE(end), halved
  * The host derives the labelled rows and targets from the batch it holds (head_prepare); the
  * device writes per-row losses and hits, which head_result reads back and reduces in float64.
+ * Fixed shapes for a captured step (bert_cuda_graph.cc): in training the MLM head computes a
+ * padded number of rows, the batch's labelled rows then padding rows (row index -1: gathered as
+ * zeros, never scattered; target -100: loss 0, hit 0, zero gradient, so the decoder's and the
+ * dense layer's gradients get nothing from them), and the loss scales that depend on the batch's
+ * counts (1 / masked rows, QA's 0.5 / counted) are read from the device step constants. The
+ * denominators stay the real counts, which the host knows.
  */
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "core/common.h"
 #include "model/bert_cuda_impl.h"
@@ -16,6 +23,7 @@ namespace lshlab {
 
 void CudaBert::Impl::head_prepare(const Batch& b) {
   head_rows = 0;
+  head_capacity = 0;
   counted[0] = counted[1] = 0;
   host_labels.clear();
   o_rows = staging.size();
@@ -31,6 +39,19 @@ void CudaBert::Impl::head_prepare(const Batch& b) {
       }
     head_rows = int(targets.size());
     counted[0] = head_rows;
+    head_capacity = head_rows;
+    if (training) {
+      // Padded to a high-water mark per (B, T) in steps of about N / 64 rows, at most N: the
+      // shape (and so a captured graph) changes only when a batch has more masked rows than any
+      // before it, by a margin; the extra rows cost at most ~1.6% of the rows' head work.
+      const int granule = std::max(8, (N / 64 + 7) / 8 * 8);
+      int& hw = mlm_capacity[std::make_pair(B, T)];
+      hw = std::min(N, std::max(hw, (std::max(head_rows, 1) + granule - 1) / granule * granule));
+      head_capacity = hw;
+      staging.insert(staging.end(), size_t(head_capacity - head_rows), -1);
+      targets.resize(size_t(head_capacity), -100);
+      consts.loss_scale[0] = head_rows > 0 ? float(1.0 / head_rows) : 0.f;
+    }
     o_targets = staging.size();
     staging.insert(staging.end(), targets.begin(), targets.end());
   } else if (cfg.task == Task::SequenceClassification) {
@@ -56,6 +77,7 @@ void CudaBert::Impl::head_prepare(const Batch& b) {
       staging.insert(staging.end(), host_labels.begin(), host_labels.end());
       for (int i = 0; i < B; i++) { counted[0] += host_labels[size_t(i)] != T; counted[1] += host_labels[size_t(B + i)] != T; }
       head_rows = 2 * B;
+      for (int k = 0; k < 2; k++) consts.loss_scale[k] = float(qa_scale(k));
     }
   }
 }
@@ -66,8 +88,8 @@ void CudaBert::Impl::head_forward(bool want_grad) {
   const int32_t* rows = dev_ints(o_rows);
   const int32_t* targets = dev_ints(o_targets);
   if (cfg.task == Task::MaskedLM) {
-    const int P = head_rows;
-    logits_count = int64_t(P) * V;
+    const int P = head_capacity;  // head_rows, padded in training
+    logits_count = int64_t(head_rows) * V;
     if (P == 0) return;
     for (auto* d : {&head_in, &head_pre, &head_act, &head_ln}) d->resize(size_t(P) * C);
     head_mean.resize(size_t(P)); head_rstd.resize(size_t(P));
@@ -81,10 +103,8 @@ void CudaBert::Impl::head_forward(bool want_grad) {
     gemm(false, true, P, V, C, 1.f, head_ln.data(), C, nw(BM::kWordEmb), C, 0.f, logits.data(), V,
          nw(BM::kMlmBias));
     // Training overwrites the logits with their gradient (nobody reads them afterwards).
-    ok(a->cross_entropy_forward_backward(losses.data(), correct.data(),
-                                         want_grad ? logits.data() : nullptr, logits.data(),
-                                         targets, P, V, -100, float(1.0 / P)),
-       "cross_entropy_forward_backward");
+    cross_entropy(want_grad ? logits.data() : nullptr, logits.data(), targets, P, V, -100,
+                  float(1.0 / head_rows), 0);
   } else if (cfg.task == Task::SequenceClassification) {
     const int L = cfg.num_labels;
     for (auto* d : {&head_in, &head_pre, &head_act, &head_ln, &d_head}) d->resize(size_t(B) * C);
@@ -115,13 +135,9 @@ void CudaBert::Impl::head_forward(bool want_grad) {
     float* s = head_pre.data();  // (B,T) start logits, then (B,T) end logits
     ok(a->gather_rows(s, logits.data(), rows, N, 1), "gather_rows");
     ok(a->gather_rows(s + N, logits.data(), rows + N, N, 1), "gather_rows");
-    for (int k = 0; k < 2; k++) {
-      const double scale = counted[k] > 0 ? 0.5 / double(counted[k]) : 0.0;
-      ok(a->cross_entropy_forward_backward(losses.data() + k * B, correct.data() + k * B,
-                                           want_grad ? head_act.data() + k * N : nullptr,
-                                           s + k * N, targets + k * B, B, T, T, float(scale)),
-         "cross_entropy_forward_backward");
-    }
+    for (int k = 0; k < 2; k++)
+      cross_entropy(want_grad ? head_act.data() + k * N : nullptr, s + k * N, targets + k * B, B, T,
+                    T, float(qa_scale(k)), k, k * B);
   }
 }
 
@@ -131,7 +147,7 @@ void CudaBert::Impl::head_backward() {
   ok(a->memset(dh, 0, size_t(N) * C * sizeof(float)), "memset");
   const int32_t* rows = dev_ints(o_rows);
   if (cfg.task == Task::MaskedLM) {
-    const int P = head_rows;
+    const int P = head_capacity;  // padding rows: zero gradients, skipped by the scatter
     if (P == 0) return;
     d_head.resize(size_t(P) * C);
     float* dln = d_head.data();

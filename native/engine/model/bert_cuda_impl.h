@@ -5,6 +5,9 @@
  */
 #pragma once
 #include <array>
+#include <map>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/cuda_loader.h"
@@ -17,8 +20,25 @@ namespace lshlab {
 using BM = BertModel<float>;
 
 // Rows of the batch grouped by a key (token id, position, token type), as offsets into the
-// uploaded int32 staging array: the input of rows_segment_sum.
+// uploaded int32 staging array: the input of rows_segment_sum. Training pads G to a bound fixed
+// by (B, T) with empty groups (which write nothing), so the launch shape never changes.
 struct CudaRowGroups { int G = 0; size_t o_target = 0, o_offsets = 0, o_rows = 0; };
+
+// The training step as CUDA graphs (bert_cuda_graph.cc): the executable graph of each key, and
+// the eager step that must precede a capture (it grows every buffer the key needs).
+struct CudaStepGraph {
+  using Key = std::array<int64_t, 7>;  // B, T, mask, head rows, labels, max_norm bits, precision
+  struct Entry {
+    void* exec = nullptr;
+    uint64_t growths = 0;   // device_array_growths() when captured: replay only while unchanged
+  };
+  std::map<Key, Entry> graphs;
+  bool warm = false;        // an eager step of warm_key ran and nothing grew since warm_growths
+  Key warm_key{};
+  uint64_t warm_growths = 0;
+  int captures = 0;         // how many graphs were captured (tests: re-capture on a new key)
+  std::string failed;       // why a capture failed (graphs then stay off for this model)
+};
 
 struct CudaBert::Impl {
   const lshlab_cuda_api_v1* a = nullptr;
@@ -35,11 +55,13 @@ struct CudaBert::Impl {
   bool has_mask = false, training = false;
   uint64_t seed = 0;
   uint32_t step = 0;
-  std::vector<int32_t> staging;   // every int32 array of the batch, uploaded in one copy
+  std::vector<int32_t> staging;   // step constants + every int32 array of the batch: one copy
   DeviceArray<int32_t> ints;
   size_t o_ids = 0, o_types = 0, o_mask = 0, o_rows = 0, o_targets = 0;
   CudaRowGroups word, pos, type;         // embedding-gradient groups (rows_segment_sum)
   int head_rows = 0;              // P (mlm), B (classification), 2B targets (qa)
+  int head_capacity = 0;          // mlm: rows the head computes, P padded (training; else P)
+  std::map<std::pair<int, int>, int> mlm_capacity;  // per (B, T): the padded rows' high-water mark
   int64_t counted[2] = {0, 0};    // rows the loss counts (qa: start, end)
   std::vector<int32_t> host_labels;  // classification labels / qa clamped targets (host copy)
 
@@ -65,7 +87,20 @@ struct CudaBert::Impl {
   DeviceArray<double> sum_sq, sum_sq_work;
   DeviceArray<int64_t> adam_chunks;  // (begin, end, decay) per chunk: adamw_update_chunks
   int adam_nchunks = 0;
+  lshlab_cuda_adamw_params adam_host{};  // this step's AdamW constants (by-value fallback)
+  double max_grad_norm = 0;
   void* events[4] = {nullptr, nullptr, nullptr, nullptr};
+  // ---- the capturable step (bert_cuda_graph.cc) ----
+  // This step's constants, uploaded as the first words of `ints` (8-byte aligned: a cudaMalloc
+  // base); the kernels read them there, so a graph replays with this step's values.
+  lshlab_cuda_step_constants consts{};
+  static constexpr size_t kConstWords = sizeof(lshlab_cuda_step_constants) / sizeof(int32_t);
+  bool device_steps = false;  // the library has set_step_constants & co. (else all by value)
+  int precision = 0;
+  CudaStepGraph graph;
+  const lshlab_cuda_step_constants* dev_consts() {
+    return reinterpret_cast<const lshlab_cuda_step_constants*>(ints.data());
+  }
 
   float* w(size_t off) { return params.data() + off; }
   float* g(size_t off) { return grads.data() + off; }
@@ -88,6 +123,25 @@ struct CudaBert::Impl {
        "gemm");
   }
 
+  void step_body(bool timed);             // bert_cuda.cc: zero grads .. AdamW, all on the device
+  bool run_step(bool want_graph);          // bert_cuda_graph.cc: eager, captured or replayed
+  std::string graph_unsupported() const;   // "" when the step may run as a graph
+  // QA's gradient scale of the start (k = 0) or end (1) loss: 0.5 / counted rows.
+  double qa_scale(int k) const { return counted[k] > 0 ? 0.5 / double(counted[k]) : 0.0; }
+  // Cross-entropy of R rows into losses / correct from row `off`: a training step takes its scale
+  // from the device step constants' loss_scale[k] (the value dscale, there), so a graph replays
+  // with this batch's count; otherwise dscale by value.
+  void cross_entropy(float* dlogits, const float* lg, const int32_t* targets, int R, int V,
+                     int ignore, float dscale, int k, int off = 0) {
+    if (training && device_steps && dlogits)
+      ok(a->cross_entropy_forward_backward_device(losses.data() + off, correct.data() + off, dlogits, lg,
+                                                  targets, R, V, ignore, &dev_consts()->loss_scale[k]),
+         "cross_entropy_forward_backward_device");
+    else
+      ok(a->cross_entropy_forward_backward(losses.data() + off, correct.data() + off, dlogits, lg, targets,
+                                           R, V, ignore, dscale),
+         "cross_entropy_forward_backward");
+  }
   void load_batch(const Batch& b);         // bert_cuda.cc
   void ensure_buffers();
   void encoder_forward();

@@ -53,6 +53,16 @@ class CudaStageTimes {
   void mark_hash();
   // time_scores_s and time_values_s of this forward, and time_backward_s when `backward`.
   void read(AttentionCounters& k, bool backward) const;
+  // Off: start/stop record nothing and every stage reads 0. The CUDA model turns timing off for
+  // steps captured into or replayed as a CUDA graph: an event recorded inside a capture is no
+  // graph node and holds no time (model/bert_cuda_graph.cc).
+  void set_timing(bool on) {
+    timing_ = on;
+    if (!on) {  // a replay runs no start(): forget the stages an earlier eager call timed
+      for (bool& r : ran_) r = false;
+      marked_ = false;
+    }
+  }
 
  private:
   const lshlab_cuda_api_v1* a_;
@@ -60,6 +70,7 @@ class CudaStageTimes {
   void* mark_ = nullptr;  // recorded by the library inside the forward entry
   bool ran_[kStages] = {};
   bool marked_ = false;
+  bool timing_ = true;
   double seconds(Stage s) const;
   void release();
 };
@@ -85,6 +96,11 @@ class CudaAttentionVariant {
   virtual void bind_parameters(const std::vector<float*>& data, const std::vector<float*>& grad) {
     (void)data; (void)grad;
   }
+  // Whether forward and backward may be captured into a CUDA graph and replayed: no host work
+  // between launches that depends on the step, nothing per step passed by value (the dropout
+  // streams read the device step constants; hash draws by (seed, step) value do not).
+  virtual bool capturable() const { return false; }
+  void set_timing(bool on) { times_.set_timing(on); }
 
  protected:
   CudaStageTimes times_;  // the layer's stage events; counters() reads them

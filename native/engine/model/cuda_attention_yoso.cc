@@ -89,6 +89,10 @@ class CudaYoso final : public CudaAttentionVariant {
     times_.stop(CudaStageTimes::kBackward);
   }
 
+  // yoso-e (and its YOSO-C conv) has no draws and no per-step host work: capturable. yoso (LSH)
+  // draws its hyperplanes from (seed, step) by value: its steps stay eager.
+  bool capturable() const override { return !yo_.lsh; }
+
   void bind_parameters(const std::vector<float*>& data, const std::vector<float*>& grad) override {
     conv_w_ = data.empty() ? nullptr : data[0];
     conv_g_ = grad.empty() ? nullptr : grad[0];

@@ -25,7 +25,8 @@
 namespace lshlab {
 
 BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, int warmup,
-                             uint64_t seed, int cuda_device, const std::string& precision) {
+                             uint64_t seed, int cuda_device, const std::string& precision,
+                             bool cuda_graphs) {
   LSHLAB_CHECK(B > 0 && T > 0, "batch and seq must be positive");
   LSHLAB_CHECK(steps > 0, "steps must be positive");
   LSHLAB_CHECK(warmup >= 0, "warmup must be >= 0");
@@ -35,6 +36,7 @@ BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, 
   tc.seed = seed;
   tc.cuda_device = cuda_device;
   tc.precision = precision;
+  tc.cuda_graphs = cuda_graphs;
   // Device memory before the Trainer exists (the context is up by then), to subtract below.
   const lshlab_cuda_api_v1* api = nullptr;
   size_t free0 = 0, total0 = 0;
@@ -54,6 +56,7 @@ BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, 
   const std::vector<int32_t> special = {pad, cls, sep, mask};
   BenchTrainResult r;
   double timed = 0, flops = 0;
+  int eager_steps = 0;
   for (int s = 0; s < warmup + steps; s++) {
     for (int b = 0; b < B; b++)
       for (int t = 0; t < T; t++) {
@@ -70,14 +73,26 @@ BenchTrainResult bench_train(const BertConfig& cfg_in, int B, int T, int steps, 
     if (s >= warmup) {
       timed += st.seconds;
       flops += st.flops;
-      r.forward_s += st.forward_s / steps;
-      r.backward_s += st.backward_s / steps;
-      r.optimizer_s += st.optimizer_s / steps;
+      r.device_s += st.device_s / steps;
+      if (st.cuda_graph) {
+        r.cuda_graph_steps++;
+      } else {
+        eager_steps++;
+        r.forward_s += st.forward_s;
+        r.backward_s += st.backward_s;
+        r.optimizer_s += st.optimizer_s;
+      }
     }
     r.final_loss = st.loss;
   }
+  if (eager_steps > 0) {
+    r.forward_s /= eager_steps;
+    r.backward_s /= eager_steps;
+    r.optimizer_s /= eager_steps;
+  }
   r.steps = steps;
   r.seconds = timed;
+  r.cuda_graphs = cuda_device >= 0 && cuda_graphs;
   r.tokens_per_s = double(B) * T * steps / timed;
   r.flops_per_token = flops / (double(B) * T * steps);
   r.gflops = flops / timed / 1e9;

@@ -100,6 +100,8 @@ StepStats Trainer::Impl::cuda_step(const Batch& batch) {
   st.forward_s = r.forward_s;
   st.backward_s = r.backward_s;
   st.optimizer_s = r.optimizer_s;
+  st.device_s = r.device_s;
+  st.cuda_graph = r.graph;
   // The device skipped the update exactly when the norm is not finite; a non-finite loss has
   // non-finite gradients, so the CPU's rule (no backward after a non-finite loss) agrees.
   st.grad_norm = std::isfinite(r.fr.loss) ? r.grad_norm : NAN;

@@ -32,6 +32,10 @@ struct TrainConfig {
   // bf16, fp32 accumulation and output). Everything else stays fp32 (other kernels, master
   // weights, gradients, AdamW moments); tf32 and bf16 on the CPU are refused (fp32 GEMMs only).
   std::string precision = "fp32";
+  // CUDA: replay the training step as a CUDA graph where it is capturable (exact attention; the
+  // first step of a shape runs eagerly, the second is captured; model/bert_cuda_graph.cc). Same
+  // results bit for bit; device time is then measured for the whole step only (StepStats).
+  bool cuda_graphs = true;
 };
 
 // The CUDA ABI's gemm_set_precision mode of a precision name: 0 fp32, 1 tf32, 2 bf16; throws
@@ -56,6 +60,10 @@ struct StepStats {
   double lr = 0;             // learning rate used for this step
   double seconds = 0;        // wall time of the step
   double forward_s = 0, backward_s = 0, optimizer_s = 0;  // its parts (optimizer: norm, clip, AdamW)
+  // CUDA: the step ran as a CUDA graph (TrainConfig::cuda_graphs); forward_s, backward_s and
+  // optimizer_s are then 0 (a graph is timed as a whole: device_s) as are the attention stage times.
+  bool cuda_graph = false;
+  double device_s = 0;       // CUDA: device time of the whole step (graph or not); 0 on the CPU
   int64_t tokens = 0;        // non-padding tokens in the batch
   int64_t predictions = 0;   // masked positions (mlm), examples (classification, qa)
   int64_t correct = 0;       // argmax hits among predictions (qa: start and end both right)
@@ -148,9 +156,15 @@ struct BenchTrainResult {
   // those used before the Trainer existed (DeviceArrays only grow, so it is the steps'
   // high-water mark, cuBLASLt workspace included); -1 on the CPU (not measured).
   int64_t peak_memory_bytes = -1;
+  // CUDA: whether steps may run as CUDA graphs (TrainConfig::cuda_graphs), how many timed steps
+  // did, and the mean device time of a timed step (events around the whole step; 0 on the CPU).
+  // A graph step has no forward/backward/optimizer split: those means cover eager steps only.
+  bool cuda_graphs = false;
+  int cuda_graph_steps = 0;
+  double device_s = 0;
 };
 BenchTrainResult bench_train(const BertConfig& cfg, int B, int T, int steps, int warmup,
                              uint64_t seed, int cuda_device = -1,
-                             const std::string& precision = "fp32");
+                             const std::string& precision = "fp32", bool cuda_graphs = true);
 
 }  // namespace lshlab

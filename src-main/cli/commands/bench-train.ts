@@ -9,12 +9,12 @@ import { defineCommand, withLab } from '../command.js';
 import { recordBenchmark } from '../../lab/benchmarks.js';
 import { num, Progress } from '../format.js';
 import { packageVersion } from '../../engine/index.js';
-import { DEVICE_FLAG, PRECISION_FLAG, precisionFlag, resolveDeviceFlag } from '../run-training.js';
+import { CUDA_GRAPHS_FLAG, cudaGraphsFlag, DEVICE_FLAG, PRECISION_FLAG, precisionFlag, resolveDeviceFlag } from '../run-training.js';
 
 export const benchTrainCommand = defineCommand({
   path: ['bench', 'train'],
   summary: 'time BERT-tiny MLM training steps on random tokens',
-  usage: 'bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--device auto|cpu|cuda[:N]] [--precision fp32|tf32|bf16] [--json]',
+  usage: 'bench train --seq T --batch B [--steps N] [--warmup W] [--seed S] [--device auto|cpu|cuda[:N]] [--precision fp32|tf32|bf16] [--cuda-graphs on|off] [--json]',
   details: 'Model: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512, vocab 30522), exact attention.',
   flags: {
     seq: { type: 'int', min: 1, max: 512, default: 128, metavar: 'T', description: 'sequence length' },
@@ -24,11 +24,13 @@ export const benchTrainCommand = defineCommand({
     seed: { type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 42, metavar: 'S', description: 'seed of weights and tokens' },
     device: DEVICE_FLAG,
     precision: PRECISION_FLAG,
+    'cuda-graphs': CUDA_GRAPHS_FLAG,
     json: { type: 'boolean', description: 'print one JSON object' },
     record: { type: 'boolean', description: "keep the result in the lab database ('lshlab benchmarks list')" },
   },
   async run(flags, ctx) {
     const precision = precisionFlag(flags.precision, 'bench train');
+    const graphs = cudaGraphsFlag(flags['cuda-graphs'], 'bench train');
     const placed = resolveDeviceFlag(ctx, flags.device, 'bench train', [], precision !== undefined ? { precision } : {});
     const engine = ctx.engine();
     const info = engine.info();
@@ -47,6 +49,7 @@ export const benchTrainCommand = defineCommand({
         seed: flags.seed,
         ...(placed.device.startsWith('cuda:') ? { cudaDevice: Number(placed.device.slice(5)) } : {}),
         ...(placed.precision !== 'fp32' ? { precision: placed.precision } : {}),
+        ...(graphs === false ? { cudaGraphs: false } : {}),
       });
       progress.done();
     } catch (err) {
@@ -57,13 +60,15 @@ export const benchTrainCommand = defineCommand({
       `lshlab bench train --seq ${flags.seq} --batch ${flags.batch} --steps ${flags.steps} ` +
       `--warmup ${flags.warmup} --seed ${flags.seed} ` +
       (placed.device === 'cpu' ? `--threads ${r.threads}` : `--device ${placed.device}`) +
-      (placed.precision !== 'fp32' ? ` --precision ${placed.precision}` : '');
+      (placed.precision !== 'fp32' ? ` --precision ${placed.precision}` : '') +
+      (graphs === false && placed.device !== 'cpu' ? ' --cuda-graphs off' : '');
     const device = `${placed.device}: ${placed.name}`;
     const onCuda = placed.device !== 'cpu';
     if (flags.record) {
       const config = {
         seq: flags.seq, batch: flags.batch, steps: flags.steps, warmup: flags.warmup, seed: flags.seed, reproduce,
         device: flags.device ?? 'auto', deviceInfo: { ...placed }, precision: placed.precision,
+        ...(placed.device !== 'cpu' ? { cudaGraphs: graphs !== false } : {}),
       };
       const row = await withLab(ctx, (store) => recordBenchmark(store, { kind: 'train', config, result: { ...r } }, info));
       ctx.note(`bench train: recorded as benchmark ${row.id} (lshlab benchmarks list)`);
@@ -85,7 +90,11 @@ export const benchTrainCommand = defineCommand({
             flops_per_token: r.flopsPerToken,
             gflops: r.gflops,
             final_loss: r.finalLoss,
+            // Means over eager steps; a CUDA graph step is timed only as a whole (device_step_ms).
             step_ms: { forward: r.forwardS * 1e3, backward: r.backwardS * 1e3, optimizer: r.optimizerS * 1e3 },
+            cuda_graphs: onCuda ? (r.cudaGraphs ?? null) : null,
+            cuda_graph_steps: onCuda ? (r.cudaGraphSteps ?? null) : null,
+            device_step_ms: onCuda && r.deviceS !== undefined ? r.deviceS * 1e3 : null,
             threads: r.threads,
             device,
             device_why: placed.why,
@@ -117,7 +126,11 @@ export const benchTrainCommand = defineCommand({
     ctx.out(`FLOPs/token   ${num(r.flopsPerToken)}`);
     ctx.out(`seconds       ${num(r.seconds)} (${r.steps} timed steps)`);
     ctx.out(`final loss    ${num(r.finalLoss, 4)}`);
-    ctx.out(`per step      forward ${num(r.forwardS * 1e3)} ms, backward ${num(r.backwardS * 1e3)} ms, optimizer ${num(r.optimizerS * 1e3)} ms`);
+    const graphSteps = r.cudaGraphSteps ?? 0;
+    if (graphSteps < r.steps)
+      ctx.out(`per step      forward ${num(r.forwardS * 1e3)} ms, backward ${num(r.backwardS * 1e3)} ms, optimizer ${num(r.optimizerS * 1e3)} ms${graphSteps > 0 ? ' (eager steps)' : ''}`);
+    if (onCuda && r.deviceS !== undefined)
+      ctx.out(`device time   ${num(r.deviceS * 1e3)} ms per step; ${graphSteps} of ${r.steps} timed steps ran as a CUDA graph${r.cudaGraphs === false ? ' (--cuda-graphs off)' : ''}`);
     ctx.out(`threads       ${r.threads}`);
     ctx.out(`gemm kernel   ${r.gemmKernel}`);
     if (r.peakGflops > 0)

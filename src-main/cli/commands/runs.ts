@@ -188,9 +188,10 @@ export const runsShowCommand = defineWithArgs({
       ['steps', String(r.lastStep)],
     ];
     const placed = deviceInfoOfRun(r);
+    const graphsOff = r.device.startsWith('cuda') && r.trainConfig['cudaGraphs'] === false;
     lines.push([
       'device',
-      `${r.device}${placed?.name ? ` (${placed.name}${placed.precision ? `, ${placed.precision}` : ''})` : ''}` +
+      `${r.device}${placed?.name ? ` (${placed.name}${placed.precision ? `, ${placed.precision}` : ''}${graphsOff ? ', CUDA graphs off' : ''})` : ''}` +
         `${r.threads !== null ? `, ${r.threads} thread(s)` : ''}${placed?.why ? `: ${placed.why}` : ''}`,
     ]);
     if (r.owner !== null) lines.push(['host', r.owner]);

@@ -6,7 +6,7 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../args.js';
 import { ATTENTION_PARAM_FLAG_SPECS, collectAttentionParams, PARAM_FLAGS } from '../attention-flags.js';
-import { describeEnd, DEVICE_FLAG, deviceFlag, openLabAsHost, PRECISION_FLAG, precisionFlag, trainOne } from '../run-training.js';
+import { CUDA_GRAPHS_FLAG, cudaGraphsFlag, describeEnd, DEVICE_FLAG, deviceFlag, openLabAsHost, PRECISION_FLAG, precisionFlag, trainOne } from '../run-training.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultSpec, DEFAULT_MODEL, SpecError, type ModelSpec, type RunSpec } from '../../training/spec.js';
@@ -29,7 +29,7 @@ export const trainCommand = defineCommand({
   usage:
     'train --task mlm|classification|qa --dataset NAME [--attention V] [variant parameters] [--hidden --layers --heads ' +
     '--intermediate --max-seq-len] [--steps N | --epochs E] [--batch --lr --warmup --seed] [--eval-every N] ' +
-    '[--save-every N] [--from-checkpoint DIR|RUN] [--init-from RUN|DIR] [--device auto|cpu|cuda[:N]] [--precision fp32|tf32|bf16]',
+    '[--save-every N] [--from-checkpoint DIR|RUN] [--init-from RUN|DIR] [--device auto|cpu|cuda[:N]] [--precision fp32|tf32|bf16] [--cuda-graphs on|off]',
   details: [
     'Each run trains in its own process; Ctrl-C cancels after the current step (a checkpoint is kept), twice stops at once.',
     'Defaults: BERT-tiny (hidden 128, 2 layers, 2 heads, FFN 512), sequence 128, batch 32, lr 1e-3 with 20 warmup',
@@ -47,6 +47,8 @@ export const trainCommand = defineCommand({
     '--precision tf32 runs the GEMMs on TF32 tensor cores, bf16 with bf16 operands and fp32 accumulation (everything',
     'else stays fp32); both are CUDA only (the CPU refuses them). The precision is recorded',
     'with the run (runs show) and a resumed run keeps it unless --precision says otherwise.',
+    '--cuda-graphs off runs every CUDA step eagerly, so the step parts (train/forward_s ...) are timed; on (the',
+    'default) replays steps as CUDA graphs where it can, with the same results bit for bit.',
   ].join('\n'),
   flags: {
     task: { type: 'string', choices: ['mlm', 'classification', 'qa'], metavar: 'mlm|classification|qa', description: 'task (required unless resuming a run)' },
@@ -75,6 +77,7 @@ export const trainCommand = defineCommand({
     'doc-stride': ranged(TRAIN_RANGES.docStride, 'N', 'qa: tokens shared by consecutive windows (default 32)'),
     device: DEVICE_FLAG,
     precision: PRECISION_FLAG,
+    'cuda-graphs': CUDA_GRAPHS_FLAG,
     name: { type: 'string', metavar: 'NAME', description: 'run name (default <task>-<attention>)' },
     tag: { type: 'string', repeatable: true, metavar: 'TAG', description: 'a tag for the run' },
     notes: { type: 'string', metavar: 'TEXT', description: 'notes for the run' },
@@ -87,6 +90,7 @@ export const trainCommand = defineCommand({
       throw new UsageError('--init-from and --from-checkpoint exclude each other (a resumed run keeps the weights lineage of the run it resumes)', cmd);
     const device = deviceFlag(flags.device, cmd);
     const precision = precisionFlag(flags.precision, cmd);
+    const graphs = cudaGraphsFlag(flags['cuda-graphs'], cmd);
     const lab = openLabAsHost(ctx, 'lshlab train');
     try {
       // Resuming a run: its spec is the base, and the flags given here override it.
@@ -109,6 +113,7 @@ export const trainCommand = defineCommand({
       if (from) spec.fromCheckpoint = from.path;
       if (device !== undefined) spec.device = device;
       if (precision !== undefined) spec.precision = precision;
+      if (graphs !== undefined) spec.cudaGraphs = graphs;
       let row;
       try {
         row = await trainOne(ctx, lab, spec);

@@ -1,0 +1,187 @@
+/*
+ * test_cuda_graph.cc: the training step as a CUDA graph (model/bert_cuda_graph.cc, issue 10).
+ * Ten steps with graphs (TrainConfig::cuda_graphs, the default) equal ten eager steps bit for bit
+ * (losses, norms, hits, final weights: the same kernels with the same arguments) and the CPU
+ * Trainer within the cuda/train tolerance; dropout on; every batch with a different number of
+ * masked rows, one past the padded capacity (a new key: eager, then a new capture); a batch
+ * shape that changes and comes back (its graph is replayed). Under the host emulation a recorded
+ * launch keeps its arguments by value, as a real graph does, so a kernel that took the step, the
+ * learning rate or a loss scale by value would replay the capture's value and fail here.
+ * Skipped with the loader's reason when CUDA is unavailable.
+ */
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cuda_harness.h"
+#include "model/bert.h"
+#include "train/trainer.h"
+#include "test_registry.h"
+
+using namespace lshlab;
+
+namespace {
+
+BertConfig graph_config(Task task) {
+  BertConfig c;
+  c.vocab_size = 97;
+  c.hidden_size = 32;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 64;
+  c.max_position_embeddings = 32;
+  c.num_labels = 3;
+  c.task = task;  // dropout: the defaults, 0.1 hidden and attention
+  return c;
+}
+
+struct HostBatch {
+  int B = 3, T = 11;
+  std::vector<int32_t> ids, types, mask, labels, starts, ends;
+  Batch view() const {
+    Batch b;
+    b.B = B; b.T = T;
+    b.input_ids = ids.data(); b.token_type_ids = types.data(); b.attention_mask = mask.data();
+    if (!labels.empty()) b.labels = labels.data();
+    if (!starts.empty()) { b.start_positions = starts.data(); b.end_positions = ends.data(); }
+    return b;
+  }
+};
+
+// Step s's batch of B sequences: the last one padded after 7 tokens; masked-LM labels on every
+// `every`-th token (so the masked count changes from step to step).
+HostBatch make_batch(const BertConfig& c, int s, int B, int every) {
+  HostBatch h;
+  h.B = B;
+  const int N = h.B * h.T;
+  for (int n = 0; n < N; n++) {
+    const int b = n / h.T, t = n % h.T;
+    const bool pad = b == h.B - 1 && t >= 7;
+    h.mask.push_back(pad ? 0 : 1);
+    h.ids.push_back(pad ? 0 : 1 + (n * 31 + s * 17) % (c.vocab_size - 1));
+    h.types.push_back(t >= 5 ? 1 : 0);
+  }
+  if (c.task == Task::MaskedLM)
+    for (int n = 0; n < N; n++)
+      h.labels.push_back(h.mask[size_t(n)] && (n + s) % every == 0 ? h.ids[size_t(n)] : -100);
+  if (c.task == Task::SequenceClassification)
+    for (int b = 0; b < h.B; b++) h.labels.push_back((b + s) % c.num_labels);
+  if (c.task == Task::QuestionAnswering)
+    for (int b = 0; b < h.B; b++) {
+      h.starts.push_back((b + s) % 6);
+      h.ends.push_back(b == 0 ? h.T + 3 : (b + s) % 6 + 2);  // out of range: clamped, ignored
+    }
+  return h;
+}
+
+// The batch plan: (B, every) per step. Masked rows vary every step (~7, 10, 6, 7, 15, 29, 10
+// of 29 tokens): the padded capacity (granule 8 rows here) grows at step 1 (to 16) and step 5
+// (every token masked: 32), each a new key; steps 7-8 change the batch shape, step 9 returns to
+// step 6's key, whose graph replays. Masked-LM: e e G G G e G e G G (e eager, G graph);
+// classification and QA (fixed head shapes): e G G G G G G e G G.
+struct Plan { int B, every; };
+const Plan kPlan[10] = {{3, 4}, {3, 3}, {3, 5}, {3, 4}, {3, 2}, {3, 1}, {3, 3}, {2, 3}, {2, 4}, {3, 3}};
+
+bool bits_equal(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// Ten steps three ways: CPU, CUDA eager, CUDA graphs. `graph_steps`: how many graph steps the
+// graph Trainer must report (0: the variant stays eager).
+bool graph_matches(Task task, const std::string& attention, const std::map<std::string, std::string>& params,
+                   const std::string& precision, int min_graph_steps, int max_graph_steps) {
+  BertConfig cfg = graph_config(task);
+  cfg.attention = attention;
+  cfg.attention_params = params;
+  TrainConfig tc;
+  tc.lr = 3e-3;
+  tc.warmup_steps = 3;  // the learning rate changes every step: AdamW's constants must follow
+  tc.total_steps = 10;
+  tc.seed = 11;
+  Trainer cpu(cfg, tc);
+  tc.cuda_device = 0;
+  tc.precision = precision;
+  tc.cuda_graphs = false;
+  Trainer eager(cfg, tc);
+  tc.cuda_graphs = true;
+  Trainer graph(cfg, tc);
+  const std::string what = std::string(task_name(task)) + " " + attention + " " + precision;
+  const double tol = precision == "fp32" ? 1e-4 : 5e-2;
+  bool ok = true;
+  int graph_steps = 0;
+  std::string flags;
+  for (int s = 0; s < 10; s++) {
+    const HostBatch h = make_batch(cfg, s, kPlan[s].B, kPlan[s].every);
+    const StepStats c = cpu.train_step(h.view()), e = eager.train_step(h.view()), g = graph.train_step(h.view());
+    graph_steps += g.cuda_graph ? 1 : 0;
+    flags += g.cuda_graph ? 'G' : 'e';
+    if (e.cuda_graph) { std::fprintf(stderr, "    %s step %d: graphs off, yet a graph ran\n", what.c_str(), s); ok = false; }
+    if (!bits_equal(g.loss, e.loss) || !bits_equal(g.grad_norm, e.grad_norm) || g.correct != e.correct ||
+        g.predictions != e.predictions || g.step != e.step) {
+      std::fprintf(stderr, "    %s step %d (%s): graph loss %.17g norm %.17g, eager %.17g %.17g\n", what.c_str(), s,
+                   g.cuda_graph ? "graph" : "eager", g.loss, g.grad_norm, e.loss, e.grad_norm);
+      ok = false;
+    }
+    const double el = std::fabs(g.loss - c.loss) / std::max(1e-12, std::fabs(c.loss));
+    const double en = std::fabs(g.grad_norm - c.grad_norm) / std::max(1e-12, std::fabs(c.grad_norm));
+    if (!(el <= tol && en <= tol) || g.predictions != c.predictions) {
+      std::fprintf(stderr, "    %s step %d: vs CPU loss %.8g / %.8g, norm %.8g / %.8g\n", what.c_str(), s, g.loss,
+                   c.loss, g.grad_norm, c.grad_norm);
+      ok = false;
+    }
+    if (!(g.device_s > 0) || (g.cuda_graph && (g.forward_s != 0 || g.backward_s != 0))) {
+      std::fprintf(stderr, "    %s step %d: device_s %g forward %g backward %g\n", what.c_str(), s, g.device_s,
+                   g.forward_s, g.backward_s);
+      ok = false;
+    }
+  }
+  if (graph_steps < min_graph_steps || graph_steps > max_graph_steps) {
+    std::fprintf(stderr, "    %s: %d graph steps (%s), want %d..%d\n", what.c_str(), graph_steps, flags.c_str(),
+                 min_graph_steps, max_graph_steps);
+    ok = false;
+  }
+  const auto& pe = eager.model().params().data;
+  const auto& pg = graph.model().params().data;
+  if (pe.size() != pg.size() || std::memcmp(pe.data(), pg.data(), pe.size() * sizeof(float)) != 0) {
+    std::fprintf(stderr, "    %s: final weights differ between graph and eager steps\n", what.c_str());
+    ok = false;
+  }
+  const auto& pc = cpu.model().params().data;
+  const double e = lshlab_cuda_harness::rel_error(std::vector<float>(pg.data(), pg.data() + pg.size()),
+                                                  std::vector<double>(pc.data(), pc.data() + pc.size()));
+  if (!(e <= tol)) {
+    std::fprintf(stderr, "    %s: weights vs CPU differ by %.3g\n", what.c_str(), e);
+    ok = false;
+  }
+  std::fprintf(stderr, "    %s: steps %s (e = eager, G = graph)\n", what.c_str(), flags.c_str());
+  return ok;
+}
+
+}  // namespace
+
+#define CUDA_GRAPH_TEST_REQUIRES() \
+  if (!cuda_api()) LSHLAB_SKIP("CUDA unavailable: " + cuda_status().reason)
+
+LSHLAB_TEST("cuda/graph masked-LM: 10 graph steps equal eager bit for bit and the CPU") {
+  CUDA_GRAPH_TEST_REQUIRES();
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "exact", {}, "fp32", 6, 6));
+}
+
+LSHLAB_TEST("cuda/graph classification and qa: 10 graph steps equal eager bit for bit and the CPU") {
+  CUDA_GRAPH_TEST_REQUIRES();
+  LSHLAB_EXPECT(graph_matches(Task::SequenceClassification, "exact", {}, "fp32", 8, 8));
+  LSHLAB_EXPECT(graph_matches(Task::QuestionAnswering, "exact", {}, "fp32", 8, 8));
+}
+
+LSHLAB_TEST("cuda/graph bf16 and tf32: graph steps equal eager bit for bit") {
+  CUDA_GRAPH_TEST_REQUIRES();
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "exact", {}, "bf16", 6, 6));
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "exact", {}, "tf32", 6, 6));
+}
+
+LSHLAB_TEST("cuda/graph yoso-e and YOSO-C are captured; yoso (LSH) stays eager") {
+  CUDA_GRAPH_TEST_REQUIRES();
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "yoso-e", {{"tau", "8"}, {"conv_window", "3"}}, "fp32", 6, 6));
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "yoso", {{"tau", "4"}, {"num_hash", "4"}}, "fp32", 0, 0));
+}
