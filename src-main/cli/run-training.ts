@@ -92,7 +92,7 @@ export const DEVICE_FLAG = {
 export const PRECISION_FLAG = {
   type: 'string',
   metavar: 'fp32|tf32|bf16',
-  description: 'GEMM precision: fp32 (default), tf32 (CUDA only: TF32 tensor cores, fp32 accumulation) or bf16 (CUDA only: bf16 GEMM operands, fp32 accumulation, everything else fp32)',
+  description: 'GEMM precision: fp32 (default), tf32 (CUDA only: TF32 tensor cores, fp32 accumulation) or bf16 (CUDA only: bf16 GEMM operands and exact attention at head sizes 64/128 on bf16 tensor cores, fp32 accumulation, everything else fp32)',
 } as const;
 
 /** The --precision value, checked (a usage error naming the flag), or undefined when not given. */
