@@ -240,6 +240,7 @@ lshlab_cuda_api_v1 make_api() {
   a.graph_capture_end = &lshlab_cuda::graph_capture_end;
   a.graph_launch = &lshlab_cuda::graph_launch;
   a.graph_destroy = &lshlab_cuda::graph_destroy;
+  a.hash_draws_device = 1;  // hash_draw.cuh
   return a;
 }
 

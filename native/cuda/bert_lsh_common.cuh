@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "attention_tile.cuh"
+#include "hash_draw.cuh"
 
 namespace lshlab_cuda {
 namespace blsh {
@@ -170,7 +171,7 @@ int check_args(const char* what, int B, int T, int H, int D, const lshlab_cuda_b
                Opt* o);
 // bert_lsh_hash.cu: planes (B,H,nh,bands,D), coef (B,H,nh,bands), codes (2,B,H,nh,T) of `step`.
 int hash(int32_t* codes, float* planes, int32_t* coef, const float* qkv, const attn::Shape& s,
-         const Opt& o, uint64_t seed, uint32_t step, uint32_t site);
+         const Opt& o, const HashDraw& draw, uint32_t site);
 
 }  // namespace blsh
 }  // namespace lshlab_cuda

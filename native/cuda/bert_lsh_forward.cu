@@ -228,8 +228,9 @@ int bert_lsh_forward(float* ctx, float* stats, int32_t* codes, float* planes, in
   float* pl = planes ? planes : reinterpret_cast<float*>(ws + up(bh * T * 4));
   int32_t* cf = coef ? coef : reinterpret_cast<int32_t*>(ws + up(bh * T * 4) + up(bh * o.nh * o.bands * D * 4));
   const Shape s{B, T, H, D, float(1.0 / std::sqrt(double(D)))};
-  const uint32_t hstep = params->reseed_fixed ? 0xFFFFFFFFu : step;
-  if (int rc = blsh::hash(codes, pl, cf, qkv, s, o, seed, hstep, site)) return rc;
+  const bool fixed = params->reseed_fixed != 0;
+  const HashDraw draw = make_hash_draw(seed, fixed ? 0xFFFFFFFFu : step, fixed);
+  if (int rc = blsh::hash(codes, pl, cf, qkv, s, o, draw, site)) return rc;
 
   const DropoutKeep drop = make_dropout_keep(dropout);
   if (blsh::use_sorted(o, T, D, drop.on)) {  // disjoint buckets (fill=zero: no dropout)

@@ -14,6 +14,7 @@
  * Planes kernel: one thread per Philox block (4 normals) or per coefficient. Hash kernel: one
  * block per (32 tokens, b h): the 32 q rows and 32 k rows in shared memory, one hash function's
  * bands x D planes at a time; thread = (row, band) projection, then thread = row sums its code.
+ * The draw's seed and step: by value or from the step constants (hash_draw.cuh).
  */
 #include "bert_lsh_common.cuh"
 #include "core/philox.h"
@@ -65,12 +66,14 @@ __device__ __forceinline__ void normal_pair(uint32_t w0, uint32_t w1, float& z0,
 
 // grid (ceil(items / 256), B*H); items = ceil(count / 4) Philox blocks, then nh*bands coefs.
 __global__ void bert_lsh_planes_kernel(float* planes, int32_t* coef, attn::Shape s, Opt o,
-                                       uint64_t seed, uint32_t step, uint32_t site) {
+                                       HashDraw draw, uint32_t site) {
   const int bh = blockIdx.y, b = bh / s.H, h = bh % s.H;
   const int64_t count = int64_t(o.nh) * o.bands * s.D, nblk = (count + 3) / 4;
   const int64_t item = blockIdx.x * int64_t(kThreads) + threadIdx.x;
   const uint64_t base = ((uint64_t(site) << 32) | (uint64_t(b) << 16) | uint64_t(h)) << 20;
   const uint32_t stream = uint32_t(lshlab::Stream::Attention);
+  const uint64_t seed = draw.seed_now();
+  const uint32_t step = draw.step_now();
   if (item < nblk) {
     const uint64_t idx = base + uint64_t(4 * item);
     uint32_t w[4] = {uint32_t(idx >> 2), uint32_t(idx >> 34), stream, step};
@@ -136,10 +139,10 @@ bert_lsh_hash_kernel(int32_t* codes, const float* qkv, const float* planes, cons
 }  // namespace
 
 int hash(int32_t* codes, float* planes, int32_t* coef, const float* qkv, const attn::Shape& s,
-         const Opt& o, uint64_t seed, uint32_t step, uint32_t site) {
+         const Opt& o, const HashDraw& draw, uint32_t site) {
   const int64_t items = (int64_t(o.nh) * o.bands * s.D + 3) / 4 + int64_t(o.nh) * o.bands;
   const dim3 pgrid(unsigned(ceil_div(items, kThreads)), unsigned(s.B * s.H));
-  bert_lsh_planes_kernel<<<pgrid, kThreads, 0, stream()>>>(planes, coef, s, o, seed, step, site);
+  bert_lsh_planes_kernel<<<pgrid, kThreads, 0, stream()>>>(planes, coef, s, o, draw, site);
   if (int rc = check_launch("bert_lsh_planes_kernel")) return rc;
   const size_t smem = sizeof(float) * (2 * attn::kTile * (s.D + 1) + o.bands * s.D) +
                       sizeof(int) * 2 * attn::kTile * o.bands;

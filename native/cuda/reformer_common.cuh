@@ -24,6 +24,7 @@
 
 #include "attention_tile.cuh"
 #include "backend.h"
+#include "hash_draw.cuh"
 
 namespace lshlab_cuda {
 namespace reformer {
@@ -72,7 +73,7 @@ inline State carve_state(void* st, const Plan& p) {
 
 // Stage entry points (each launches its kernels on the library's stream; 0 = fine).
 // rot (B,H,D,R,nb/2) <- the CPU's philox_normal draws rounded to float.
-int draw_rotations(float* rot, const Plan& p, uint64_t seed, uint32_t step, uint32_t site);
+int draw_rotations(float* rot, const Plan& p, const HashDraw& draw, uint32_t site);
 // keys (B,H,R,Tp) <- bucket (nb for padding), idx <- position; buckets (B,H,R,T) if not null.
 int hash_buckets(uint32_t* keys, uint32_t* idx, int32_t* buckets, const float* qkv,
                  const int32_t* mask, const float* rot, const Plan& p);

@@ -237,7 +237,7 @@ int reformer_forward(float* ctx, void* state, float* rotations, int32_t* buckets
     float* rot = rotations ? rotations : reinterpret_cast<float*>(ws + p.ws_rot);
     uint32_t* keys = reinterpret_cast<uint32_t*>(ws + p.ws_keys);
     uint32_t* idx = reinterpret_cast<uint32_t*>(ws + p.ws_idx);
-    if (int rc = draw_rotations(rot, p, seed, step, site)) return rc;
+    if (int rc = draw_rotations(rot, p, make_hash_draw(seed, step), site)) return rc;
     if (int rc = hash_buckets(keys, idx, buckets, qkv, mask, rot, p)) return rc;
     if (int rc = sort_slots(st, keys, idx, workspace, p)) return rc;
   }

@@ -14,6 +14,7 @@
  * log/cos round to the same float; the parity test counts).
  * Hash kernel: block = 32 tokens x 8 warps; the 32 x rows sit in shared memory (stride D + 1,
  * conflict-free); warp w takes rounds w, w + 8, ...; lane = token; rotation reads are broadcasts.
+ * The rotations' seed and step: by value or from the step constants (hash_draw.cuh).
  */
 #include <cmath>
 
@@ -32,16 +33,16 @@ __device__ __forceinline__ double box_muller(uint32_t a, uint32_t b) {
 
 // One thread per pair of normals (e, e + 1) of one (b,h): philox_normal(i) uses u32 draws 2i and
 // 2i + 1, i.e. lanes {0,1} of counter i / 2 for even i and lanes {2,3} for i + 1.
-__global__ void reformer_rot_kernel(float* rot, Plan p, uint64_t seed, uint32_t step,
-                                    uint32_t site) {
+__global__ void reformer_rot_kernel(float* rot, Plan p, HashDraw draw, uint32_t site) {
   const int64_t per = int64_t(p.D) * p.R * p.nb2(), pairs = (per + 1) / 2;
   const int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (g >= p.BH() * pairs) return;
   const int64_t bh = g / pairs, e = 2 * (g % pairs);
   const uint64_t b = uint64_t(bh / p.H), h = uint64_t(bh % p.H);
   const uint64_t i = ((uint64_t(site & 0xFFFu) << 50) | (b << 34) | (h << 24)) + uint64_t(e);
-  uint32_t c[4] = {uint32_t(i >> 1), uint32_t(i >> 33), uint32_t(lshlab::Stream::Attention), step};
-  lshlab::Philox4x32::generate(c, seed);
+  uint32_t c[4] = {uint32_t(i >> 1), uint32_t(i >> 33), uint32_t(lshlab::Stream::Attention),
+                   draw.step_now()};
+  lshlab::Philox4x32::generate(c, draw.seed_now());
   float* out = rot + bh * per + e;
   out[0] = float(box_muller(c[0], c[1]));
   if (e + 1 < per) out[1] = float(box_muller(c[2], c[3]));
@@ -104,10 +105,9 @@ __global__ void reformer_scale_kernel(float* ks, int32_t* order, int32_t* undo, 
 
 }  // namespace
 
-int draw_rotations(float* rot, const Plan& p, uint64_t seed, uint32_t step, uint32_t site) {
+int draw_rotations(float* rot, const Plan& p, const HashDraw& draw, uint32_t site) {
   const int64_t per = int64_t(p.D) * p.R * p.nb2(), n = p.BH() * ((per + 1) / 2);
-  reformer_rot_kernel<<<unsigned(ceil_div(n, kThreads)), kThreads, 0, stream()>>>(rot, p, seed,
-                                                                                  step, site);
+  reformer_rot_kernel<<<unsigned(ceil_div(n, kThreads)), kThreads, 0, stream()>>>(rot, p, draw, site);
   return check_launch("reformer_rot_kernel");
 }
 

@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "backend.h"
+#include "hash_draw.cuh"
 #include "yoso_plan.cuh"
 
 namespace lshlab_cuda {
@@ -106,7 +107,7 @@ struct Sorted {
 // Shape checks shared by the forward, the backward and the workspace query (0 = fine).
 int yoso_check(const char* what, const Shape& s);
 // planes (B,H,m,tau,D) <- the CPU's yoso_planes draws (Philox, Box-Muller in float64, rounded).
-int draw_planes(float* planes, const Shape& s, uint64_t seed, uint32_t step, uint32_t site);
+int draw_planes(float* planes, const Shape& s, const HashDraw& draw, uint32_t site);
 // qcode, kcode (B,H,m,T) <- tau sign bits (bit t = projection on plane t > 0) of the unit q, k.
 int hash_codes(int32_t* qcode, int32_t* kcode, const float* qkv, const float* planes,
                const Shape& s);

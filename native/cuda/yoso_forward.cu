@@ -205,7 +205,7 @@ int yoso_forward(float* ctx, float* ynrm, int32_t* qcode, int32_t* kcode, float*
   if (int rc = yoso_check("yoso_forward", s)) return rc;
   if (site >= 4096) return fail(1, "yoso_forward", "site must be < 4096 (hash-plane stream)");
   const Plan p = make_plan(s);
-  if (int rc = draw_planes(planes, s, seed, step, site)) return rc;
+  if (int rc = draw_planes(planes, s, make_hash_draw(seed, step), site)) return rc;
   if (int rc = hash_codes(qcode, kcode, qkv, planes, s)) return rc;
   if (int rc = record_stage_mark(mark)) return rc;  // the codes are ready; sorting is per chunk below
   int64_t* counts = collisions ? static_cast<int64_t*>(workspace) : nullptr;

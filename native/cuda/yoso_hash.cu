@@ -18,6 +18,7 @@
  * conflict-free (stride D + 1), planes as broadcasts. The planes come in passes of tb bits
  * (yoso_plan.cuh's hash_bits_per_pass) so the block fits 99 KiB at D 256; for D <= 128 one pass
  * holds all tau bits. Each bit's projection is the same loop over d whatever the passes.
+ * The planes' seed and step: by value or from the step constants (hash_draw.cuh).
  */
 #include <cmath>
 
@@ -38,8 +39,7 @@ __device__ __forceinline__ double box_muller(uint32_t a, uint32_t b) {
 
 // One thread per pair of plane elements (e, e + 1) of one (b, h, hash) row of tau * D: normals
 // i and i + 1 (i = plane_index(..., e), even) come from one Philox block, lanes {0,1} and {2,3}.
-__global__ void yoso_planes_kernel(float* planes, Shape s, uint64_t seed, uint32_t step,
-                                   uint32_t site) {
+__global__ void yoso_planes_kernel(float* planes, Shape s, HashDraw draw, uint32_t site) {
   const int64_t per = int64_t(s.tau) * s.D, pairs = (per + 1) / 2;
   const int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (g >= s.BH() * s.m * pairs) return;
@@ -48,8 +48,8 @@ __global__ void yoso_planes_kernel(float* planes, Shape s, uint64_t seed, uint32
   const uint64_t i = ((((uint64_t(site) << 12 | uint64_t(b)) << 8 | uint64_t(h)) << 10 |
                        uint64_t(hash)) << 20) | uint64_t(e);
   uint32_t c[4] = {uint32_t(i >> 1), uint32_t(i >> 33), uint32_t(lshlab::Stream::Attention),
-                   step};
-  lshlab::Philox4x32::generate(c, seed);
+                   draw.step_now()};
+  lshlab::Philox4x32::generate(c, draw.seed_now());
   float* out = planes + row * per + e;
   out[0] = float(box_muller(c[0], c[1]));
   if (e + 1 < per) out[1] = float(box_muller(c[2], c[3]));
@@ -119,11 +119,11 @@ yoso_hash_kernel(int32_t* qcode, int32_t* kcode, const float* qkv, const float* 
 
 }  // namespace
 
-int draw_planes(float* planes, const Shape& s, uint64_t seed, uint32_t step, uint32_t site) {
+int draw_planes(float* planes, const Shape& s, const HashDraw& draw, uint32_t site) {
   const int64_t per = int64_t(s.tau) * s.D, n = s.BH() * s.m * ((per + 1) / 2);
   unsigned grid = 0;
   if (int rc = grid_of(&grid, ceil_div(n, kThreads), "yoso_planes_kernel")) return rc;
-  yoso_planes_kernel<<<grid, kThreads, 0, stream()>>>(planes, s, seed, step, site);
+  yoso_planes_kernel<<<grid, kThreads, 0, stream()>>>(planes, s, draw, site);
   return check_launch("yoso_planes_kernel");
 }
 

@@ -11,6 +11,7 @@
  */
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -180,8 +181,34 @@ LSHLAB_TEST("cuda/graph bf16 and tf32: graph steps equal eager bit for bit") {
   LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "exact", {}, "tf32", 6, 6));
 }
 
-LSHLAB_TEST("cuda/graph yoso-e and YOSO-C are captured; yoso (LSH) stays eager") {
+LSHLAB_TEST("cuda/graph yoso-e and YOSO-C: graph steps equal eager bit for bit and the CPU") {
   CUDA_GRAPH_TEST_REQUIRES();
   LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "yoso-e", {{"tau", "8"}, {"conv_window", "3"}}, "fp32", 6, 6));
-  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "yoso", {{"tau", "4"}, {"num_hash", "4"}}, "fp32", 0, 0));
+}
+
+// The hashing variants draw new hash functions every step (seed, step, site): a replay that
+// froze the capture's step would hash with its planes and differ from the eager steps here.
+LSHLAB_TEST("cuda/graph yoso (LSH), both backward forms: graph steps equal eager bit for bit and the CPU") {
+  CUDA_GRAPH_TEST_REQUIRES();
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "yoso", {{"tau", "4"}, {"num_hash", "4"}}, "fp32", 6, 6));
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "yoso", {{"tau", "4"}, {"num_hash", "3"}, {"backward", "exact"}},
+                              "fp32", 6, 6));
+}
+
+// Forces bert-lsh's path (bert_lsh_sort.cu use_sorted reads it per call) for one scope.
+struct BertLshPath {
+  explicit BertLshPath(const char* p) { setenv("LSHLAB_CUDA_BERT_LSH_PATH", p, 1); }
+  ~BertLshPath() { unsetenv("LSHLAB_CUDA_BERT_LSH_PATH"); }
+};
+
+LSHLAB_TEST("cuda/graph bert-lsh (per-call reseed; dense and sorted paths): graph steps equal eager and the CPU") {
+  CUDA_GRAPH_TEST_REQUIRES();
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "bert-lsh", {}, "fp32", 6, 6));  // fill=zero + dropout: dense
+  const BertLshPath sorted("sorted");  // fill=masked, one hash: disjoint buckets, the sorted kernels
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "bert-lsh", {{"fill", "masked"}, {"bands", "3"}}, "fp32", 6, 6));
+}
+
+LSHLAB_TEST("cuda/graph reformer (hashed chunks): graph steps equal eager bit for bit and the CPU") {
+  CUDA_GRAPH_TEST_REQUIRES();
+  LSHLAB_EXPECT(graph_matches(Task::MaskedLM, "reformer", {{"num_hashes", "2"}, {"chunk_length", "4"}}, "fp32", 6, 6));
 }

@@ -75,10 +75,11 @@ typedef struct lshlab_cuda_dropout {
    captured step (CUDA graph, graph_capture_begin below) replays with this step's values: kernel
    parameters are frozen at capture, device memory is read at run time. The engine writes the
    struct with the batch's upload (one host-to-device copy per step). seed and step: the dropout
-   streams' (lshlab_cuda_dropout), read by every dropout mask while set_step_constants names the
-   struct; adamw: the update's constants (adamw_update_chunks_device; grad_scale unused); loss_scale:
-   the cross-entropy gradient scales of the step (cross_entropy_forward_backward_device: 1 / masked
-   rows for MLM, 0.5 / counted rows of start [0] and end [1] for QA). 8-byte aligned, 56 bytes. */
+   streams' (lshlab_cuda_dropout) and the hashing attention variants' draws, read by every
+   dropout mask and hash draw while set_step_constants names the struct; adamw: the update's
+   constants (adamw_update_chunks_device; grad_scale unused); loss_scale: the cross-entropy
+   gradient scales of the step (cross_entropy_forward_backward_device: 1 / masked rows for MLM,
+   0.5 / counted rows of start [0] and end [1] for QA). 8-byte aligned, 56 bytes. */
 typedef struct lshlab_cuda_step_constants {
   uint64_t seed;
   uint32_t step;
@@ -400,7 +401,9 @@ typedef struct lshlab_cuda_api_v1 {
      reformer attention dropout) takes seed and step from the struct in device memory when the
      kernel runs, ignoring lshlab_cuda_dropout's seed and step (p and site are still read from
      it). NULL (the default) restores the by-value fields. The masks are the same bits either way
-     for the same values. The hash draws of yoso, bert-lsh and reformer stay by value. */
+     for the same values. So do the hash draws of yoso_forward, bert_lsh_forward (its step unless
+     reseed=fixed) and reformer_forward, ignoring their seed and step arguments (see
+     hash_draws_device at the end). */
   int (*set_step_constants)(const lshlab_cuda_step_constants* device_constants);
   /* adamw_update_chunks with the AdamW constants read from device memory when the kernel runs
      (constants->adamw; its grad_scale ignored: the clip coefficient comes from sum_sq). */
@@ -429,6 +432,10 @@ typedef struct lshlab_cuda_api_v1 {
   int (*graph_capture_end)(void** graph);
   int (*graph_launch)(void* graph, int* launched);
   int (*graph_destroy)(void* graph);
+  /* 1: this library's yoso_forward, bert_lsh_forward and reformer_forward draw their hash
+     functions from the step constants while set (above), so those variants' steps may be
+     captured; a library without this field (or 0) draws them by value only. */
+  int hash_draws_device;
 } lshlab_cuda_api_v1;
 
 typedef const void* (*lshlab_cuda_get_api_fn)(int abi_version);

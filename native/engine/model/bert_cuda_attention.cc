@@ -47,6 +47,7 @@ void CudaStageTimes::start(Stage s) {
 }
 
 void CudaStageTimes::mark_hash() {
+  if (!timing_) return;  // a graph step: no split to time (the mark would record nothing usable)
   cuda_ok(*a_, a_->stage_mark_once(mark_), "stage_mark_once");
   marked_ = true;
 }

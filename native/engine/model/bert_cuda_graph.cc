@@ -16,9 +16,11 @@
  * Timing: a graph is timed as a whole (events around its launch: device_s). Events recorded
  * inside a capture are no graph nodes and hold no time, so for graph steps the forward /
  * backward / optimizer split and the attention stage times read 0.
- * Variants that stay eager: yoso (LSH), bert-lsh and reformer draw their hash functions from
- * (seed, step) by value inside their forward entries (and bert-lsh picks its path per call);
- * exact and yoso-e (with or without YOSO-C's conv) are captured.
+ * Every attention variant is captured: exact and yoso-e (with or without YOSO-C's conv) have no
+ * per-step values but dropout's; yoso (LSH), bert-lsh and reformer draw their hash functions from
+ * (seed, step) in the step constants too (native/cuda/hash_draw.cuh), and pick their plans and
+ * paths from the shape and options alone. A library that predates those device draws (ABI
+ * hash_draws_device) keeps the hashing variants' steps eager.
  */
 #include <cstring>
 
@@ -31,8 +33,8 @@ std::string CudaBert::Impl::graph_unsupported() const {
     return "the CUDA library predates the capturable step (no set_step_constants / graph entries)";
   for (const CudaAttentionLayer& l : attn)
     if (!l.capturable())
-      return "attention '" + cfg.attention +
-             "' draws its hash functions from (seed, step) by value in its forward: its steps run eagerly";
+      return "the CUDA library draws the hash functions of attention '" + cfg.attention +
+             "' from (seed, step) by value only (it predates hash_draws_device): its steps run eagerly";
   if (!graph.failed.empty()) return "a capture failed: " + graph.failed;
   return "";
 }

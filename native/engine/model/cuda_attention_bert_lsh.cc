@@ -73,6 +73,12 @@ class CudaBertLsh final : public CudaAttentionVariant {
     times_.stop(CudaStageTimes::kBackward);
   }
 
+  // Sizes, the dense or sorted path (bert_lsh_forward: from the options, T, D and whether there is
+  // attention dropout) and every launch follow the shape and options, not the data; the planes
+  // and coefficients are drawn from the device step constants where the library does
+  // (cuda_hash_draws_device); the counts are read back in counters(), after the step.
+  bool capturable() const override { return cuda_hash_draws_device(a_); }
+
   void counters(AttentionCounters& k, const int32_t* mask, int B, int T, bool backward) const override {
     k.reset(H_);
     std::vector<double> c(2 * size_t(H_), 0.0);

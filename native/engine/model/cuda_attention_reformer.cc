@@ -82,6 +82,11 @@ class CudaReformer final : public CudaAttentionVariant {
     times_.stop(CudaStageTimes::kBackward);
   }
 
+  // Sizes, the plan (standard or hashed mode, chunks, buckets) and every launch follow the shape
+  // and options; the rotations are drawn from the device step constants where the library does
+  // (cuda_hash_draws_device); the counters are host arithmetic of the shape and mask.
+  bool capturable() const override { return cuda_hash_draws_device(a_); }
+
   void counters(AttentionCounters& k, const int32_t* mask, int B, int T, bool backward) const override {
     const CountPlan s(rp_, T);
     const int H = H_, D = D_;

@@ -18,6 +18,7 @@
  * fused). time_softmax_s stays 0; time_values_s is YOSO-C's conv, a kernel of its own.
  */
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -97,14 +98,23 @@ class CudaAttentionVariant {
     (void)data; (void)grad;
   }
   // Whether forward and backward may be captured into a CUDA graph and replayed: no host work
-  // between launches that depends on the step, nothing per step passed by value (the dropout
-  // streams read the device step constants; hash draws by (seed, step) value do not).
+  // between launches that depends on the step's data, nothing per step passed by value (the
+  // dropout streams and, where the library says so, the hash draws read the device step
+  // constants: cuda_hash_draws_device).
   virtual bool capturable() const { return false; }
   void set_timing(bool on) { times_.set_timing(on); }
 
  protected:
   CudaStageTimes times_;  // the layer's stage events; counters() reads them
 };
+
+// Whether the library draws yoso's, bert-lsh's and reformer's hash functions from the device step
+// constants while they are set (ABI hash_draws_device). A library without it draws them from the
+// forward's by-value (seed, step), which a replayed graph would freeze at the capture's step.
+inline bool cuda_hash_draws_device(const lshlab_cuda_api_v1* a) {
+  return a->struct_size >= offsetof(lshlab_cuda_api_v1, hash_draws_device) + sizeof(a->hash_draws_device) &&
+         a->hash_draws_device == 1;
+}
 
 // Each variant's file: why cfg cannot run on CUDA ("" when it can), and the layer's state.
 std::string cuda_bert_lsh_unsupported(const BertConfig& cfg);

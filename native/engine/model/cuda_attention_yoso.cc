@@ -89,9 +89,11 @@ class CudaYoso final : public CudaAttentionVariant {
     times_.stop(CudaStageTimes::kBackward);
   }
 
-  // yoso-e (and its YOSO-C conv) has no draws and no per-step host work: capturable. yoso (LSH)
-  // draws its hyperplanes from (seed, step) by value: its steps stay eager.
-  bool capturable() const override { return !yo_.lsh; }
+  // No host work between launches that depends on the step's data (sizes, the plan's chunks and
+  // launches follow the shape): yoso-e (and its YOSO-C conv) has no draws; yoso (LSH) draws its
+  // hyperplanes from the device step constants where the library does (cuda_hash_draws_device).
+  // The collisions are read back in counters(), after the step.
+  bool capturable() const override { return !yo_.lsh || cuda_hash_draws_device(a_); }
 
   void bind_parameters(const std::vector<float*>& data, const std::vector<float*>& grad) override {
     conv_w_ = data.empty() ? nullptr : data[0];

@@ -32,9 +32,10 @@ struct TrainConfig {
   // bf16, fp32 accumulation and output). Everything else stays fp32 (other kernels, master
   // weights, gradients, AdamW moments); tf32 and bf16 on the CPU are refused (fp32 GEMMs only).
   std::string precision = "fp32";
-  // CUDA: replay the training step as a CUDA graph where it is capturable (exact attention; the
-  // first step of a shape runs eagerly, the second is captured; model/bert_cuda_graph.cc). Same
-  // results bit for bit; device time is then measured for the whole step only (StepStats).
+  // CUDA: replay the training step as a CUDA graph where it is capturable (every attention
+  // variant, with a current CUDA library; the first step of a shape runs eagerly, the second is
+  // captured; model/bert_cuda_graph.cc). Same results bit for bit; device time is then measured
+  // for the whole step only (StepStats).
   bool cuda_graphs = true;
 };
 
