@@ -30,7 +30,10 @@ const skips = [];
 let skippedCount = 0;
 const problems = [];
 
+// Each suite's wall time goes on its `---` line: CI has a time budget (25 minutes) to keep.
+let suiteStart = Date.now();
 function banner(title) {
+  suiteStart = Date.now();
   process.stdout.write(`\n=== ${title} ===\n`);
 }
 
@@ -41,7 +44,8 @@ function record(suite, passed, failed, problem) {
     problems.push(`${suite}: ${problem}`);
     if (failed === 0) totals.failed += 1; // make the closing line agree with the exit status
   }
-  process.stdout.write(`--- ${suite}: ${passed} passed, ${failed} failed${problem ? ` (${problem})` : ''}\n`);
+  const took = Math.round((Date.now() - suiteStart) / 1000);
+  process.stdout.write(`--- ${suite}: ${passed} passed, ${failed} failed${problem ? ` (${problem})` : ''} in ${took} s\n`);
 }
 
 /** Runs a command, streaming its stdout and stderr live to the console and capturing stdout. */

@@ -2,6 +2,7 @@
  * lshlab_native.cc: entry point of lshlab-native, the engine's stand-alone driver. Dispatches to
  * the subcommands in commands.h; knows nothing of Node.
  */
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -40,6 +41,7 @@ int cmd_test(int argc, char** argv) {
     if (!prefix.empty() && std::strncmp(t.name, prefix.c_str(), prefix.size()) != 0) continue;
     lshlab_test::failures() = 0;
     lshlab_test::skip_reason().clear();
+    const auto start = std::chrono::steady_clock::now();
     try {
       t.fn();
     } catch (const std::exception& e) {
@@ -47,11 +49,14 @@ int cmd_test(int argc, char** argv) {
       lshlab_test::failures()++;
     }
     const bool ok = lshlab_test::failures() == 0;
+    // The slow tests name themselves, so the suite's time (CI keeps to 25 minutes) can be kept.
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const std::string time_note = took >= 1.0 ? " (" + std::to_string(int(took + 0.5)) + " s)" : "";
     if (ok && !lshlab_test::skip_reason().empty()) {
       std::printf("skip %s (%s)\n", t.name, lshlab_test::skip_reason().c_str());
       skipped.push_back(std::string(t.name) + ": " + lshlab_test::skip_reason());
     } else {
-      std::printf("%s %s\n", ok ? "ok  " : "FAIL", t.name);
+      std::printf("%s %s%s\n", ok ? "ok  " : "FAIL", t.name, time_note.c_str());
       (ok ? passed : failed)++;
     }
     std::fflush(stdout);

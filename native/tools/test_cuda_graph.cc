@@ -18,65 +18,16 @@
 #include <vector>
 
 #include "cuda_harness.h"
+#include "cuda_train_fixture.h"
 #include "model/bert.h"
 #include "train/trainer.h"
 #include "test_registry.h"
 
 using namespace lshlab;
+using lshlab_cuda_fixture::HostBatch;
+using lshlab_cuda_fixture::make_batch;
 
 namespace {
-
-BertConfig graph_config(Task task) {
-  BertConfig c;
-  c.vocab_size = 97;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 32;
-  c.num_labels = 3;
-  c.task = task;  // dropout: the defaults, 0.1 hidden and attention
-  return c;
-}
-
-struct HostBatch {
-  int B = 3, T = 11;
-  std::vector<int32_t> ids, types, mask, labels, starts, ends;
-  Batch view() const {
-    Batch b;
-    b.B = B; b.T = T;
-    b.input_ids = ids.data(); b.token_type_ids = types.data(); b.attention_mask = mask.data();
-    if (!labels.empty()) b.labels = labels.data();
-    if (!starts.empty()) { b.start_positions = starts.data(); b.end_positions = ends.data(); }
-    return b;
-  }
-};
-
-// Step s's batch of B sequences: the last one padded after 7 tokens; masked-LM labels on every
-// `every`-th token (so the masked count changes from step to step).
-HostBatch make_batch(const BertConfig& c, int s, int B, int every) {
-  HostBatch h;
-  h.B = B;
-  const int N = h.B * h.T;
-  for (int n = 0; n < N; n++) {
-    const int b = n / h.T, t = n % h.T;
-    const bool pad = b == h.B - 1 && t >= 7;
-    h.mask.push_back(pad ? 0 : 1);
-    h.ids.push_back(pad ? 0 : 1 + (n * 31 + s * 17) % (c.vocab_size - 1));
-    h.types.push_back(t >= 5 ? 1 : 0);
-  }
-  if (c.task == Task::MaskedLM)
-    for (int n = 0; n < N; n++)
-      h.labels.push_back(h.mask[size_t(n)] && (n + s) % every == 0 ? h.ids[size_t(n)] : -100);
-  if (c.task == Task::SequenceClassification)
-    for (int b = 0; b < h.B; b++) h.labels.push_back((b + s) % c.num_labels);
-  if (c.task == Task::QuestionAnswering)
-    for (int b = 0; b < h.B; b++) {
-      h.starts.push_back((b + s) % 6);
-      h.ends.push_back(b == 0 ? h.T + 3 : (b + s) % 6 + 2);  // out of range: clamped, ignored
-    }
-  return h;
-}
 
 // The batch plan: (B, every) per step. Masked rows vary every step (~7, 10, 6, 7, 15, 29, 10
 // of 29 tokens): the padded capacity (granule 8 rows here) grows at step 1 (to 16) and step 5
@@ -92,7 +43,7 @@ bool bits_equal(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0;
 // graph Trainer must report (0: the variant stays eager).
 bool graph_matches(Task task, const std::string& attention, const std::map<std::string, std::string>& params,
                    const std::string& precision, int min_graph_steps, int max_graph_steps) {
-  BertConfig cfg = graph_config(task);
+  BertConfig cfg = lshlab_cuda_fixture::tiny_config(task);
   cfg.attention = attention;
   cfg.attention_params = params;
   TrainConfig tc;

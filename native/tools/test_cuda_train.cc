@@ -21,73 +21,23 @@
 #include <vector>
 
 #include "cuda_harness.h"
+#include "cuda_train_fixture.h"
 #include "model/bert.h"
 #include "train/trainer.h"
 #include "test_registry.h"
 
 using namespace lshlab;
+using lshlab_cuda_fixture::HostBatch;
+using lshlab_cuda_fixture::make_batch;
+using lshlab_cuda_fixture::rel;
 
 namespace {
 
 constexpr double kTol = 1e-4;
 
-BertConfig small_config(Task task) {
-  BertConfig c;
-  c.vocab_size = 97;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 32;
-  c.num_labels = 3;
-  c.task = task;
-  return c;
-}
-
-// A deterministic batch for step s: ids in [1, V), the last sequence padded after 7 tokens,
-// labels for the task.
-struct HostBatch {
-  int B = 3, T = 11;
-  std::vector<int32_t> ids, types, mask, labels, starts, ends;
-  Batch view() const {
-    Batch b;
-    b.B = B; b.T = T;
-    b.input_ids = ids.data(); b.token_type_ids = types.data(); b.attention_mask = mask.data();
-    if (!labels.empty()) b.labels = labels.data();
-    if (!starts.empty()) { b.start_positions = starts.data(); b.end_positions = ends.data(); }
-    return b;
-  }
-};
-
-HostBatch make_batch(const BertConfig& c, int s) {
-  HostBatch h;
-  const int N = h.B * h.T;
-  for (int n = 0; n < N; n++) {
-    const int b = n / h.T, t = n % h.T;
-    const bool pad = b == h.B - 1 && t >= 7;
-    h.mask.push_back(pad ? 0 : 1);
-    h.ids.push_back(pad ? 0 : 1 + (n * 31 + s * 17) % (c.vocab_size - 1));
-    h.types.push_back(t >= 5 ? 1 : 0);
-  }
-  if (c.task == Task::MaskedLM)
-    for (int n = 0; n < N; n++) h.labels.push_back(h.mask[size_t(n)] && (n + s) % 4 == 0 ? h.ids[size_t(n)] : -100);
-  if (c.task == Task::SequenceClassification)
-    for (int b = 0; b < h.B; b++) h.labels.push_back((b + s) % c.num_labels);
-  if (c.task == Task::QuestionAnswering)
-    for (int b = 0; b < h.B; b++) {
-      h.starts.push_back((b + s) % 6);
-      h.ends.push_back(b == 0 ? h.T + 3 : (b + s) % 6 + 2);  // out of range: clamped, ignored
-    }
-  return h;
-}
-
-double rel(double got, double ref) {
-  return std::fabs(got - ref) / std::max(1e-12, std::fabs(ref));
-}
-
 bool same_steps(Task task, const std::string& attention = "exact",
                 const std::map<std::string, std::string>& params = {}) {
-  BertConfig cfg = small_config(task);
+  BertConfig cfg = lshlab_cuda_fixture::tiny_config(task);
   cfg.attention = attention;
   cfg.attention_params = params;
   TrainConfig tc;
@@ -228,7 +178,7 @@ LSHLAB_TEST("cuda/train reformer: 10 steps match the CPU Trainer (rounds, chunks
 
 LSHLAB_TEST("cuda/train checkpoint from the device resumes on the CPU; evaluation agrees") {
   CUDA_TRAIN_TEST_REQUIRES();
-  const BertConfig cfg = small_config(Task::MaskedLM);
+  const BertConfig cfg = lshlab_cuda_fixture::tiny_config(Task::MaskedLM);
   TrainConfig tc;
   tc.cuda_device = 0;
   Trainer gpu(cfg, tc);
@@ -256,7 +206,7 @@ LSHLAB_TEST("cuda/train checkpoint from the device resumes on the CPU; evaluatio
 
 LSHLAB_TEST("cuda/train refuses what the CUDA kernels do not serve, naming it") {
   // Head size 264 is above the kernels' 256: refused with the reason, by size.
-  BertConfig cfg = small_config(Task::MaskedLM);
+  BertConfig cfg = lshlab_cuda_fixture::tiny_config(Task::MaskedLM);
   cfg.hidden_size = 264;
   cfg.num_attention_heads = 1;
   cfg.intermediate_size = 64;

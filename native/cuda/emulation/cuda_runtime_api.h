@@ -1,9 +1,9 @@
 /*
  * cuda_runtime_api.h (emulation): the subset of the CUDA runtime and device language that
  * native/cuda uses, on the host, so the kernels' indexing and algorithms can be checked on a
- * machine without a GPU (see check.sh). Each block runs on one host thread per CUDA thread
- * (kept in a pool for the process), blocks one after another; __syncthreads is a block barrier; a warp shuffle goes through a
- * per-warp exchange buffer between two warp barriers; __shared__ arrays are function statics
+ * machine without a GPU (see check.sh). Each block's CUDA threads run as fibers on the
+ * launching host thread (fibers.h), blocks one after another; __syncthreads is a block barrier;
+ * a warp shuffle goes through a per-warp exchange buffer between two warp barriers; __shared__ arrays are function statics
  * (one block at a time); dynamic shared memory starts as 0xFF bytes (NaN) so unwritten reads
  * show. Device memory is host memory; cudaMalloc records each allocation so the emulated
  * cuBLASLt (cublasLt.h) can refuse a GEMM that would read or write past one. Not a memory-model,
@@ -19,7 +19,6 @@
 #include <malloc.h>  // malloc_usable_size: the emulated device memory count (glibc)
 
 #include <atomic>
-#include <barrier>
 #include <chrono>
 #include <condition_variable>
 #include <cmath>
@@ -37,6 +36,8 @@
 #include <tuple>
 #include <vector>
 
+#include "fibers.h"
+
 #define __global__
 #define __device__
 #define __host__
@@ -48,68 +49,13 @@ struct dim3 {
   unsigned x = 1, y = 1, z = 1;
   dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
-inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+// Plain globals: launches run one at a time (emu::launch_mutex) and the fibers of a block share
+// the launching thread; the scheduler sets threadIdx before it resumes a fiber.
+inline dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 namespace emu {
-inline std::barrier<>* block_bar = nullptr;
-inline std::vector<std::unique_ptr<std::barrier<>>> warp_bars;
-inline std::vector<std::vector<uint64_t>> xchg;
+inline std::vector<std::vector<uint64_t>> xchg;  // a warp's shuffle and ballot exchange
 inline std::vector<unsigned char> dyn;
-// The CUDA threads of a block: worker std::threads kept for the process (created on first need,
-// up to the largest block seen), started together for each block and awaited. Creating one
-// std::thread per CUDA thread per block made thread creation most of the emulation's time.
-class BlockThreads {
- public:
-  ~BlockThreads() {
-    {
-      std::lock_guard<std::mutex> l(m_);
-      stop_ = true;
-    }
-    start_.notify_all();
-    for (auto& t : ts_) t.join();
-  }
-  // Runs f(t) for t < nt, one worker each, and returns when all have finished.
-  void run(unsigned nt, const std::function<void(unsigned)>& f) {
-    while (ts_.size() < nt) {
-      const unsigned id = unsigned(ts_.size());
-      ts_.emplace_back([this, id] { work(id); });
-    }
-    std::unique_lock<std::mutex> l(m_);
-    job_ = &f;
-    active_ = nt;
-    left_ = nt;
-    gen_++;
-    start_.notify_all();
-    done_.wait(l, [this] { return left_ == 0; });
-  }
-
- private:
-  void work(unsigned id) {
-    uint64_t seen = 0;
-    for (;;) {
-      const std::function<void(unsigned)>* job;
-      {
-        std::unique_lock<std::mutex> l(m_);
-        start_.wait(l, [&] { return stop_ || gen_ != seen; });
-        if (stop_) return;
-        seen = gen_;
-        if (id >= active_) continue;
-        job = job_;
-      }
-      (*job)(id);
-      std::lock_guard<std::mutex> l(m_);
-      if (--left_ == 0) done_.notify_one();
-    }
-  }
-  std::vector<std::thread> ts_;
-  std::mutex m_;
-  std::condition_variable start_, done_;
-  const std::function<void(unsigned)>* job_ = nullptr;
-  uint64_t gen_ = 0;
-  unsigned active_ = 0, left_ = 0;
-  bool stop_ = false;
-};
-inline BlockThreads block_threads;
 inline std::mutex launch_mutex;  // one kernel at a time, whichever host thread launches it
 
 // ---- launch limits (CUDA C++ Programming Guide, compute capabilities 8.0 - 9.0) ----
@@ -162,38 +108,35 @@ inline void launch(const void* kernel, const char* name, dim3 g, dim3 b, size_t 
   }
   std::lock_guard<std::mutex> one_at_a_time(launch_mutex);
   const unsigned nt = b.x * b.y * b.z;
+  char what[160];
   for (unsigned bz = 0; bz < g.z; bz++)
     for (unsigned by = 0; by < g.y; by++)
       for (unsigned bx = 0; bx < g.x; bx++) {
-        std::barrier<> bar(nt);
-        block_bar = &bar;
-        warp_bars.clear();
         xchg.assign((nt + 31) / 32, std::vector<uint64_t>(32));
-        for (unsigned w = 0; w < (nt + 31) / 32; w++)
-          warp_bars.emplace_back(new std::barrier<>(std::min(32u, nt - 32 * w)));
         dyn.assign(smem + 16, 0xFF);  // NaN garbage: unwritten shared memory shows
-        block_threads.run(nt, [&](unsigned t) {
-          threadIdx = dim3(t % b.x, (t / b.x) % b.y, t / (b.x * b.y));
-          blockIdx = dim3(bx, by, bz);
-          blockDim = b;
-          gridDim = g;
-          body();
-        });
+        blockIdx = dim3(bx, by, bz);
+        blockDim = b;
+        gridDim = g;
+        std::snprintf(what, sizeof what, "kernel %s, block (%u, %u, %u)", name, bx, by, bz);
+        const bool odd = ((bx + by + bz) & 1u) != 0;
+        block_fibers.run(
+            nt, odd, [&](unsigned) { body(); },
+            [&](unsigned t) { threadIdx = dim3(t % b.x, (t / b.x) % b.y, t / (b.x * b.y)); }, what);
       }
 }
 inline unsigned linear_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
 }  // namespace emu
 
-inline void __syncthreads() { emu::block_bar->arrive_and_wait(); }
+inline void __syncthreads() { emu::block_fibers.block_sync(); }
 template <typename T>
 inline T __shfl_xor_sync(unsigned, T v, int o) {
   const unsigned t = emu::linear_tid(), w = t / 32, lane = t % 32;
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
   emu::xchg[w][lane] = bits;
-  emu::warp_bars[w]->arrive_and_wait();
+  emu::block_fibers.warp_sync();
   const uint64_t r = emu::xchg[w][lane ^ unsigned(o)];
-  emu::warp_bars[w]->arrive_and_wait();
+  emu::block_fibers.warp_sync();
   T out;
   std::memcpy(&out, &r, sizeof(T));
   return out;
@@ -204,15 +147,15 @@ inline unsigned __ballot_sync(unsigned, int pred) {
   const unsigned t = emu::linear_tid(), w = t / 32, lane = t % 32;
   const unsigned left = blockDim.x * blockDim.y * blockDim.z - 32 * w, n = left < 32 ? left : 32;
   emu::xchg[w][lane] = pred != 0;
-  emu::warp_bars[w]->arrive_and_wait();
+  emu::block_fibers.warp_sync();
   unsigned out = 0;
   for (unsigned l = 0; l < n; l++) out |= unsigned(emu::xchg[w][l] != 0) << l;
-  emu::warp_bars[w]->arrive_and_wait();
+  emu::block_fibers.warp_sync();
   return out;
 }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline void __syncwarp(unsigned = 0xffffffffu) {
-  emu::warp_bars[emu::linear_tid() / 32]->arrive_and_wait();
+  emu::block_fibers.warp_sync();
 }
 // A product rounded on its own (never fused into an add); the host compile keeps it apart too.
 inline float __fmul_rn(float a, float b) {

@@ -43,7 +43,7 @@ namespace detail {
 inline float wmma_xchg[32][3][256];  // per warp of the running block: A, B, C tiles
 inline unsigned warp() { return emu::linear_tid() / 32; }
 inline unsigned lane() { return emu::linear_tid() % 32; }
-inline void warp_barrier() { emu::warp_bars[warp()]->arrive_and_wait(); }
+inline void warp_barrier() { emu::block_fibers.warp_sync(); }
 inline float to_float(float v) { return v; }
 inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 inline void from_float(float& d, float v) { d = v; }
