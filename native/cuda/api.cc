@@ -108,8 +108,14 @@ int copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const ch
   if (int rc = check(cudaMemcpyAsync(dst, src, bytes, kind, stream()), what)) return rc;
   return check(cudaStreamSynchronize(stream()), what);
 }
+// Host to device: stream-ordered, no wait for the device. The engine's host buffers are pageable,
+// and from pageable memory cudaMemcpyAsync returns once the driver has staged the source (CUDA
+// Runtime API, "API synchronization behavior"), so the caller may reuse it at once. Without
+// this, a training step waited twice: for its batch upload and for its loss.
 int memcpy_h2d(void* dst, const void* src, size_t bytes) {
-  return copy(dst, src, bytes, cudaMemcpyHostToDevice, "cudaMemcpy host to device");
+  clear_error();
+  if (bytes == 0) return 0;
+  return check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()), "cudaMemcpyAsync host to device");
 }
 int memcpy_d2h(void* dst, const void* src, size_t bytes) {
   return copy(dst, src, bytes, cudaMemcpyDeviceToHost, "cudaMemcpy device to host");

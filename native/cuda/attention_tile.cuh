@@ -114,9 +114,10 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// Whether key t of batch b takes part: inside the sequence and not padding.
+// Whether key t of batch b takes part: inside the sequence and not padding. t may be -1 (an
+// empty slot of a sorted tile): no read then (found by the emulation under AddressSanitizer).
 __device__ __forceinline__ bool key_valid(const int32_t* mask, const Shape& s, int b, int t) {
-  return t < s.T && (mask == nullptr || mask[int64_t(b) * s.T + t] != 0);
+  return t >= 0 && t < s.T && (mask == nullptr || mask[int64_t(b) * s.T + t] != 0);
 }
 
 // ---- the output tile (G::kRows x D) in registers: acc[r] is this thread's element

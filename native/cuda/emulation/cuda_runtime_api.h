@@ -113,7 +113,7 @@ inline void launch(const void* kernel, const char* name, dim3 g, dim3 b, size_t 
     for (unsigned by = 0; by < g.y; by++)
       for (unsigned bx = 0; bx < g.x; bx++) {
         xchg.assign((nt + 31) / 32, std::vector<uint64_t>(32));
-        dyn.assign(smem + 16, 0xFF);  // NaN garbage: unwritten shared memory shows
+        dyn.assign(smem, 0xFF);  // NaN garbage: unwritten shared memory shows; exact size for ASan
         blockIdx = dim3(bx, by, bz);
         blockDim = b;
         gridDim = g;

@@ -20,6 +20,20 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+// Under AddressSanitizer (check.sh --asan) every switch is announced to it, so it tracks which
+// stack is current, and a reused fiber stack is unpoisoned before its fresh frame is written.
+#if defined(__SANITIZE_ADDRESS__)
+#define LSHLAB_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LSHLAB_EMU_ASAN 1
+#endif
+#endif
+#if LSHLAB_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -127,6 +141,7 @@ class BlockFibers {
   struct Fiber {
     char* stack;
     State state = kDone;
+    void* asan_fake = nullptr;  // AddressSanitizer's fake stack of the suspended fiber
 #if defined(__x86_64__)
     void* sp = nullptr;
 #else
@@ -140,6 +155,9 @@ class BlockFibers {
   // A fresh stack that fiber_switch "returns" into main_of_fiber with the stack aligned as after
   // a call: six zero registers, main_of_fiber's address, a zero return address at the 16-aligned top.
   void start(Fiber& fb) {
+#if LSHLAB_EMU_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(fb.stack, kStack);  // the last user's frames left poison
+#endif
     auto* top = reinterpret_cast<void**>(fb.stack + kStack);
     top[-1] = nullptr;
     top[-2] = reinterpret_cast<void*>(&BlockFibers::main_of_fiber);
@@ -147,11 +165,14 @@ class BlockFibers {
     fb.sp = top - 8;
     fb.state = kReady;
   }
-  void resume(Fiber& fb) { lshlab_emu_fiber_switch(&scheduler_sp_, fb.sp); }
-  void yield(Fiber& fb) { lshlab_emu_fiber_switch(&fb.sp, scheduler_sp_); }
+  void switch_to_fiber(Fiber& fb) { lshlab_emu_fiber_switch(&scheduler_sp_, fb.sp); }
+  void switch_to_scheduler(Fiber& fb) { lshlab_emu_fiber_switch(&fb.sp, scheduler_sp_); }
   void* scheduler_sp_ = nullptr;
 #else
   void start(Fiber& fb) {
+#if LSHLAB_EMU_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(fb.stack, kStack);
+#endif
     getcontext(&fb.ctx);
     fb.ctx.uc_stack.ss_sp = fb.stack;
     fb.ctx.uc_stack.ss_size = kStack;
@@ -159,9 +180,41 @@ class BlockFibers {
     makecontext(&fb.ctx, &BlockFibers::main_of_fiber, 0);
     fb.state = kReady;
   }
-  void resume(Fiber& fb) { swapcontext(&scheduler_, &fb.ctx); }
-  void yield(Fiber& fb) { swapcontext(&fb.ctx, &scheduler_); }
+  void switch_to_fiber(Fiber& fb) { swapcontext(&scheduler_, &fb.ctx); }
+  void switch_to_scheduler(Fiber& fb) { swapcontext(&fb.ctx, &scheduler_); }
   ucontext_t scheduler_{};
+#endif
+
+  // The scheduler resumes a fiber; a fiber yields (for good when it has returned).
+  void resume(Fiber& fb) {
+#if LSHLAB_EMU_ASAN
+    __sanitizer_start_switch_fiber(&scheduler_fake_, fb.stack, kStack);
+#endif
+    switch_to_fiber(fb);
+#if LSHLAB_EMU_ASAN
+    __sanitizer_finish_switch_fiber(scheduler_fake_, nullptr, nullptr);
+#endif
+  }
+  void yield(Fiber& fb, bool for_good = false) {
+#if LSHLAB_EMU_ASAN
+    __sanitizer_start_switch_fiber(for_good ? nullptr : &fb.asan_fake, scheduler_bottom_, scheduler_size_);
+#endif
+    (void)for_good;
+    switch_to_scheduler(fb);
+#if LSHLAB_EMU_ASAN
+    __sanitizer_finish_switch_fiber(fb.asan_fake, nullptr, nullptr);
+#endif
+  }
+  // First thing on a fresh fiber: under ASan, completes the switch and learns the scheduler's stack.
+  void entered() {
+#if LSHLAB_EMU_ASAN
+    __sanitizer_finish_switch_fiber(nullptr, &scheduler_bottom_, &scheduler_size_);
+#endif
+  }
+#if LSHLAB_EMU_ASAN
+  void* scheduler_fake_ = nullptr;
+  const void* scheduler_bottom_ = nullptr;
+  size_t scheduler_size_ = 0;
 #endif
 
   void wait(State at) {
@@ -185,10 +238,11 @@ inline BlockFibers block_fibers;
 
 inline void BlockFibers::main_of_fiber() {
   BlockFibers& b = block_fibers;
+  b.entered();
   const unsigned t = b.current_;
   (*b.job_)(t);
   b.fibers_[t].state = kDone;
-  b.yield(b.fibers_[t]);  // never resumed: start() gives the stack a fresh frame next time
+  b.yield(b.fibers_[t], true);  // never resumed: start() gives the stack a fresh frame next time
   std::abort();
 }
 

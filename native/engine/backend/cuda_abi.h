@@ -68,9 +68,6 @@ typedef struct lshlab_cuda_dropout {
   uint32_t site;
 } lshlab_cuda_dropout;
 
-/* BERT-LSH options (attention/bert_lsh.h BertLshConfig): bands hyperplanes per hash function,
-   bucket range table_size, num_hashes functions; flags 0/1: fill=masked (else zero),
-   symmetric=none (else transposed-fill), combine=and (else or), reseed=fixed (else per-call). */
 /* The constants of one training step that change from step to step, in DEVICE memory, so a
    captured step (CUDA graph, graph_capture_begin below) replays with this step's values: kernel
    parameters are frozen at capture, device memory is read at run time. The engine writes the
@@ -89,6 +86,9 @@ typedef struct lshlab_cuda_step_constants {
   float reserved1;
 } lshlab_cuda_step_constants;
 
+/* BERT-LSH options (attention/bert_lsh.h BertLshConfig): bands hyperplanes per hash function,
+   bucket range table_size, num_hashes functions; flags 0/1: fill=masked (else zero),
+   symmetric=none (else transposed-fill), combine=and (else or), reseed=fixed (else per-call). */
 typedef struct lshlab_cuda_bert_lsh_params {
   int bands, table_size, num_hashes;
   int fill_masked, symmetric_none, combine_and, reseed_fixed;
@@ -115,7 +115,9 @@ typedef struct lshlab_cuda_api_v1 {
   int (*device_info)(int index, lshlab_cuda_device_info* out);
   int (*set_device)(int index);
 
-  /* Memory and synchronisation. */
+  /* Memory and synchronisation. memcpy_h2d is stream-ordered and returns without waiting for
+     the device, once `src` (pageable host memory: never pass pinned memory) may be reused;
+     memcpy_d2h returns when the data is on the host (it waits for the stream's work). */
   int (*malloc)(void** ptr, size_t bytes);
   int (*free)(void* ptr);
   int (*memcpy_h2d)(void* dst, const void* src, size_t bytes);
