@@ -3,8 +3,8 @@
  * native/cuda uses, on the host, so the kernels' indexing and algorithms can be checked on a
  * machine without a GPU (see check.sh). Each block's CUDA threads run as fibers on the
  * launching host thread (fibers.h), blocks one after another; __syncthreads is a block barrier;
- * a warp shuffle goes through a per-warp exchange buffer between two warp barriers; __shared__ arrays are function statics
- * (one block at a time); dynamic shared memory starts as 0xFF bytes (NaN) so unwritten reads
+ * a warp shuffle goes through a per-warp exchange buffer between two warp barriers; __shared__
+ * arrays are function statics (one block at a time); dynamic shared memory starts as 0xFF bytes (NaN) so unwritten reads
  * show. Device memory is host memory; cudaMalloc records each allocation so the emulated
  * cuBLASLt (cublasLt.h) can refuse a GEMM that would read or write past one. Not a memory-model,
  * timing or occupancy model: a kernel that passes here can still race or fault on a GPU
@@ -108,7 +108,6 @@ inline void launch(const void* kernel, const char* name, dim3 g, dim3 b, size_t 
   }
   std::lock_guard<std::mutex> one_at_a_time(launch_mutex);
   const unsigned nt = b.x * b.y * b.z;
-  char what[160];
   for (unsigned bz = 0; bz < g.z; bz++)
     for (unsigned by = 0; by < g.y; by++)
       for (unsigned bx = 0; bx < g.x; bx++) {
@@ -117,11 +116,11 @@ inline void launch(const void* kernel, const char* name, dim3 g, dim3 b, size_t 
         blockIdx = dim3(bx, by, bz);
         blockDim = b;
         gridDim = g;
-        std::snprintf(what, sizeof what, "kernel %s, block (%u, %u, %u)", name, bx, by, bz);
+        const unsigned at[3] = {bx, by, bz};
         const bool odd = ((bx + by + bz) & 1u) != 0;
         block_fibers.run(
             nt, odd, [&](unsigned) { body(); },
-            [&](unsigned t) { threadIdx = dim3(t % b.x, (t / b.x) % b.y, t / (b.x * b.y)); }, what);
+            [&](unsigned t) { threadIdx = dim3(t % b.x, (t / b.x) % b.y, t / (b.x * b.y)); }, name, at);
       }
 }
 inline unsigned linear_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }

@@ -80,14 +80,16 @@ class BlockFibers {
   }
 
   // Runs f(t) for every t < nt (the block's linear thread ids); `before_resume(t)` is called each
-  // time thread t is resumed (it sets threadIdx). Returns when all have returned. `what` names
-  // the kernel and block in a deadlock message.
+  // time thread t is resumed (it sets threadIdx). Returns when all have returned. `kernel` and
+  // `block` (x, y, z) name the block in an error message only (formatted then, not per block).
   void run(unsigned nt, bool reverse, const std::function<void(unsigned)>& f,
-           const std::function<void(unsigned)>& before_resume, const char* what) {
+           const std::function<void(unsigned)>& before_resume, const char* kernel,
+           const unsigned (&block)[3]) {
     while (fibers_.size() < nt) {
       void* s = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (s == MAP_FAILED) {
-        std::fprintf(stderr, "emulation: %s: cannot map a fiber stack\n", what);
+        std::fprintf(stderr, "emulation: kernel %s, block (%u, %u, %u): cannot map a fiber stack\n", kernel,
+                     block[0], block[1], block[2]);
         std::abort();
       }
       fibers_.push_back(Fiber{static_cast<char*>(s)});
@@ -124,9 +126,9 @@ class BlockFibers {
       if (!opened) {
         unsigned at_warp = 0;
         for (unsigned w = 0; w < warps; w++) at_warp += warp_waiting_[w];
-        std::fprintf(stderr, "emulation: %s: no barrier can open: %u threads wait at __syncthreads, "
-                     "%u at a warp barrier, %u returned (a GPU would hang here)\n",
-                     what, block_waiting_, at_warp, done);
+        std::fprintf(stderr, "emulation: kernel %s, block (%u, %u, %u): no barrier can open: %u threads "
+                     "wait at __syncthreads, %u at a warp barrier, %u returned (a GPU would hang here)\n",
+                     kernel, block[0], block[1], block[2], block_waiting_, at_warp, done);
         std::abort();
       }
     }
